@@ -1,0 +1,154 @@
+"""One YAML config, validated at start; every error names the key it is about.
+
+Relative paths are resolved against the folder of the config file, so a config can travel with
+the data it points to.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from .errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO_ROOT / "deploy" / "signage.yaml"
+DEVICES = ("CPU", "GPU", "NPU", "AUTO")
+PRECISIONS = ("default", "f32")
+
+
+@dataclass
+class DetectorConfig:
+    person_threshold: float = 0.4
+    footwear_threshold: float = 0.3
+    footwear_alone_threshold: float = 0.45   # a shoe with no person near it must be surer
+    nms_iou: float = 0.45
+    rerun_on_person: bool = True     # small shoes: run again on each person box
+    max_people: int = 6
+
+
+@dataclass
+class PoseConfig:
+    min_person: float = 0.5          # pose model's "a person is here" flag; below: not a person
+    min_visibility: float = 0.5
+    mask_threshold: float = 0.5
+
+
+@dataclass
+class EmbeddingConfig:
+    # Share of the vector's energy given to the colour histogram (the rest is the CNN).
+    color_weight: float = 0.35
+
+
+@dataclass
+class IndexConfig:
+    exact_up_to: int = 200_000       # past this many vectors the approximate index is built
+    ivf_lists: int = 1024
+    ivf_probe: int = 16
+
+
+@dataclass
+class SimilarConfig:
+    k: int = 5
+
+
+@dataclass
+class Config:
+    device: str = "CPU"
+    precision: str = "default"
+    models_dir: Path = REPO_ROOT / "models"
+    catalog_dir: Path = REPO_ROOT / "var" / "catalog"
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    pose: PoseConfig = field(default_factory=PoseConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    similar: SimilarConfig = field(default_factory=SimilarConfig)
+    config_file: Path | None = None  # where this config was read from (not a YAML key)
+
+    def check(self) -> "Config":
+        if self.device.upper() not in DEVICES:
+            raise ConfigError(f"config key 'device': {self.device!r} is not one of {', '.join(DEVICES)}")
+        self.device = self.device.upper()
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"config key 'precision': {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        _unit("detector.person_threshold", self.detector.person_threshold)
+        _unit("detector.footwear_threshold", self.detector.footwear_threshold)
+        _unit("detector.footwear_alone_threshold", self.detector.footwear_alone_threshold)
+        _unit("detector.nms_iou", self.detector.nms_iou)
+        _unit("pose.min_person", self.pose.min_person)
+        _unit("pose.min_visibility", self.pose.min_visibility)
+        _unit("pose.mask_threshold", self.pose.mask_threshold)
+        _unit("embedding.color_weight", self.embedding.color_weight)
+        for key, value in (("detector.max_people", self.detector.max_people),
+                           ("index.exact_up_to", self.index.exact_up_to),
+                           ("index.ivf_lists", self.index.ivf_lists),
+                           ("index.ivf_probe", self.index.ivf_probe), ("similar.k", self.similar.k)):
+            if value < 1:
+                raise ConfigError(f"config key '{key}': must be at least 1, got {value}")
+        return self
+
+
+def _unit(key: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"config key '{key}': must be between 0 and 1, got {value}")
+
+
+def _coerce(key: str, kind: Any, value: Any, base: Path) -> Any:
+    if is_dataclass(kind):
+        return _build(kind, value, base, key + ".")
+    text = str(kind)
+    if kind is Path or text.startswith("pathlib.Path") or "Path" in text:
+        if value is None and "None" in text:
+            return None
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"config key '{key}': expected a path, got {value!r}")
+        p = Path(os.path.expandvars(os.path.expanduser(value)))
+        return p if p.is_absolute() else (base / p).resolve()
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"config key '{key}': expected true or false, got {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"config key '{key}': expected a whole number, got {value!r}")
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"config key '{key}': expected a number, got {value!r}")
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config key '{key}': expected text, got {value!r}")
+        return value
+    raise ConfigError(f"config key '{key}': unsupported type {kind}")  # pragma: no cover
+
+
+def _build(cls, data: Any, base: Path, prefix: str = ""):
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config key '{prefix.rstrip('.') or '<top>'}': expected a mapping, got {data!r}")
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls) if f.name != "config_file"}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"config key '{prefix}{key}': unknown key (known: {', '.join(sorted(known))})")
+    kwargs = {name: _coerce(prefix + name, hints[name], value, base) for name, value in data.items()}
+    return cls(**kwargs)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate the config: `path`, else $SIGNAGE_CONFIG, else deploy/signage.yaml."""
+    path = Path(path or os.environ.get("SIGNAGE_CONFIG") or DEFAULT_CONFIG)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {e}".replace("\n", " ")) from e
+    cfg = _build(Config, data, path.resolve().parent)
+    cfg.config_file = path
+    return cfg.check()

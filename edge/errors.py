@@ -1,0 +1,25 @@
+"""Errors a store operator can act on. The CLI prints their message on one line and exits 2."""
+
+
+class SignageError(Exception):
+    """Bad input or a missing resource, with a message that says what to do."""
+
+
+class ConfigError(SignageError):
+    pass
+
+
+class ModelMissing(SignageError):
+    pass
+
+
+class BadImage(SignageError):
+    pass
+
+
+class CatalogMissing(SignageError):
+    pass
+
+
+class BadInput(SignageError):
+    pass
