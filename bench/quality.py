@@ -1,0 +1,108 @@
+"""Category precision@k of find-similar on real photos: catalogue from some senders, queries from others.
+
+    python -m bench.quality [--per-label N] [--queries N] [--json]
+
+Senders are split by a fixed seed, so no query photo's sender (same room, same phone, often the
+same garment) is in the catalogue. Labels that are not product categories are left out.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from edge.catalog import Catalog
+from edge.config import load_config
+from edge.imageio import read_image
+from edge.importer import import_catalog
+from edge.similar import FindSimilar
+from edge.vision import Vision, index_params
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "clothing-cc0"
+SKIP_LABELS = {"Not sure", "Skip", "Other"}
+
+
+def split(data: Path = DATA, seed: int = 7, query_share: float = 0.3):
+    rows = [r for r in csv.DictReader(open(data / "images.csv")) if r["label"] not in SKIP_LABELS]
+    senders = sorted({r["sender_id"] for r in rows}, key=int)
+    random.Random(seed).shuffle(senders)
+    query_senders = set(senders[: int(len(senders) * query_share)])
+    cat = [r for r in rows if r["sender_id"] not in query_senders]
+    qry = [r for r in rows if r["sender_id"] in query_senders]
+    return cat, qry
+
+
+def take(rows, per_label: int | None, seed: int):
+    if per_label is None:
+        return rows
+    rng = random.Random(seed)
+    by = defaultdict(list)
+    for r in sorted(rows, key=lambda r: r["image"]):
+        by[r["label"]].append(r)
+    out = []
+    for label in sorted(by):
+        rng.shuffle(by[label])
+        out += by[label][:per_label]
+    return out
+
+
+def write_csv(rows, folder: Path, data: Path = DATA) -> Path:
+    path = folder / "catalog.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["sku", "name", "category", "price", "currency", "stock", "image"])
+        for r in rows:
+            w.writerow([r["image"][:18], r["label"], r["label"], "10", "EUR", "1",
+                        str(data / "images" / f"{r['image']}.jpg")])
+    return path
+
+
+def measure(cat_per_label: int | None = 30, query_per_label: int | None = 10, k: int = 5,
+            catalog_dir: Path | None = None, data: Path = DATA, cfg=None) -> dict:
+    cfg = cfg or load_config()
+    vision = Vision(cfg)
+    cat_rows, qry_rows = split(data)
+    cat_rows, qry_rows = take(cat_rows, cat_per_label, 1), take(qry_rows, query_per_label, 2)
+    cat_labels = set(r["label"] for r in cat_rows)
+    qry_rows = [r for r in qry_rows if r["label"] in cat_labels]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(catalog_dir or tmp)
+        catalog = Catalog(folder / "store", index_params(cfg), create=True)
+        t0 = time.perf_counter()
+        report = import_catalog(write_csv(cat_rows, Path(tmp)), catalog, vision, progress=False)
+        import_s = time.perf_counter() - t0
+        similar = FindSimilar(vision, catalog)
+        hits, per_label, inferred = [], defaultdict(list), Counter()
+        for r in qry_rows:
+            m = similar(read_image(data / "images" / f"{r['image']}.jpg"), k=k)[0]
+            p = sum(x.category == r["label"] for x in m.results) / k
+            hits.append(p)
+            per_label[r["label"]].append(p)
+            inferred[m.category == r["label"]] += 1
+        catalog.close()
+    chance = sum((Counter(r["label"] for r in cat_rows)[r["label"]] / len(cat_rows)) for r in qry_rows) / len(qry_rows)
+    return {"k": k, "catalog_products": report.imported, "rejected": len(report.errors), "queries": len(qry_rows),
+            f"precision_at_{k}": round(sum(hits) / len(hits), 4), "chance": round(chance, 4),
+            "category_top1_vote": round(inferred[True] / len(qry_rows), 4),
+            "per_label": {lab: round(sum(v) / len(v), 3) for lab, v in sorted(per_label.items())},
+            "import_seconds": round(import_s, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--per-label", type=int, default=None, help="catalogue photos per label (default all)")
+    ap.add_argument("--queries", type=int, default=None, help="query photos per label (default all)")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    res = measure(a.per_label, a.queries)
+    print(json.dumps(res, indent=2), file=sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

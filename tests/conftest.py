@@ -1,0 +1,43 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # pytest-qt aborts with no display otherwise
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+CC0 = SHARED / "clothing-cc0"
+# Debian's opencv-doc (installed by deploy/install.sh and .ci/run): real photos with people and shoes.
+OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+MESSI = OPENCV_DATA / "messi5.jpg"
+
+
+@pytest.fixture(scope="session")
+def cfg():
+    from edge.config import load_config
+    return load_config()
+
+
+@pytest.fixture(scope="session")
+def vision(cfg):
+    from edge.vision import Vision
+    return Vision(cfg)
+
+
+@pytest.fixture(scope="session")
+def messi():
+    import cv2
+    assert MESSI.is_file(), "install Debian's opencv-doc (deploy/install.sh does)"
+    return cv2.imread(str(MESSI))
+
+
+def cc0_rows(label=None, n=None):
+    import csv
+    rows = [r for r in csv.DictReader(open(CC0 / "images.csv")) if label is None or r["label"] == label]
+    rows.sort(key=lambda r: r["image"])
+    return rows[:n] if n else rows
+
+
+def cc0_path(row) -> Path:
+    return CC0 / "images" / f"{row['image']}.jpg"

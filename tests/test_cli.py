@@ -1,0 +1,92 @@
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import MESSI, ROOT, cc0_path, cc0_rows
+
+
+def signage(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "signage.cli", *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cli")
+    rows = cc0_rows("Shoes", 6)[1:] + cc0_rows("Pants", 5) + cc0_rows("Hat", 5)
+    lines = ["sku,name,category,price,currency,stock,aisle,image"]
+    lines += [f"S{i},{r['label']} {i},{r['label']},9.5,EUR,2,D1,{cc0_path(r)}" for i, r in enumerate(rows)]
+    (folder / "catalog.csv").write_text("\n".join(lines) + "\n")
+    res = signage("catalog", "import", str(folder), "--catalog", str(folder / "store"), "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["imported"] == 15
+    return folder
+
+
+def test_detect_json(tmp_path):
+    res = signage("detect", str(MESSI), "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    kinds = [i["kind"] for i in out["items"]]
+    assert "footwear" in kinds and len(out["people"]) == 1
+    for item in out["items"]:
+        assert set(item) == {"kind", "box", "score", "person"} and len(item["box"]) == 4
+
+
+def test_similar_json_finds_a_shoe_for_a_shoe(store):
+    query = cc0_path(cc0_rows("Shoes", 1)[0])   # not in the catalogue
+    res = signage("similar", str(query), "--k", "3", "--catalog", str(store / "store"), "--json")
+    assert res.returncode == 0, res.stderr
+    item = json.loads(res.stdout)["items"][0]
+    assert set(item) == {"kind", "box", "category", "colors", "results"}
+    assert len(item["results"]) == 3 and item["category"] == "Shoes"
+    assert set(item["results"][0]) == {"sku", "score", "name", "category"}
+    assert item["results"][0]["category"] == "Shoes"
+
+
+def test_similar_human_text_and_stats(store):
+    res = signage("catalog", "stats", "--catalog", str(store / "store"))
+    assert res.returncode == 0 and "15 products" in res.stdout
+    res = signage("similar", str(cc0_path(cc0_rows("Hat", 6)[5])), "--catalog", str(store / "store"))
+    assert res.returncode == 0 and "looks like" in res.stdout
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda p: p / "missing.jpg", "no such file"),
+    (lambda p: (p / "notes.jpg").write_text("hello") and p / "notes.jpg", "not an image"),
+    (lambda p: (p / "zero.jpg").write_bytes(b"") or p / "zero.jpg", "empty file"),
+])
+def test_bad_image_exit_2_one_line(tmp_path, make, reason):
+    path = make(tmp_path)
+    for cmd in (["detect", str(path)], ["similar", str(path), "--catalog", str(tmp_path)]):
+        res = signage(*cmd)
+        assert res.returncode == 2
+        assert reason in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_no_catalogue_exit_2(tmp_path):
+    res = signage("similar", str(MESSI), "--catalog", str(tmp_path / "none"))
+    assert res.returncode == 2 and "no catalogue" in res.stderr and "signage catalog import" in res.stderr
+    res = signage("catalog", "stats", "--catalog", str(tmp_path / "none"))
+    assert res.returncode == 2
+
+
+def test_bad_config_exit_2(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("device: FPGA\n")
+    res = signage("--config", str(cfg), "detect", str(MESSI))
+    assert res.returncode == 2 and "'device'" in res.stderr
+
+
+def test_bad_k_and_missing_csv_exit_2(store, tmp_path):
+    assert signage("similar", str(MESSI), "--k", "0", "--catalog", str(store / "store")).returncode == 2
+    res = signage("catalog", "import", str(tmp_path / "nope.csv"), "--catalog", str(tmp_path / "s"))
+    assert res.returncode == 2 and "no such file" in res.stderr
+
+
+def test_models_verify():
+    res = signage("models", "verify")
+    assert res.returncode == 0 and res.stdout.count("ok ") == 3
