@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install the kiosk on a fresh Debian machine (Python 3.11) and start it on the demo catalogue.
+#
+#   deploy/install.sh              install, import the demo catalogue, start the kiosk on the demo video
+#   deploy/install.sh --no-start   install only (what CI and deploy/test.sh use)
+#
+# Idempotent: a second run only checks what is there.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+START=1
+[ "${1:-}" = "--no-start" ] && START=0
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+
+# Debian packages: the broker for catalogue sync, Xvfb and the xcb libraries a real Qt window
+# needs, fonts, and opencv-doc for its real test photos (messi5.jpg, basketball1.png).
+APT_PKGS="mosquitto mosquitto-clients xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0
+  libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 libegl1 libgl1
+  libfontconfig1 libdbus-1-3 fonts-dejavu-core opencv-doc"
+missing=""
+for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  echo "== apt: installing$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  echo "== venv: .venv"
+  "$PY" -m venv .venv
+fi
+if ! .venv/bin/python -c "import signage, openvino, cv2, faiss, PySide6, paho.mqtt, yaml, pytest, pytestqt" 2>/dev/null; then
+  echo "== pip: installing the project and its test tools"
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv/bin/python -m pip install -q -e ".[test]"
+fi
+
+echo "== models: checking models/ against models/manifest.json"
+.venv/bin/signage models verify
+
+if [ "$START" = 1 ]; then
+  echo "== demo catalogue: importing demo/catalog"
+  .venv/bin/signage catalog import demo/catalog
+  echo "== starting the kiosk on demo/demo.avi"
+  exec .venv/bin/signage kiosk --source demo/demo.avi
+fi
