@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS products (
     gender TEXT NOT NULL DEFAULT '',
     season TEXT NOT NULL DEFAULT '',
     tags TEXT NOT NULL DEFAULT '[]',
+    description TEXT NOT NULL DEFAULT '',
     category_source TEXT NOT NULL DEFAULT 'catalogue',
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
@@ -47,6 +48,20 @@ CREATE TABLE IF NOT EXISTS vectors (
     vector BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS looks (look_id TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS look_items (
+    look_id TEXT NOT NULL REFERENCES looks(look_id) ON DELETE CASCADE,
+    sku TEXT NOT NULL,
+    PRIMARY KEY (look_id, sku)
+);
+-- Merchandisers' rules: pin (always first in its slot), ban (never shown), boost (+weight).
+CREATE TABLE IF NOT EXISTS merch (
+    kind TEXT NOT NULL CHECK (kind IN ('sku', 'look')),
+    target TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('pin', 'ban', 'boost')),
+    weight REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (kind, target, action)
+);
 INSERT OR IGNORE INTO meta VALUES ('catalog_version', '0'), ('vector_generation', '0');
 """
 
@@ -66,6 +81,7 @@ class Product:
     gender: str = ""
     season: str = ""
     tags: tuple[str, ...] = ()
+    description: str = ""
     category_source: str = "catalogue"   # "catalogue" (given) or "neighbours" (inferred)
     id: int | None = field(default=None, compare=False)
 
@@ -77,7 +93,7 @@ class Product:
 
 
 _COLUMNS = ("sku", "name", "category", "colors", "price", "currency", "stock", "aisle", "image",
-            "image_sha256", "gender", "season", "tags", "category_source")
+            "image_sha256", "gender", "season", "tags", "description", "category_source")
 
 
 def _row_to_product(row: sqlite3.Row) -> Product:
@@ -85,7 +101,8 @@ def _row_to_product(row: sqlite3.Row) -> Product:
         sku=row["sku"], name=row["name"], category=row["category"], colors=tuple(json.loads(row["colors"])),
         price=row["price"], currency=row["currency"], stock=row["stock"], aisle=row["aisle"],
         image=row["image"], image_sha256=row["image_sha256"], gender=row["gender"], season=row["season"],
-        tags=tuple(json.loads(row["tags"])), category_source=row["category_source"], id=row["id"])
+        tags=tuple(json.loads(row["tags"])), description=row["description"],
+        category_source=row["category_source"], id=row["id"])
 
 
 class Catalog:
@@ -104,10 +121,20 @@ class Catalog:
         self.db.execute("PRAGMA synchronous=FULL")   # a committed catalogue change survives power loss
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(SCHEMA)
+        self._migrate()
         self._lock = threading.RLock()
         self._index: VectorIndex | None = None
         self._index_model: str | None = None
         self.index_rebuilt = False   # True when the last load had to rebuild from SQLite
+
+    # Columns added after a catalogue may already exist in a store: (column, SQL type and default).
+    ADDED_COLUMNS = (("description", "TEXT NOT NULL DEFAULT ''"),)
+
+    def _migrate(self) -> None:
+        have = {r[1] for r in self.db.execute("PRAGMA table_info(products)")}
+        for name, decl in self.ADDED_COLUMNS:
+            if name not in have:
+                self.db.execute(f"ALTER TABLE products ADD COLUMN {name} {decl}")
 
     def close(self) -> None:
         self.db.close()
@@ -212,6 +239,48 @@ class Catalog:
             if n:
                 self._index = None
             return n
+
+    # ---- curated looks and merchandising ----------------------------------------------------
+    def _write(self, statements: list[tuple[str, tuple]]) -> int:
+        """Run statements in one transaction and bump the catalogue version."""
+        with self._lock:
+            cur = self.db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, params in statements:
+                    cur.execute(sql, params)
+                cur.execute("UPDATE meta SET value=CAST(value AS INTEGER)+1 WHERE key='catalog_version'")
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            return self.version
+
+    def upsert_look(self, look_id: str, name: str, skus: list[str]) -> int:
+        return self._write([("INSERT INTO looks VALUES (?,?) ON CONFLICT(look_id) DO UPDATE SET name=excluded.name",
+                             (look_id, name)),
+                            ("DELETE FROM look_items WHERE look_id=?", (look_id,))]
+                           + [("INSERT OR IGNORE INTO look_items VALUES (?,?)", (look_id, s)) for s in skus])
+
+    def delete_look(self, look_id: str) -> int:
+        return self._write([("DELETE FROM looks WHERE look_id=?", (look_id,))])
+
+    def looks(self) -> dict[str, tuple[str, list[str]]]:
+        """look_id -> (name, skus)."""
+        out: dict[str, tuple[str, list[str]]] = {lid: (name, []) for lid, name in self.db.execute(
+            "SELECT look_id, name FROM looks ORDER BY look_id")}
+        for lid, sku in self.db.execute("SELECT look_id, sku FROM look_items ORDER BY look_id, sku"):
+            out[lid][1].append(sku)
+        return out
+
+    def set_merch(self, kind: str, target: str, action: str, weight: float = 0.0) -> int:
+        return self._write([("INSERT OR REPLACE INTO merch VALUES (?,?,?,?)", (kind, target, action, weight))])
+
+    def clear_merch(self, kind: str, target: str) -> int:
+        return self._write([("DELETE FROM merch WHERE kind=? AND target=?", (kind, target))])
+
+    def merch(self) -> list[tuple[str, str, str, float]]:
+        return [tuple(r) for r in self.db.execute("SELECT kind, target, action, weight FROM merch")]
 
     # ---- vectors and index ---------------------------------------------------------------
     def vectors(self, model_version: str) -> tuple[np.ndarray, np.ndarray]:

@@ -17,11 +17,12 @@ from .embed import shape_query
 from .errors import BadImage, BadInput
 from .imageio import decode_image
 from .similar import main_item, vote_category
+from .tagging import describe
 from .types import Item
 
 REQUIRED = ("sku", "name", "image")
 KNOWN = ("sku", "name", "category", "colors", "price", "currency", "stock", "aisle", "image",
-         "gender", "season", "tags")
+         "gender", "season", "tags", "description")
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,63}$")
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
@@ -115,7 +116,8 @@ def parse_row(line: int, row: dict, base: Path) -> tuple[Product, Path]:
     image = image if image.is_absolute() else base / image
     product = Product(sku=sku, name=text("name"), category=text("category"), colors=_split(text("colors")),
                       price=price, currency=currency, stock=stock, aisle=text("aisle"),
-                      gender=text("gender"), season=text("season"), tags=_split(text("tags")))
+                      gender=text("gender"), season=text("season"), tags=_split(text("tags")),
+                      description=text("description"))
     return product, image
 
 
@@ -177,8 +179,11 @@ def import_catalog(path: Path, catalog: Catalog, vision, progress: bool = True, 
                 product.image = old.image
                 if not product.category and old.category_source == "neighbours":
                     product.category, product.category_source = old.category, old.category_source
+                    product.description = product.description or old.description
                 if not product.colors:
                     product.colors = old.colors
+                if product.category and not product.description:
+                    product.description = describe(product.category, product.colors)
                 if product == old:
                     report.unchanged += 1
                     continue
@@ -195,6 +200,8 @@ def import_catalog(path: Path, catalog: Catalog, vision, progress: bool = True, 
                 pending.append((product, iv.vector, model_version))
             if not product.category:
                 inferred.append(product)
+            elif not product.description:
+                product.description = describe(product.category, product.colors)
         except (BadInput, BadImage) as e:
             report.errors.append(RowError(line, sku, str(e)))
             continue
@@ -219,6 +226,7 @@ def import_catalog(path: Path, catalog: Catalog, vision, progress: bool = True, 
             cat = vote_category(near)
             if cat:
                 stored.category, stored.category_source = cat, "neighbours"
+                stored.description = stored.description or describe(cat, stored.colors)
                 fixed.append((stored, None, model_version))
         catalog.upsert(fixed)
     report.catalog_version = catalog.version

@@ -1,0 +1,164 @@
+"""Complete the look: an anchor item -> one product for each other slot of an outfit, with why.
+
+Three sources of "goes with", added up per candidate:
+- learned compatibility of attributes (edge/compat.py, from real Polyvore outfits);
+- curated looks: a product that shares a look with the anchor (or with the catalogue product the
+  anchor looks most like) gets `look_bonus`, and its reason is the look's name;
+- merchandising: boost adds its weight, pin puts a product first in its slot, ban removes it
+  (a banned look gives no bonus).
+In stock first: an out-of-stock product is proposed only when no in-stock one in its slot scores
+within `stock_margin` of it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .catalog import Catalog, Product
+from .compat import SLOTS, CompatItem, CompatModel
+
+CATEGORY_SLOT = {
+    "t-shirt": "upper", "longsleeve": "upper", "shirt": "upper", "polo": "upper", "outwear": "upper",
+    "outerwear": "upper", "blazer": "upper", "hoodie": "upper", "top": "upper", "undershirt": "upper",
+    "body": "upper", "blouse": "upper", "sweater": "upper", "jacket": "upper", "coat": "upper",
+    "pants": "bottom", "trousers": "bottom", "jeans": "bottom", "shorts": "bottom", "skirt": "bottom",
+    # Polyvore files dresses under "bottom": an outfit with a dress still takes an upper (a jacket).
+    "dress": "bottom",
+    "shoes": "shoe", "shoe": "shoe", "boots": "shoe", "sneakers": "shoe", "sandals": "shoe", "heels": "shoe",
+    "bag": "bag", "bags": "bag", "handbag": "bag", "backpack": "bag",
+    "hat": "accessory", "scarf": "accessory", "belt": "accessory", "jewellery": "accessory",
+    "jewelry": "accessory", "sunglasses": "accessory", "accessory": "accessory", "accessories": "accessory",
+}
+KIND_SLOT = {"upper": "upper", "lower": "bottom", "footwear": "shoe"}
+SLOT_WORD = {"upper": "top", "bottom": "bottom", "shoe": "shoes", "bag": "bag", "accessory": "accessory"}
+
+
+def slot_of(category: str, kind: str | None = None) -> str | None:
+    slot = CATEGORY_SLOT.get((category or "").strip().lower())
+    return slot or (KIND_SLOT.get(kind) if kind else None)
+
+
+def compat_item(p: Product) -> CompatItem:
+    # The category is part of the name: "Relaxed" says little, "Relaxed pants" says what it is.
+    return CompatItem(slot_of(p.category) or "upper", f"{p.name} {p.category}", tuple(p.colors))
+
+
+@dataclass
+class Anchor:
+    slot: str
+    category: str
+    colors: tuple[str, ...] = ()
+    name: str = ""
+    sku: str | None = None
+    worn: bool = False                      # seen on the shopper (from a frame), not picked by sku
+    similar_skus: tuple[str, ...] = ()      # catalogue products it looks most like
+
+    def to_json(self) -> dict:
+        return {"slot": self.slot, "category": self.category, "colors": list(self.colors), "name": self.name,
+                "sku": self.sku}
+
+
+@dataclass
+class Suggestion:
+    slot: str
+    product: Product
+    score: float
+    why: str
+    pinned: bool = False
+
+    def to_json(self) -> dict:
+        p = self.product
+        return {"slot": self.slot, "sku": p.sku, "name": p.name, "score": round(self.score, 4), "why": self.why,
+                "price": p.price, "currency": p.currency, "stock": p.stock, "aisle": p.aisle}
+
+
+def _phrase(attr: str) -> str:
+    return attr.split(":", 1)[1]
+
+
+@dataclass
+class CompleteTheLook:
+    catalog: Catalog
+    compat: CompatModel
+    look_bonus: float = 1.0
+    stock_margin: float = 0.15
+    _cache_version: int = field(default=-1, repr=False)
+    _products: list[Product] = field(default_factory=list, repr=False)
+
+    def _catalogue(self) -> list[Product]:
+        if self._cache_version != self.catalog.version:
+            self._products = self.catalog.products()
+            self._cache_version = self.catalog.version
+        return self._products
+
+    def anchor_for_sku(self, sku: str) -> Anchor | None:
+        p = self.catalog.get(sku)
+        if p is None:
+            return None
+        return Anchor(slot_of(p.category) or "upper", p.category, tuple(p.colors), p.name, p.sku)
+
+    def why(self, anchor: Anchor, anchor_item: CompatItem, cand: Product) -> str:
+        reasons = self.compat.reasons(anchor_item, compat_item(cand))
+        what = f"the {' '.join(anchor.colors[:1])} {anchor.category.lower() or SLOT_WORD[anchor.slot]}".replace("  ", " ")
+        where = f"{what} you have on" if anchor.worn else what
+        if not reasons:
+            return f"completes the outfit with {where}"
+        a, b, _ = reasons[0]
+        cand_side = _phrase(b)
+        anchor_side = _phrase(a)
+        cand_what = (cand.category or SLOT_WORD[slot_of(cand.category) or "upper"]).lower()
+        if b.startswith("c:") and a.startswith("c:"):
+            return f"{cand_side} {cand_what} to go with {where}"
+        return f"{cand_what}: '{cand_side}' and '{anchor_side}' are worn together in real outfits"
+
+    def __call__(self, anchor: Anchor) -> list[Suggestion]:
+        products = self._catalogue()
+        rules = self.catalog.merch()
+        banned = {t for k, t, a, _ in rules if k == "sku" and a == "ban"}
+        banned_looks = {t for k, t, a, _ in rules if k == "look" and a == "ban"}
+        pinned = {t for k, t, a, _ in rules if k == "sku" and a == "pin"}
+        boost = {t: w for k, t, a, w in rules if k == "sku" and a == "boost"}
+        look_boost = {t: w for k, t, a, w in rules if k == "look" and a == "boost"}
+        related = {s for s in (anchor.sku, *anchor.similar_skus) if s}
+        look_of: dict[str, tuple[str, str]] = {}     # sku -> (look id, look name) sharing the anchor
+        for lid, (name, skus) in self.catalog.looks().items():
+            if lid not in banned_looks and related & set(skus):
+                for s in skus:
+                    look_of.setdefault(s, (lid, name))
+
+        anchor_item = CompatItem(anchor.slot, f"{anchor.name} {anchor.category}", anchor.colors)
+        anchor_attrs = self.compat.item_attributes(anchor_item)
+        best: dict[str, list[Suggestion]] = {}
+        for p in products:
+            slot = slot_of(p.category)
+            if slot is None or slot == anchor.slot or p.sku in banned or p.sku in related:
+                continue
+            score = self.compat.pair_score(anchor_attrs, self.compat.item_attributes(compat_item(p)))
+            score += boost.get(p.sku, 0.0)
+            if p.sku in look_of:
+                lid, name = look_of[p.sku]
+                score += self.look_bonus + look_boost.get(lid, 0.0)
+                why = f"from the look '{name}'"
+            else:
+                why = ""
+            best.setdefault(slot, []).append(Suggestion(slot, p, score, why, p.sku in pinned))
+
+        out = []
+        for slot in SLOTS:
+            cands = best.get(slot)
+            if not cands:
+                continue
+            pins = [c for c in cands if c.pinned and c.product.stock > 0] or [c for c in cands if c.pinned]
+            if pins:
+                choice = max(pins, key=lambda c: c.score)
+                choice.why = choice.why or "picked for you by the store"
+            else:
+                top = max(cands, key=lambda c: c.score)
+                in_stock = [c for c in cands if c.product.stock > 0]
+                top_in = max(in_stock, key=lambda c: c.score) if in_stock else None
+                choice = top_in if top_in is not None and top_in.score >= top.score - self.stock_margin else top
+            if not choice.why:
+                choice.why = self.why(anchor, anchor_item, choice.product)
+            if choice.product.stock <= 0:
+                choice.why += " (out of stock here: ask staff)"
+            out.append(choice)
+        return out
