@@ -123,6 +123,214 @@ def cmd_watch(args) -> int:
     return 0
 
 
+def _compat(cfg):
+    from edge.compat import CompatModel
+    from edge.errors import ModelMissing
+    path = cfg.models_dir / "compat.json"
+    if not path.is_file():
+        raise ModelMissing(f"outfit compatibility model {path} not found: run `signage compat train`")
+    try:
+        return CompatModel.load(path)
+    except (ValueError, KeyError) as e:
+        raise ModelMissing(f"outfit compatibility model {path} is corrupt ({e}): run `signage compat train`") from e
+
+
+def _matches_json(m) -> dict:
+    return {"kind": m.item.kind, "box": list(m.item.box), "category": m.category, "colors": list(m.colors),
+            "results": [{"sku": r.sku, "score": r.score, "name": r.name, "category": r.category, "price": r.price,
+                         "currency": r.currency, "stock": r.stock, "aisle": r.aisle} for r in m.results]}
+
+
+def cmd_look(args) -> int:
+    from edge.looks import Anchor, CompleteTheLook, slot_of
+    cfg = _config(args)
+    if (args.image is None) == (args.sku is None):
+        raise SignageError("give either an IMAGE or --sku SKU")
+    bgr = None
+    if args.image:
+        from edge.imageio import read_image
+        bgr = read_image(args.image)
+    catalog = _open_catalog(cfg)
+    ctl = CompleteTheLook(catalog, _compat(cfg))
+    if args.sku:
+        anchor = ctl.anchor_for_sku(args.sku)
+        if anchor is None:
+            raise SignageError(f"sku {args.sku!r} is not in the catalogue {cfg.catalog_dir}")
+    else:
+        from edge.similar import FindSimilar
+        from edge.vision import Vision
+        found = FindSimilar(Vision(cfg), catalog)(bgr, k=3)
+        if not found:
+            raise SignageError(f"{args.image}: no garment or shoe found")
+        m = found[0]
+        slot = slot_of(m.category, m.item.kind) or "upper"
+        anchor = Anchor(slot, m.category, m.colors, worn=m.item.person is not None,
+                        similar_skus=tuple(r.sku for r in m.results[:1] if r.score >= 0.8))
+    suggestions = ctl(anchor)
+    data = {"anchor": anchor.to_json(), "suggestions": [x.to_json() for x in suggestions]}
+    text = [f"anchor: {anchor.category or anchor.slot} ({', '.join(anchor.colors)})"]
+    text += [f"  {x.slot:9s} {x.product.sku:14s} {x.product.name}  {x.score:+.2f}  {x.why}" for x in suggestions]
+    _emit(args, data, "\n".join(text))
+    return 0
+
+
+def cmd_shop(args) -> int:
+    from edge.imageio import read_image
+    from edge.similar import FindSimilar
+    from edge.vision import Vision
+    cfg = _config(args)
+    bgr = read_image(args.image)
+    catalog = _open_catalog(cfg)
+    vision = Vision(cfg)
+    found = vision.find_items(bgr)
+    worn = [i for i in found.items if i.person is not None]
+    similar = FindSimilar(vision, catalog)
+    k = args.k or cfg.similar.k
+    people = []
+    for p in found.people:
+        items = [similar.match(vision.embedder(bgr, it), k) for it in worn if it.person == p.id]
+        people.append({"id": p.id, "box": list(p.box), "score": round(p.score, 4),
+                       "items": [_matches_json(m) for m in items]})
+    lines = [f"{len(people)} people"]
+    for p in people:
+        lines.append(f"person {p['id']} {p['box']}")
+        for it in p["items"]:
+            top = it["results"][0] if it["results"] else None
+            lines.append(f"  {it['kind']:8s} {it['category'] or '?':10s} " + (
+                f"-> {top['name']} ({top['sku']}) {top['price']} {top['currency']}" if top else "-> nothing similar"))
+    _emit(args, {"people": people}, "\n".join(lines))
+    return 0
+
+
+def cmd_tag(args) -> int:
+    from edge.errors import BadImage, CatalogMissing
+    from edge.imageio import read_image
+    from edge.similar import FindSimilar, main_item
+    from edge.tagging import tag_item
+    from edge.vision import Vision
+    cfg = _config(args)
+    vision = Vision(cfg)
+    try:
+        similar = FindSimilar(vision, _open_catalog(cfg))
+    except CatalogMissing:
+        similar = None   # tags still come: category from what the detector saw
+    out, bad = [], []
+    for path in args.images:
+        try:
+            bgr = read_image(path)
+        except BadImage as e:
+            bad.append({"image": path, "reason": str(e)})
+            print(f"signage: skipped {e}", file=sys.stderr)
+            continue
+        found = vision.find_items(bgr)
+        item = main_item(found)
+        if similar is not None:
+            m = similar.match(vision.embedder(bgr, item), 1)
+            category, colors = m.category, m.colors
+        else:
+            category, colors = "", vision.embedder(bgr, item).colors
+        out.append({"image": path, **tag_item(category, colors, item.kind).to_json()})
+    _emit(args, {"images": out, "skipped": bad},
+          "\n".join(f"{o['image']}: {o['description']} [{o['category']}; {', '.join(o['colors'])}]" for o in out))
+    return EXIT_BAD_INPUT if bad else 0
+
+
+def cmd_compat_score(args) -> int:
+    from edge.compat import SLOTS, CompatItem
+    cfg = _config(args)
+    path = Path(args.file)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SignageError(f"{path}: no such file") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise SignageError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("outfits"), list):
+        raise SignageError(f'{path}: expected {{"outfits": [...]}}')
+    model = _compat(cfg)
+    vision = None
+    scores = []
+    for n, outfit in enumerate(data["outfits"]):
+        where = f"{path}: outfits[{n}]"
+        if not isinstance(outfit, dict) or not isinstance(outfit.get("items"), list) or "id" not in outfit:
+            raise SignageError(f"{where}: expected an object with 'id' and 'items'")
+        items = []
+        for j, it in enumerate(outfit["items"]):
+            if not isinstance(it, dict) or it.get("category") not in SLOTS:
+                raise SignageError(f"{where}.items[{j}]: 'category' must be one of {', '.join(SLOTS)}")
+            colors = it.get("colors") or []
+            if not isinstance(colors, list) or not all(isinstance(c, str) for c in colors):
+                raise SignageError(f"{where}.items[{j}]: 'colors' must be a list of names")
+            if not colors and it.get("image"):
+                from edge.imageio import read_image
+                from edge.similar import main_item
+                from edge.vision import Vision
+                vision = vision or Vision(cfg)
+                bgr = read_image(it["image"])
+                colors = list(vision.embedder(bgr, main_item(vision.find_items(bgr))).colors)
+            items.append(CompatItem(it["category"], str(it.get("name") or ""), tuple(colors)))
+        scores.append({"id": outfit["id"], "score": round(model.score(items), 5)})
+    _emit(args, {"scores": scores}, "\n".join(f"{s['id']}: {s['score']:+.4f}" for s in scores))
+    return 0
+
+
+def cmd_compat_train(args) -> int:
+    from edge.compat import CompatModel, load_polyvore, split_outfits
+    cfg = _config(args)
+    path = Path(args.outfits)
+    if not path.is_file():
+        raise SignageError(f"{path}: no such file")
+    train, held_out = split_outfits(load_polyvore(path), seed=args.seed)
+    model = CompatModel.fit([items for _, items in train])
+    out = cfg.models_dir / "compat.json"
+    model.save(out)
+    _emit(args, {"outfits": len(train), "held_out": len(held_out), "attributes": len(model.counts), "path": str(out)},
+          f"learned from {len(train)} outfits ({len(held_out)} held out): {len(model.counts)} attributes -> {out}")
+    return 0
+
+
+def cmd_looks_import(args) -> int:
+    import csv as _csv
+    cfg = _config(args)
+    catalog = _open_catalog(cfg)
+    path = Path(args.path)
+    if not path.is_file():
+        raise SignageError(f"{path}: no such file")
+    done, rejected = 0, []
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = _csv.DictReader(f)
+        if not {"look_id", "name", "skus"} <= set(reader.fieldnames or []):
+            raise SignageError(f"{path}: header must have look_id,name,skus")
+        for row in reader:
+            skus = [x.strip() for x in (row["skus"] or "").split(";") if x.strip()]
+            unknown = [x for x in skus if catalog.get(x) is None]
+            if not (row["look_id"] or "").strip() or not (row["name"] or "").strip() or len(skus) < 2 or unknown:
+                reason = f"unknown sku(s) {', '.join(unknown)}" if unknown else "needs look_id, name and 2+ skus"
+                rejected.append({"line": reader.line_num, "reason": reason})
+                continue
+            catalog.upsert_look(row["look_id"].strip(), row["name"].strip(), skus)
+            done += 1
+    _emit(args, {"imported": done, "rejected": rejected},
+          f"{done} looks imported" + "".join(f"\n  rejected line {r['line']}: {r['reason']}" for r in rejected))
+    return 0
+
+
+def cmd_merch(args) -> int:
+    cfg = _config(args)
+    catalog = _open_catalog(cfg)
+    kind, target = ("look", args.target[5:]) if args.target.startswith("look:") else ("sku", args.target)
+    if kind == "sku" and catalog.get(target) is None:
+        raise SignageError(f"sku {target!r} is not in the catalogue")
+    if kind == "look" and target not in catalog.looks():
+        raise SignageError(f"look {target!r} is not in the catalogue")
+    if args.action == "clear":
+        version = catalog.clear_merch(kind, target)
+    else:
+        version = catalog.set_merch(kind, target, args.action, args.weight)
+    _emit(args, {"catalog_version": version}, f"{args.action} {kind} {target}: catalogue version {version}")
+    return 0
+
+
 def cmd_models_build(args) -> int:
     from models.build import DEFAULT_CACHE, BuildError, build
     try:
@@ -169,6 +377,41 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--loop", action="store_true", help="loop a video or folder")
     w.add_argument("--frames", type=int, help="stop after this many frames")
     w.set_defaults(func=cmd_watch)
+
+    lk = common(sub.add_parser("look", help="complete the look for the item in a photo, or a sku"), True)
+    lk.add_argument("image", nargs="?")
+    lk.add_argument("--sku")
+    lk.set_defaults(func=cmd_look)
+
+    sh = common(sub.add_parser("shop", help="shop the look: every item every person in the photo wears"), True)
+    sh.add_argument("image")
+    sh.add_argument("--k", type=int, help="matches per item")
+    sh.set_defaults(func=cmd_shop)
+
+    tg = common(sub.add_parser("tag", help="category, colours and a description for product photos"), True)
+    tg.add_argument("images", nargs="+")
+    tg.set_defaults(func=cmd_tag)
+
+    cp = sub.add_parser("compat", help="outfit compatibility").add_subparsers(dest="compat_command", required=True)
+    cps = common(cp.add_parser("score", help="score outfits in a JSON file"))
+    cps.add_argument("file")
+    cps.set_defaults(func=cmd_compat_score)
+    cpt = common(cp.add_parser("train", help="learn compatibility from Polyvore outfits into models/compat.json"))
+    cpt.add_argument("--outfits", default=str(Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+                                              / "polyvore-outfits" / "outfits.json"))
+    cpt.add_argument("--seed", type=int, default=0, help="held-out split seed")
+    cpt.set_defaults(func=cmd_compat_train)
+
+    lo = sub.add_parser("looks", help="curated looks").add_subparsers(dest="looks_command", required=True)
+    loi = common(lo.add_parser("import", help="import looks from a CSV: look_id,name,skus (skus ; separated)"), True)
+    loi.add_argument("path")
+    loi.set_defaults(func=cmd_looks_import)
+
+    me = common(sub.add_parser("merch", help="pin, ban, boost or clear a sku or look:ID"), True)
+    me.add_argument("action", choices=["pin", "ban", "boost", "clear"])
+    me.add_argument("target", help="a sku, or look:ID")
+    me.add_argument("--weight", type=float, default=0.5, help="boost weight")
+    me.set_defaults(func=cmd_merch)
 
     c = sub.add_parser("catalog", help="the store's catalogue").add_subparsers(dest="catalog_command", required=True)
     ci = common(c.add_parser("import", help="import a CSV of products (or a folder holding one)"), True)
