@@ -6,6 +6,7 @@ the data it points to.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -56,6 +57,30 @@ class SimilarConfig:
 
 
 @dataclass
+class BrandConfig:
+    store_name: str = "Our store"
+    logo: Path | None = None
+    primary_color: str = "#1f2a44"     # backgrounds, bars
+    accent_color: str = "#e4572e"      # buttons, prices
+    text_color: str = "#ffffff"
+
+
+@dataclass
+class KioskConfig:
+    source: str = "0"                  # camera index, /dev/videoN, rtsp://.., a video file or image folder
+    loop: bool = True                  # loop a video file or folder (demo)
+    fullscreen: bool = True
+    staff_pin: str = "2468"            # leaves fullscreen / quits: change it per store
+    orientation: str = "auto"          # auto | landscape | portrait
+    privacy_notice: str = ("The camera is used only to find products. "
+                           "Nothing is recorded or stored, and nothing leaves this screen.")
+    product_url: str = "https://shop.example.com/p/{sku}"
+    stable_frames: int = 3             # frames an item must be seen before its suggestions show
+    attract_after_s: float = 8.0       # nobody and nothing in view this long: the attract loop
+    suggestions: int = 4               # product cards per item
+
+
+@dataclass
 class Config:
     device: str = "CPU"
     precision: str = "default"
@@ -66,6 +91,8 @@ class Config:
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
     similar: SimilarConfig = field(default_factory=SimilarConfig)
+    kiosk: KioskConfig = field(default_factory=KioskConfig)
+    brand: BrandConfig = field(default_factory=BrandConfig)
     config_file: Path | None = None  # where this config was read from (not a YAML key)
 
     def check(self) -> "Config":
@@ -88,6 +115,23 @@ class Config:
                            ("index.ivf_probe", self.index.ivf_probe), ("similar.k", self.similar.k)):
             if value < 1:
                 raise ConfigError(f"config key '{key}': must be at least 1, got {value}")
+        k = self.kiosk
+        if k.orientation not in ("auto", "landscape", "portrait"):
+            raise ConfigError(f"config key 'kiosk.orientation': {k.orientation!r} is not auto, landscape or portrait")
+        if not re.fullmatch(r"\d{4,8}", k.staff_pin):
+            raise ConfigError("config key 'kiosk.staff_pin': must be 4 to 8 digits (quote it in YAML)")
+        if "{sku}" not in k.product_url:
+            raise ConfigError(f"config key 'kiosk.product_url': must contain {{sku}}, got {k.product_url!r}")
+        for key, value in (("kiosk.stable_frames", k.stable_frames), ("kiosk.suggestions", k.suggestions)):
+            if value < 1:
+                raise ConfigError(f"config key '{key}': must be at least 1, got {value}")
+        if k.attract_after_s <= 0:
+            raise ConfigError(f"config key 'kiosk.attract_after_s': must be above 0, got {k.attract_after_s}")
+        for key in ("primary_color", "accent_color", "text_color"):
+            if not re.fullmatch(r"#[0-9a-fA-F]{6}", getattr(self.brand, key)):
+                raise ConfigError(f"config key 'brand.{key}': expected a colour like #1f2a44, got {getattr(self.brand, key)!r}")
+        if self.brand.logo is not None and not self.brand.logo.is_file():
+            raise ConfigError(f"config key 'brand.logo': {self.brand.logo} not found")
         return self
 
 
@@ -151,4 +195,7 @@ def load_config(path: str | Path | None = None) -> Config:
         raise ConfigError(f"config file {path} is not valid YAML: {e}".replace("\n", " ")) from e
     cfg = _build(Config, data, path.resolve().parent)
     cfg.config_file = path
+    src = cfg.kiosk.source
+    if not (src.isdigit() or "://" in src or src.startswith("/dev/")):   # a file or folder: from here
+        cfg.kiosk.source = str((path.resolve().parent / os.path.expanduser(src)).resolve())
     return cfg.check()
