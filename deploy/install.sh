@@ -13,10 +13,11 @@ START=1
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
 # Debian packages: the broker for catalogue sync, Xvfb and the xcb libraries a real Qt window
-# needs, fonts, and opencv-doc for its real test photos (messi5.jpg, basketball1.png).
+# needs, fonts, opencv-doc for its real test photos (messi5.jpg, basketball1.png), and strace,
+# with which a test proves the kiosk writes no file while it runs on a camera.
 APT_PKGS="mosquitto mosquitto-clients xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0
   libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 libegl1 libgl1
-  libfontconfig1 libdbus-1-3 fonts-dejavu-core opencv-doc"
+  libfontconfig1 libdbus-1-3 fonts-dejavu-core opencv-doc strace"
 missing=""
 for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -30,10 +31,13 @@ if [ ! -x .venv/bin/python ]; then
   echo "== venv: .venv"
   "$PY" -m venv .venv
 fi
-if ! .venv/bin/python -c "import signage, openvino, cv2, faiss, PySide6, paho.mqtt, yaml, pytest, pytestqt" 2>/dev/null; then
+# Re-install whenever pyproject.toml changed since the last install (its hash is kept in the venv).
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ "$(cat .venv/.pyproject.sha256 2>/dev/null)" != "$want" ]; then
   echo "== pip: installing the project and its test tools"
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
   .venv/bin/python -m pip install -q -e ".[test]"
+  echo "$want" > .venv/.pyproject.sha256
 fi
 
 echo "== models: checking models/ against models/manifest.json"
@@ -42,6 +46,7 @@ echo "== models: checking models/ against models/manifest.json"
 if [ "$START" = 1 ]; then
   echo "== demo catalogue: importing demo/catalog"
   .venv/bin/signage catalog import demo/catalog
+  .venv/bin/signage looks import demo/looks.csv
   echo "== starting the kiosk on demo/demo.avi"
   exec .venv/bin/signage kiosk --source demo/demo.avi
 fi

@@ -75,6 +75,20 @@ def _phrase(attr: str) -> str:
     return attr.split(":", 1)[1]
 
 
+# Words a shopper can see on a garment: only these (and colours) are used to explain a pairing.
+READABLE = {
+    "leather", "denim", "suede", "silk", "cotton", "wool", "knit", "lace", "linen", "velvet", "satin",
+    "chiffon", "canvas", "patent", "cashmere", "jeans", "skirt", "shorts", "pants", "trousers", "dress",
+    "shirt", "blouse", "tee", "sweater", "jacket", "coat", "blazer", "hoodie", "cardigan", "sneakers",
+    "boots", "sandals", "heels", "pumps", "flats", "loafers", "hat", "beanie", "scarf", "tote", "clutch",
+    "backpack", "striped", "floral", "print", "plaid", "ripped", "skinny", "cropped", "oversized", "polo",
+}
+
+
+def _readable(attr: str) -> bool:
+    return attr.startswith("c:") or (attr.startswith("w:") and _phrase(attr) in READABLE)
+
+
 @dataclass
 class CompleteTheLook:
     catalog: Catalog
@@ -97,18 +111,18 @@ class CompleteTheLook:
         return Anchor(slot_of(p.category) or "upper", p.category, tuple(p.colors), p.name, p.sku)
 
     def why(self, anchor: Anchor, anchor_item: CompatItem, cand: Product) -> str:
-        reasons = self.compat.reasons(anchor_item, compat_item(cand))
-        what = f"the {' '.join(anchor.colors[:1])} {anchor.category.lower() or SLOT_WORD[anchor.slot]}".replace("  ", " ")
-        where = f"{what} you have on" if anchor.worn else what
-        if not reasons:
-            return f"completes the outfit with {where}"
-        a, b, _ = reasons[0]
-        cand_side = _phrase(b)
-        anchor_side = _phrase(a)
+        """'Beige shorts with the light blue t-shirt you have on: often worn together in real outfits'."""
+        reasons = [r for r in self.compat.reasons(anchor_item, compat_item(cand), most=20)
+                   if _readable(r[0]) and _readable(r[1])]
+        anchor_what = (anchor.category or SLOT_WORD[anchor.slot]).lower()
         cand_what = (cand.category or SLOT_WORD[slot_of(cand.category) or "upper"]).lower()
-        if b.startswith("c:") and a.startswith("c:"):
-            return f"{cand_side} {cand_what} to go with {where}"
-        return f"{cand_what}: '{cand_side}' and '{anchor_side}' are worn together in real outfits"
+        a_word = _phrase(reasons[0][0]) if reasons else " ".join(anchor.colors[:1])
+        c_word = _phrase(reasons[0][1]) if reasons else " ".join(cand.colors[:1])
+        mine = f"the {a_word} {anchor_what}" if a_word and a_word not in anchor_what else f"the {anchor_what}"
+        mine += " you have on" if anchor.worn else ""
+        theirs = f"{c_word} {cand_what}" if c_word and c_word not in cand_what else cand_what
+        text = f"{theirs} with {mine}" + (": often worn together in real outfits" if reasons else "")
+        return text[0].upper() + text[1:]
 
     def __call__(self, anchor: Anchor) -> list[Suggestion]:
         products = self._catalogue()

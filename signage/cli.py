@@ -331,6 +331,12 @@ def cmd_merch(args) -> int:
     return 0
 
 
+def cmd_kiosk(args) -> int:
+    from ui.run import run_kiosk
+    cfg = _config(args)
+    return run_kiosk(cfg, args.source, windowed=args.windowed, quit_after=args.quit_after)
+
+
 def cmd_models_build(args) -> int:
     from models.build import DEFAULT_CACHE, BuildError, build
     try:
@@ -412,6 +418,13 @@ def build_parser() -> argparse.ArgumentParser:
     me.add_argument("target", help="a sku, or look:ID")
     me.add_argument("--weight", type=float, default=0.5, help="boost weight")
     me.set_defaults(func=cmd_merch)
+
+    ki = sub.add_parser("kiosk", help="the kiosk window (camera -> suggestions on screen)")
+    ki.add_argument("--source", help="camera index, stream URL, video file or image folder (default: config)")
+    ki.add_argument("--catalog", metavar="DIR", help="the store's catalogue folder (default from config)")
+    ki.add_argument("--windowed", action="store_true", help="not fullscreen (development)")
+    ki.add_argument("--quit-after", type=float, help=argparse.SUPPRESS)
+    ki.set_defaults(func=cmd_kiosk)
 
     c = sub.add_parser("catalog", help="the store's catalogue").add_subparsers(dest="catalog_command", required=True)
     ci = common(c.add_parser("import", help="import a CSV of products (or a folder holding one)"), True)

@@ -1,0 +1,451 @@
+"""The kiosk window: attract loop, live view with suggestions, product detail, problem screen.
+
+The pipeline (edge/pipeline.py) runs in its own threads and only stores the newest frame and the
+newest result in `KioskState`; a GUI timer reads that state and shows it. Nothing here infers,
+and nothing of the camera is written anywhere.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (QBoxLayout, QDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
+                               QScrollArea, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget)
+
+from edge.config import Config
+
+from .theme import stylesheet
+from .widgets import (BigButton, ProductCard, QrView, VideoView, bgr_to_qimage, clear_layout, money,
+                      pixmap_for)
+
+MODES = (("similar", "Find similar"), ("look", "Complete the look"), ("shop", "Shop the look"))
+KIND_TITLE = {"upper": "Top", "lower": "Bottom", "footwear": "Shoes", "garment": "Your item"}
+
+
+@dataclass
+class KioskState:
+    """What the pipeline threads hand to the screen: newest frame, newest result, source status."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    frame: object = None
+    result: object = None
+    status: object = None
+    frame_times: deque = field(default_factory=lambda: deque(maxlen=60))
+
+    def put_frame(self, frame) -> None:
+        with self.lock:
+            self.frame = frame
+            self.frame_times.append(time.monotonic())
+
+    def put_result(self, result) -> None:
+        with self.lock:
+            self.result = result
+
+    def put_status(self, status) -> None:
+        with self.lock:
+            self.status = status
+
+    def snapshot(self):
+        with self.lock:
+            t = self.frame_times
+            fps = (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0
+            return self.frame, self.result, self.status, fps
+
+
+class PinDialog(QDialog):
+    """Staff only: a PIN keypad; the right PIN offers leaving fullscreen or quitting."""
+
+    def __init__(self, pin: str, parent=None):
+        super().__init__(parent)
+        self.setObjectName("pinDialog")
+        self.setWindowTitle("Staff")
+        self.pin = pin
+        self.choice = None
+        lay = QVBoxLayout(self)
+        title = QLabel("Staff PIN")
+        title.setObjectName("sectionTitle")
+        lay.addWidget(title)
+        self.entry = QLineEdit()
+        self.entry.setEchoMode(QLineEdit.EchoMode.Password)
+        self.entry.setObjectName("pinEntry")
+        lay.addWidget(self.entry)
+        grid = QGridLayout()
+        for i, key in enumerate("123456789C0✓"):
+            b = BigButton(key)
+            b.clicked.connect(lambda _=False, k=key: self._key(k))
+            grid.addWidget(b, i // 3, i % 3)
+        lay.addLayout(grid)
+        self.message = QLabel("")
+        lay.addWidget(self.message)
+        self.actions = QHBoxLayout()
+        lay.addLayout(self.actions)
+
+    def _key(self, k: str) -> None:
+        if k == "C":
+            self.entry.clear()
+        elif k == "✓":
+            self.check()
+        else:
+            self.entry.setText(self.entry.text() + k)
+
+    def check(self) -> bool:
+        if self.entry.text() != self.pin:
+            self.message.setText("Wrong PIN")
+            self.entry.clear()
+            return False
+        self.message.setText("")
+        clear_layout(self.actions)
+        for label, choice in (("Leave fullscreen", "windowed"), ("Quit kiosk", "quit"), ("Back", None)):
+            b = BigButton(label)
+            b.clicked.connect(lambda _=False, c=choice: self._choose(c))
+            self.actions.addWidget(b)
+        return True
+
+    def _choose(self, choice) -> None:
+        self.choice = choice
+        self.accept()
+
+
+class KioskWindow(QMainWindow):
+    def __init__(self, cfg: Config, state: KioskState, catalog=None, problem: str | None = None,
+                 sync_status=lambda: "sync: not set up"):
+        super().__init__()
+        self.cfg = cfg
+        self.state = state
+        self.catalog = catalog
+        self.sync_status = sync_status
+        self.mode = "similar"
+        self._pixmaps: dict = {}
+        self._shown_key = None
+        self._last_seen = time.monotonic()
+        self._corner_taps: list[float] = []
+        self._attract_index = 0
+        self.setWindowTitle(f"{cfg.brand.store_name} · signage")
+        self.setStyleSheet(stylesheet(cfg.brand))
+
+        self.stack = QStackedWidget()
+        self.setCentralWidget(self.stack)
+        self.attract = self._build_attract()
+        self.live = self._build_live()
+        self.detail = self._build_detail()
+        self.problem = self._build_problem()
+        for w in (self.attract, self.live, self.detail, self.problem):
+            self.stack.addWidget(w)
+        QShortcut(QKeySequence("Ctrl+Shift+Q"), self, activated=self.staff_escape)
+
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.refresh)
+        if problem:
+            self.show_problem(problem)
+        else:
+            self.stack.setCurrentWidget(self.attract)
+            self.timer.start(33)        # ~30 fps of screen updates, whatever the inference rate
+        self._attract_timer = QTimer(self)
+        self._attract_timer.timeout.connect(self._rotate_attract)
+        self._attract_timer.start(3000)
+        self._rotate_attract()
+
+    # ---- screens ----------------------------------------------------------------------------
+    def _brand_bar(self) -> QWidget:
+        bar = QWidget()
+        bar.setObjectName("brandBar")
+        lay = QHBoxLayout(bar)
+        lay.setContentsMargins(24, 12, 24, 12)
+        logo = QLabel()
+        if self.cfg.brand.logo is not None:
+            logo.setPixmap(QPixmap(str(self.cfg.brand.logo)).scaledToHeight(72, Qt.TransformationMode.SmoothTransformation))
+        else:
+            logo.setText(self.cfg.brand.store_name)
+            logo.setObjectName("storeName")
+        lay.addWidget(logo)
+        lay.addStretch(1)
+        corner = QLabel(" ")
+        corner.setFixedSize(64, 56)
+        corner.mousePressEvent = lambda e: self._corner_tap()
+        lay.addWidget(corner)
+        return bar
+
+    def _privacy(self) -> QLabel:
+        p = QLabel(self.cfg.kiosk.privacy_notice)
+        p.setObjectName("privacy")
+        p.setWordWrap(True)
+        p.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        return p
+
+    def _build_attract(self) -> QWidget:
+        w = QWidget()
+        w.setObjectName("attract")
+        lay = QVBoxLayout(w)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self._brand_bar())
+        body = QVBoxLayout()
+        body.setContentsMargins(48, 24, 48, 24)
+        hello = QLabel("Hold a garment or a shoe up to the camera")
+        hello.setObjectName("attractTitle")
+        hello.setWordWrap(True)
+        hello.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        body.addWidget(hello)
+        sub = QLabel("…or just stand in front of it: we will find it in this store, and what goes with it.")
+        sub.setObjectName("attractSub")
+        sub.setWordWrap(True)
+        sub.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        body.addWidget(sub)
+        featured = QLabel("In store now")
+        featured.setObjectName("sectionTitle")
+        body.addWidget(featured)
+        self.attract_pics = QGridLayout()
+        self.attract_pics.setSpacing(24)
+        body.addLayout(self.attract_pics)
+        body.addStretch(1)
+        lay.addLayout(body, 1)
+        lay.addWidget(self._privacy())
+        return w
+
+    def _build_live(self) -> QWidget:
+        w = QWidget()
+        outer = QVBoxLayout(w)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addWidget(self._brand_bar())
+        self.live_box = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.live_box.setContentsMargins(16, 16, 16, 8)
+        self.live_box.setSpacing(16)
+        self.video = VideoView()
+        self.live_box.addWidget(self.video, 3)
+        side = QWidget()
+        side.setObjectName("panel")
+        side_lay = QVBoxLayout(side)
+        modes = QHBoxLayout()
+        self.mode_buttons = {}
+        for key, label in MODES:
+            b = BigButton(label, checkable=True)
+            b.setObjectName("modeButton")
+            b.clicked.connect(lambda _=False, k=key: self.set_mode(k))
+            modes.addWidget(b)
+            self.mode_buttons[key] = b
+        self.mode_buttons["similar"].setChecked(True)
+        side_lay.addLayout(modes)
+        self.panel_title = QLabel("")
+        self.panel_title.setObjectName("sectionTitle")
+        self.panel_title.setWordWrap(True)
+        side_lay.addWidget(self.panel_title)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setObjectName("cards")
+        holder = QWidget()
+        self.cards = QVBoxLayout(holder)
+        self.cards.setSpacing(12)
+        self.cards.addStretch(1)
+        scroll.setWidget(holder)
+        side_lay.addWidget(scroll, 1)
+        self.live_box.addWidget(side, 2)
+        outer.addLayout(self.live_box, 1)
+        foot = QHBoxLayout()
+        foot.setContentsMargins(16, 0, 16, 8)
+        foot.addWidget(self._privacy(), 1)
+        self.status_label = QLabel("")
+        self.status_label.setObjectName("staffStatus")
+        foot.addWidget(self.status_label)
+        outer.addLayout(foot)
+        return w
+
+    def _build_detail(self) -> QWidget:
+        w = QWidget()
+        outer = QVBoxLayout(w)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self._brand_bar())
+        body = QHBoxLayout()
+        body.setContentsMargins(48, 24, 48, 24)
+        body.setSpacing(48)
+        self.detail_pic = QLabel()
+        self.detail_pic.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.detail_pic.setMinimumSize(360, 360)
+        body.addWidget(self.detail_pic, 1)
+        info = QVBoxLayout()
+        self.detail_name = QLabel()
+        self.detail_name.setObjectName("detailName")
+        self.detail_name.setWordWrap(True)
+        self.detail_price = QLabel()
+        self.detail_price.setObjectName("detailPrice")
+        self.detail_stock = QLabel()
+        self.detail_stock.setObjectName("detailStock")
+        self.detail_desc = QLabel()
+        self.detail_desc.setObjectName("detailDesc")
+        self.detail_desc.setWordWrap(True)
+        for x in (self.detail_name, self.detail_price, self.detail_stock, self.detail_desc):
+            info.addWidget(x)
+        scan = QLabel("Scan to see it online or order another size")
+        scan.setObjectName("detailDesc")
+        info.addWidget(scan)
+        self.qr = QrView()
+        self.qr.setFixedSize(240, 240)
+        info.addWidget(self.qr)
+        info.addStretch(1)
+        back = BigButton("‹  Back")
+        back.setObjectName("backButton")
+        back.clicked.connect(self.close_detail)
+        info.addWidget(back)
+        body.addLayout(info, 1)
+        outer.addLayout(body, 1)
+        return w
+
+    def _build_problem(self) -> QWidget:
+        w = QWidget()
+        w.setObjectName("problem")
+        lay = QVBoxLayout(w)
+        lay.setContentsMargins(64, 64, 64, 64)
+        t = QLabel("This screen needs attention")
+        t.setObjectName("attractTitle")
+        lay.addWidget(t)
+        self.problem_text = QLabel("")
+        self.problem_text.setObjectName("problemText")
+        self.problem_text.setWordWrap(True)
+        self.problem_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.problem_text)
+        lay.addStretch(1)
+        return w
+
+    # ---- behaviour ----------------------------------------------------------------------------
+    def show_problem(self, text: str) -> None:
+        self.timer.stop()
+        self.problem_text.setText(text)
+        self.stack.setCurrentWidget(self.problem)
+
+    def set_mode(self, mode: str) -> None:
+        self.mode = mode
+        for k, b in self.mode_buttons.items():
+            b.setChecked(k == mode)
+        self._shown_key = None
+
+    def _corner_tap(self) -> None:
+        now = time.monotonic()
+        self._corner_taps = [t for t in self._corner_taps if now - t < 2.0] + [now]
+        if len(self._corner_taps) >= 3:
+            self._corner_taps = []
+            self.staff_escape()
+
+    def staff_escape(self) -> None:
+        d = PinDialog(self.cfg.kiosk.staff_pin, self)
+        d.setStyleSheet(self.styleSheet())
+        if d.exec() and d.choice == "windowed":
+            self.showNormal()
+        elif d.choice == "quit":
+            self.close()
+
+    def open_detail(self, sku: str) -> None:
+        if self.catalog is None:
+            return
+        p = self.catalog.get(sku)
+        if p is None:
+            return
+        pix = pixmap_for(self.catalog.image_path(p), self._pixmaps)
+        if pix is not None:
+            self.detail_pic.setPixmap(pix.scaled(520, 520, Qt.AspectRatioMode.KeepAspectRatio,
+                                                 Qt.TransformationMode.SmoothTransformation))
+        self.detail_name.setText(p.name)
+        self.detail_price.setText(money(p.price, p.currency))
+        self.detail_stock.setText(f"{p.stock} in stock · aisle {p.aisle}" if p.stock > 0 else "Out of stock here")
+        self.detail_desc.setText(p.description or ", ".join(p.colors))
+        self.qr.set_url(self.cfg.kiosk.product_url.format(sku=sku))
+        self.stack.setCurrentWidget(self.detail)
+        QTimer.singleShot(30_000, self.close_detail)     # nobody reading it: back to live
+
+    def close_detail(self) -> None:
+        if self.stack.currentWidget() is self.detail:
+            self.stack.setCurrentWidget(self.live)
+
+    def resizeEvent(self, event):
+        o = self.cfg.kiosk.orientation
+        portrait = o == "portrait" or (o == "auto" and self.height() > self.width())
+        self.live_box.setDirection(QBoxLayout.Direction.TopToBottom if portrait else QBoxLayout.Direction.LeftToRight)
+        super().resizeEvent(event)
+        self._attract_index = max(0, self._attract_index - 1)   # same products, re-flowed
+        self._rotate_attract()
+
+    def _rotate_attract(self) -> None:
+        if self.catalog is None or self.stack.currentWidget() is not self.attract:
+            return
+        products = [p for p in self.catalog.products() if p.stock > 0 and p.image]
+        if not products:
+            return
+        clear_layout(self.attract_pics)
+        columns = 2 if self.height() > self.width() else 3
+        for i in range(columns * 2):
+            # step through the catalogue with a stride, so the featured products vary in kind
+            p = products[(self._attract_index * 5 + i * 37) % len(products)]
+            card = ProductCard(p.sku, p.name, money(p.price, p.currency), p.stock, p.aisle, p.description,
+                               pixmap_for(self.catalog.image_path(p), self._pixmaps))
+            card.setFixedHeight(190)
+            # the grid follows the screen's width, not the cards' preferred width (portrait screens)
+            card.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            card.tapped.connect(self.open_detail)
+            self.attract_pics.addWidget(card, i // columns, i % columns)
+        self._attract_index += 1
+
+    def refresh(self) -> None:
+        frame, result, status, fps = self.state.snapshot()
+        if frame is not None:
+            self.video.show_frame(bgr_to_qimage(frame.image))
+        someone = result is not None and (result.people or any(i.stable for i in result.items))
+        now = time.monotonic()
+        if someone:
+            self._last_seen = now
+        current = self.stack.currentWidget()
+        if current is self.attract and someone:
+            self.stack.setCurrentWidget(self.live)
+        elif current is self.live and now - self._last_seen > self.cfg.kiosk.attract_after_s:
+            self.stack.setCurrentWidget(self.attract)
+            self._rotate_attract()
+        if status is not None and status.state == "lost" and current is self.live:
+            self.video.show_items([], (1, 1))
+        if result is not None:
+            self.video.show_items(result.items, result.size)
+            self._show_suggestions(result)
+        version = self.catalog.version if self.catalog is not None else "-"
+        src = "camera ok" if status is None or status.state == "live" else f"camera {status.state}"
+        self.status_label.setText(f"catalogue v{version} · {self.sync_status()} · {src} · {fps:.0f} fps")
+
+    def _show_suggestions(self, result) -> None:
+        cards, title = self._cards_for(result)
+        key = (self.mode, title, tuple(c[0] for c in cards))
+        if key == self._shown_key:
+            return                                  # same suggestions: do not rebuild (no flicker)
+        self._shown_key = key
+        self.panel_title.setText(title)
+        clear_layout(self.cards)
+        for sku, name, price, stock, aisle, why, image, badge in cards:
+            card = ProductCard(sku, name, price, stock, aisle, why, pixmap_for(image, self._pixmaps), badge)
+            card.tapped.connect(self.open_detail)
+            self.cards.addWidget(card)
+        self.cards.addStretch(1)
+
+    def _image(self, sku_image: str | None):
+        return (self.catalog.dir / sku_image) if (self.catalog is not None and sku_image) else None
+
+    def _cards_for(self, result):
+        n = self.cfg.kiosk.suggestions
+        main = result.main
+        if main is None:
+            return [], "Looking…" if result.items else "Hold a garment up to the camera"
+        what = (main.category or KIND_TITLE.get(main.kind, "item")).lower()
+        colours = " ".join(main.colors[:1])
+        if self.mode == "similar":
+            return ([(m.sku, m.name, money(m.price, m.currency), m.stock or 0, m.aisle or "", "", self._image(m.image), "")
+                     for m in main.matches[:n]], f"Like your {colours} {what}".replace("  ", " "))
+        if self.mode == "look":
+            return ([(s.product.sku, s.product.name, money(s.product.price, s.product.currency), s.product.stock,
+                      s.product.aisle, s.why, self._image(s.product.image), s.slot) for s in main.looks[:n]],
+                    f"To wear with your {colours} {what}".replace("  ", " "))
+        cards = []
+        people = sorted({i.person for i in result.items if i.stable and i.matches}, key=lambda p: (p is None, p))
+        for person in people:
+            for it in (i for i in result.items if i.person == person and i.stable and i.matches):
+                m = it.matches[0]
+                badge = (f"person {person + 1} · " if len(people) > 1 and person is not None else "") + \
+                    KIND_TITLE.get(it.kind, it.kind)
+                cards.append((m.sku, m.name, money(m.price, m.currency), m.stock or 0, m.aisle or "", "",
+                              self._image(m.image), badge))
+        return cards, "Everything in view, in this store"

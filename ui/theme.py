@@ -1,0 +1,40 @@
+"""The store's branding as a Qt stylesheet. Sizes are for reading at kiosk distance (1-2 m)."""
+from __future__ import annotations
+
+
+def stylesheet(brand) -> str:
+    p, a, t = brand.primary_color, brand.accent_color, brand.text_color
+    return f"""
+    QMainWindow, QStackedWidget > QWidget {{ background: {p}; color: {t}; }}
+    QWidget {{ font-family: "DejaVu Sans"; font-size: 20px; color: {t}; }}
+    #brandBar {{ background: rgba(0,0,0,0.25); }}
+    #storeName {{ font-size: 34px; font-weight: bold; }}
+    #attractTitle {{ font-size: 52px; font-weight: bold; padding: 24px 0 8px 0; }}
+    #attractSub {{ font-size: 28px; color: rgba(255,255,255,0.8); padding-bottom: 24px; }}
+    #privacy {{ font-size: 17px; color: rgba(255,255,255,0.75); padding: 10px; }}
+    #staffStatus {{ font-size: 13px; color: rgba(255,255,255,0.45); }}
+    #panel {{ background: rgba(255,255,255,0.06); border-radius: 18px; }}
+    #sectionTitle {{ font-size: 30px; font-weight: bold; padding: 8px 4px; }}
+    QScrollArea, QScrollArea > QWidget > QWidget {{ background: transparent; border: none; }}
+    #card {{ background: #ffffff; border-radius: 16px; }}
+    #card QLabel {{ color: #1b1b1b; background: transparent; }}
+    #cardImage {{ background: #f2f2f2; border-radius: 10px; }}
+    #cardBadge {{ font-size: 15px; font-weight: bold; color: {a}; letter-spacing: 1px; }}
+    #cardName {{ font-size: 26px; font-weight: bold; }}
+    #cardPrice {{ font-size: 30px; font-weight: bold; color: {a}; }}
+    #cardStock {{ font-size: 19px; color: #2d6a4f; }}
+    #cardNoStock {{ font-size: 19px; color: #b00020; }}
+    #cardWhy {{ font-size: 18px; color: #444444; font-style: italic; }}
+    QPushButton {{ background: rgba(255,255,255,0.12); border: 2px solid rgba(255,255,255,0.25);
+                  border-radius: 14px; padding: 10px 18px; font-size: 22px; font-weight: bold; }}
+    QPushButton:checked {{ background: {a}; border-color: {a}; }}
+    QPushButton:pressed {{ background: {a}; }}
+    #detailName {{ font-size: 46px; font-weight: bold; }}
+    #detailPrice {{ font-size: 44px; font-weight: bold; color: {a}; }}
+    #detailStock {{ font-size: 26px; }}
+    #detailDesc {{ font-size: 24px; color: rgba(255,255,255,0.85); }}
+    #problemText {{ font-size: 28px; font-family: "DejaVu Sans Mono"; background: rgba(0,0,0,0.3);
+                   padding: 24px; border-radius: 12px; }}
+    #pinEntry {{ font-size: 36px; padding: 8px; color: #111111; background: #ffffff; }}
+    QDialog {{ background: {p}; }}
+    """
