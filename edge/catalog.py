@@ -125,6 +125,7 @@ class Catalog:
         self._lock = threading.RLock()
         self._index: VectorIndex | None = None
         self._index_model: str | None = None
+        self._index_gen = -1
         self.index_rebuilt = False   # True when the last load had to rebuild from SQLite
 
     # Columns added after a catalogue may already exist in a store: (column, SQL type and default).
@@ -186,30 +187,31 @@ class Catalog:
             "WHERE p.sku=? AND p.image_sha256=? AND v.model_version=?", (sku, image_sha256, model_version)).fetchone()
         return row is not None
 
-    def upsert(self, batch: list[tuple[Product, np.ndarray | None, str]]) -> int:
-        """Insert or update products (and their vectors) in one transaction; bumps the version."""
-        if not batch:
-            return self.version
+    @staticmethod
+    def _write_product(cur, product: Product, vector, model_version: str) -> bool:
+        """Insert or update one product row (and its vector); True when a vector was written."""
+        values = [getattr(product, c) for c in _COLUMNS]
+        values[3] = json.dumps(list(product.colors))
+        values[12] = json.dumps(list(product.tags))
+        cur.execute(
+            f"INSERT INTO products ({','.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))}) "
+            f"ON CONFLICT(sku) DO UPDATE SET "
+            + ", ".join(f"{c}=excluded.{c}" for c in _COLUMNS[1:])
+            + ", updated_at=strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", values)
+        product.id = cur.execute("SELECT id FROM products WHERE sku=?", (product.sku,)).fetchone()[0]
+        if vector is None:
+            return False
+        cur.execute("INSERT OR REPLACE INTO vectors VALUES (?,?,?)",
+                    (product.id, model_version, np.asarray(vector, np.float32).tobytes()))
+        return True
+
+    def _transaction(self, body) -> int:
+        """Run body(cursor) -> vectors_changed in one transaction; bump the versions; commit."""
         with self._lock:
             cur = self.db.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
-                vectors_changed = False
-                for product, vector, model_version in batch:
-                    values = [getattr(product, c) for c in _COLUMNS]
-                    values[3] = json.dumps(list(product.colors))
-                    values[12] = json.dumps(list(product.tags))
-                    cur.execute(
-                        f"INSERT INTO products ({','.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))}) "
-                        f"ON CONFLICT(sku) DO UPDATE SET "
-                        + ", ".join(f"{c}=excluded.{c}" for c in _COLUMNS[1:])
-                        + ", updated_at=strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", values)
-                    pid = cur.execute("SELECT id FROM products WHERE sku=?", (product.sku,)).fetchone()[0]
-                    product.id = pid
-                    if vector is not None:
-                        cur.execute("INSERT OR REPLACE INTO vectors VALUES (?,?,?)",
-                                    (pid, model_version, np.asarray(vector, np.float32).tobytes()))
-                        vectors_changed = True
+                vectors_changed = body(cur)
                 cur.execute("UPDATE meta SET value=CAST(value AS INTEGER)+1 WHERE key='catalog_version'")
                 if vectors_changed:
                     cur.execute("UPDATE meta SET value=CAST(value AS INTEGER)+1 WHERE key='vector_generation'")
@@ -221,40 +223,86 @@ class Catalog:
                 self._index = None   # rebuilt (and saved) on next use
             return self.version
 
+    def upsert(self, batch: list[tuple[Product, np.ndarray | None, str]]) -> int:
+        """Insert or update products (and their vectors) in one transaction; bumps the version."""
+        if not batch:
+            return self.version
+
+        def body(cur):
+            changed = False
+            for product, vector, model_version in batch:
+                changed |= self._write_product(cur, product, vector, model_version)
+            return changed
+        return self._transaction(body)
+
     def delete(self, skus: list[str]) -> int:
-        with self._lock:
-            cur = self.db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                n = 0
-                for sku in skus:
-                    n += cur.execute("DELETE FROM products WHERE sku=?", (sku,)).rowcount
-                if n:
-                    cur.execute("UPDATE meta SET value=CAST(value AS INTEGER)+1 WHERE key='catalog_version'")
-                    cur.execute("UPDATE meta SET value=CAST(value AS INTEGER)+1 WHERE key='vector_generation'")
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            if n:
-                self._index = None
-            return n
+        n = sum(1 for s in skus if self.get(s) is not None)
+        if n:
+            self._transaction(lambda cur: sum(cur.execute("DELETE FROM products WHERE sku=?", (s,)).rowcount
+                                              for s in skus) > 0)
+        return n
 
     # ---- curated looks and merchandising ----------------------------------------------------
     def _write(self, statements: list[tuple[str, tuple]]) -> int:
         """Run statements in one transaction and bump the catalogue version."""
-        with self._lock:
-            cur = self.db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, params in statements:
-                    cur.execute(sql, params)
-                cur.execute("UPDATE meta SET value=CAST(value AS INTEGER)+1 WHERE key='catalog_version'")
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            return self.version
+        def body(cur):
+            for sql, params in statements:
+                cur.execute(sql, params)
+            return False
+        return self._transaction(body)
+
+    # ---- catalogue sync: one delta from head office, applied whole or not at all ------------
+    @property
+    def sync_seq(self) -> int:
+        """The last head-office delta applied (0: none)."""
+        return int(self.meta("sync_seq") or 0)
+
+    def apply_delta(self, seq: int, ops: list[dict], vectors: dict[str, tuple[np.ndarray, str]],
+                    images: dict[str, str]) -> int:
+        """Apply a verified delta in one transaction, together with the new sync_seq, so a crash
+        leaves it applied exactly once or not at all. vectors: sku -> (vector, model version);
+        images: sha256 -> path in this catalogue."""
+        def body(cur):
+            have = int((cur.execute("SELECT value FROM meta WHERE key='sync_seq'").fetchone() or ["0"])[0])
+            if seq != have + 1:
+                raise ValueError(f"delta {seq} does not follow {have}")
+            changed = False
+            for op in ops:
+                kind = op["op"]
+                if kind == "upsert_product":
+                    sha = op.get("image_sha256") or ""
+                    p = Product(sku=op["sku"], name=op["name"], category=op.get("category") or "",
+                                colors=tuple(op.get("colors") or ()), price=op.get("price"),
+                                currency=op.get("currency") or "", stock=int(op.get("stock") or 0),
+                                aisle=op.get("aisle") or "", image=images.get(sha, ""), image_sha256=sha,
+                                gender=op.get("gender") or "", season=op.get("season") or "",
+                                tags=tuple(op.get("tags") or ()), description=op.get("description") or "")
+                    vec = vectors.get(p.sku)
+                    changed |= self._write_product(cur, p, vec[0] if vec else None, vec[1] if vec else "")
+                elif kind == "delete_product":
+                    changed |= cur.execute("DELETE FROM products WHERE sku=?", (op["sku"],)).rowcount > 0
+                elif kind == "set_price":
+                    cur.execute("UPDATE products SET price=?, currency=COALESCE(?, currency) WHERE sku=?",
+                                (op["price"], op.get("currency"), op["sku"]))
+                elif kind == "set_stock":
+                    cur.execute("UPDATE products SET stock=? WHERE sku=?", (op["stock"], op["sku"]))
+                elif kind == "upsert_look":
+                    cur.execute("INSERT INTO looks VALUES (?,?) ON CONFLICT(look_id) DO UPDATE SET name=excluded.name",
+                                (op["look_id"], op["name"]))
+                    cur.execute("DELETE FROM look_items WHERE look_id=?", (op["look_id"],))
+                    for sku in op.get("skus") or []:
+                        cur.execute("INSERT OR IGNORE INTO look_items VALUES (?,?)", (op["look_id"], sku))
+                elif kind == "delete_look":
+                    cur.execute("DELETE FROM looks WHERE look_id=?", (op["look_id"],))
+                elif kind == "set_merch":
+                    if op["action"] == "clear":
+                        cur.execute("DELETE FROM merch WHERE kind=? AND target=?", (op["kind"], op["target"]))
+                    else:
+                        cur.execute("INSERT OR REPLACE INTO merch VALUES (?,?,?,?)",
+                                    (op["kind"], op["target"], op["action"], float(op.get("weight") or 0.0)))
+            cur.execute("INSERT OR REPLACE INTO meta VALUES ('sync_seq', ?)", (str(seq),))
+            return changed
+        return self._transaction(body)
 
     def upsert_look(self, look_id: str, name: str, skus: list[str]) -> int:
         return self._write([("INSERT INTO looks VALUES (?,?) ON CONFLICT(look_id) DO UPDATE SET name=excluded.name",
@@ -297,10 +345,10 @@ class Catalog:
     def index(self, model_version: str) -> VectorIndex:
         """The FAISS index for this model version, loaded, or rebuilt from SQLite when stale."""
         with self._lock:
-            if self._index is not None and self._index_model == model_version:
+            generation = self.vector_generation   # another process (catalogue sync) may have moved it
+            if self._index is not None and self._index_model == model_version and self._index_gen == generation:
                 return self._index
             path = self.dir / INDEX_NAME
-            generation = self.vector_generation
             self.index_rebuilt = False
             try:
                 idx, header = VectorIndex.load(path, self.index_params)
@@ -316,7 +364,7 @@ class Catalog:
                     except OSError:
                         pass   # read-only or full disk: search from memory, the store keeps working
                 self.index_rebuilt = True
-            self._index, self._index_model = idx, model_version
+            self._index, self._index_model, self._index_gen = idx, model_version, generation
             return idx
 
     def search(self, vector: np.ndarray, k: int, model_version: str) -> list[tuple[Product, float]]:

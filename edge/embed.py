@@ -33,11 +33,16 @@ def item_crop(bgr: np.ndarray, item: Item) -> tuple[np.ndarray, np.ndarray | Non
     return crop, mask
 
 
+def embedder_version(model_version: str, color_weight: float) -> str:
+    """What a vector was made with: the CNN's weights, the colour descriptor and its weight."""
+    return f"{model_version}+{COLOR_VERSION}@{color_weight:g}"
+
+
 class Embedder:
     def __init__(self, compiled_model, model_version: str, color_weight: float = 0.35):
         self.request = compiled_model.create_infer_request()
         self.color_weight = color_weight
-        self.version = f"{model_version}+{COLOR_VERSION}@{color_weight:g}"
+        self.version = embedder_version(model_version, color_weight)
 
     @staticmethod
     def preprocess(crop: np.ndarray, mask: np.ndarray | None) -> np.ndarray:

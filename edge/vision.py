@@ -32,5 +32,11 @@ class Vision:
         return self.finder(bgr)
 
 
+def model_version(cfg: Config) -> str:
+    """The vector version this config's models produce, without loading them."""
+    from .embed import embedder_version
+    return embedder_version(ModelStore(cfg.models_dir).info("embedder").version, cfg.embedding.color_weight)
+
+
 def index_params(cfg: Config) -> IndexParams:
     return IndexParams(cfg.index.exact_up_to, cfg.index.ivf_lists, cfg.index.ivf_probe)
