@@ -1,0 +1,323 @@
+"""Head office: diff the catalogue against what each store was last sent, publish only the changes.
+
+HQ keeps its own catalogue (edge Catalog: products, vectors, looks, merch) and a publish log
+(hq.sqlite): per store, the last sequence number, the hash of every product/look/rule as last
+sent, and every delta sent (a write-ahead log: a delta is recorded with its seq before it is
+published, so a crash never reuses a seq for other content; unconfirmed deltas are re-sent first).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import sqlite3
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from edge.catalog import Catalog
+
+from . import topics
+from .envelope import MAX_DELTA_BYTES, SCHEMA, canonical, sign
+from .store import now_iso
+
+HQ_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stores (store TEXT PRIMARY KEY, seq INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS sent (store TEXT, key TEXT, hash TEXT, PRIMARY KEY (store, key));
+CREATE TABLE IF NOT EXISTS log (store TEXT, seq INTEGER, topic TEXT, payload BLOB, confirmed INTEGER DEFAULT 0,
+                                PRIMARY KEY (store, seq));
+CREATE TABLE IF NOT EXISTS images (sha TEXT PRIMARY KEY);
+"""
+
+
+@dataclass
+class PublishReport:
+    stores: dict = field(default_factory=dict)      # store -> {"ops", "deltas", "seq"}
+    images: int = 0
+    resent: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {"stores": self.stores, "images": self.images, "resent": self.resent, "bytes": self.bytes,
+                "seconds": round(self.seconds, 2)}
+
+
+def _h(obj) -> str:
+    return hashlib.sha256(canonical(obj)).hexdigest()[:32]
+
+
+class Publisher:
+    """A QoS 1 MQTT 5 publisher that knows which messages the broker has acknowledged."""
+
+    def __init__(self, host: str, port: int, username: str, password: str, tls: dict | None = None,
+                 client_id: str = "hq-publisher"):
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        self.client.username_pw_set(username, password)
+        if tls:
+            self.client.tls_set(**tls)
+        self.client.max_inflight_messages_set(100)
+        self.client.max_queued_messages_set(0)
+        self.client.reconnect_delay_set(1, 10)
+        self._acked: set[int] = set()
+        self._cv = threading.Condition()
+        self.connected = threading.Event()
+        self.client.on_publish = self._on_publish
+        self.client.on_connect = lambda c, u, f, rc, p: (not rc.is_failure) and self.connected.set()
+        self.client.on_disconnect = lambda c, u, f, rc, p: self.connected.clear()
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600   # un-acked messages survive a broker restart
+        self.client.connect_async(host, port, keepalive=30, clean_start=False, properties=props)
+        self.client.loop_start()
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties):
+        with self._cv:
+            self._acked.add(mid)
+            self._cv.notify_all()
+
+    def wait_connected(self, timeout: float = 15.0) -> None:
+        if not self.connected.wait(timeout):
+            raise ConnectionError("could not connect to the broker")
+
+    def publish(self, topic: str, payload: bytes, retain: bool = True) -> int:
+        return self.client.publish(topic, payload, qos=1, retain=retain).mid
+
+    def wait(self, mids: list[int], timeout: float = 120.0) -> list[int]:
+        """Wait until the broker acknowledged these; returns those still not acknowledged."""
+        end = time.monotonic() + timeout
+        with self._cv:
+            while True:
+                missing = [m for m in mids if m not in self._acked]
+                if not missing or time.monotonic() >= end:
+                    return missing
+                self._cv.wait(min(0.5, max(0.0, end - time.monotonic())))
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class HeadOffice:
+    def __init__(self, folder: Path, catalog_id: str, private_key, publisher: Publisher | None = None):
+        self.dir = Path(folder)
+        self.catalog = Catalog(self.dir / "catalog", create=True)
+        self.catalog_id = catalog_id
+        self.key = private_key
+        self.db = sqlite3.connect(self.dir / "hq.sqlite", isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(HQ_SCHEMA)
+        self.pub = publisher
+
+    # ---- what a store should have -------------------------------------------------------------
+    def desired(self, with_vectors: bool = True) -> dict[str, tuple[str, dict]]:
+        """key -> (hash, op) for everything in the catalogue now."""
+        out: dict[str, tuple[str, dict]] = {}
+        vectors: dict[int, tuple[bytes, str]] = {}
+        if with_vectors:
+            for pid, mv, blob in self.catalog.db.execute("SELECT product_id, model_version, vector FROM vectors"):
+                vectors[pid] = (blob, mv)
+        for p in self.catalog.products():
+            op = {"op": "upsert_product", "sku": p.sku, "name": p.name, "category": p.category,
+                  "colors": list(p.colors), "price": p.price, "currency": p.currency, "stock": p.stock,
+                  "aisle": p.aisle, "gender": p.gender, "season": p.season, "tags": list(p.tags),
+                  "description": p.description}
+            if p.image_sha256:
+                op["image_sha256"] = p.image_sha256
+            if p.price is None:
+                del op["price"]
+            if p.id in vectors:
+                blob, mv = vectors[p.id]
+                op["vector"] = {"model_version": mv, "f32": base64.b64encode(blob).decode()}
+            out[f"p:{p.sku}"] = (_h(op), op)
+        for lid, (name, skus) in self.catalog.looks().items():
+            op = {"op": "upsert_look", "look_id": lid, "name": name, "skus": skus}
+            out[f"l:{lid}"] = (_h(op), op)
+        for kind, target, action, weight in self.catalog.merch():
+            op = {"op": "set_merch", "kind": kind, "target": target, "action": action, "weight": weight}
+            out[f"m:{kind}:{target}:{action}"] = (_h(op), op)
+        return out
+
+    def diff(self, store: str, desired: dict) -> tuple[list[dict], dict]:
+        sent = dict(self.db.execute("SELECT key, hash FROM sent WHERE store=?", (store,)).fetchall())
+        ops, new_sent = [], {}
+        # deletes first (a look may name a product that goes), then products, looks, rules
+        for key in sorted(set(sent) - set(desired)):
+            kind, _, rest = key.partition(":")
+            if kind == "p":
+                ops.append({"op": "delete_product", "sku": rest})
+            elif kind == "l":
+                ops.append({"op": "delete_look", "look_id": rest})
+            else:
+                k, target, _action = rest.split(":", 2)
+                ops.append({"op": "set_merch", "kind": k, "target": target, "action": "clear"})
+            new_sent[key] = None
+        for key in sorted(desired, key=lambda k: ("plm".index(k[0]), k)):
+            h, op = desired[key]
+            if sent.get(key) != h:
+                ops.append(op)
+                new_sent[key] = h
+        return ops, new_sent
+
+    # ---- publishing ---------------------------------------------------------------------------
+    def _chunks(self, ops: list[dict], max_ops: int) -> list[list[dict]]:
+        out, cur, size = [], [], 0
+        for op in ops:
+            n = len(canonical(op))
+            if cur and (len(cur) >= max_ops or size + n > MAX_DELTA_BYTES - 4096):
+                out.append(cur)
+                cur, size = [], 0
+            cur.append(op)
+            size += n
+        if cur:
+            out.append(cur)
+        return out
+
+    def _key_of(self, op: dict) -> str:
+        if op["op"] in ("upsert_product", "delete_product"):
+            return f"p:{op['sku']}"
+        if op["op"] in ("upsert_look", "delete_look"):
+            return f"l:{op['look_id']}"
+        return f"m:{op['kind']}:{op['target']}:{op.get('action')}"
+
+    def record(self, store: str, chunk: list[dict], new_sent: dict) -> tuple[int, str, bytes]:
+        """Assign the next seq and log the signed delta, in one transaction, before publishing."""
+        cur = self.db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            cur.execute("INSERT OR IGNORE INTO stores VALUES (?, 0)", (store,))
+            seq = cur.execute("SELECT seq FROM stores WHERE store=?", (store,)).fetchone()[0] + 1
+            env = {"schema": SCHEMA, "catalog": self.catalog_id, "store": store, "seq": seq,
+                   "created_at": now_iso(), "ops": chunk}
+            payload = sign(env, self.key)
+            topic = topics.delta(self.catalog_id, store, seq)
+            cur.execute("UPDATE stores SET seq=? WHERE store=?", (seq, store))
+            cur.execute("INSERT INTO log VALUES (?,?,?,?,0)", (store, seq, topic, payload))
+            for op in chunk:
+                key = self._key_of(op)
+                if op["op"] in ("delete_product", "delete_look") or op.get("action") == "clear":
+                    cur.execute("DELETE FROM sent WHERE store=? AND key LIKE ?",
+                                (store, key if not key.startswith("m:") else key.rsplit(":", 1)[0] + ":%"))
+                else:
+                    cur.execute("INSERT OR REPLACE INTO sent VALUES (?,?,?)", (store, key, new_sent[key]))
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        return seq, topic, payload
+
+    def _image_bytes(self, sha: str) -> bytes:
+        folder = self.catalog.dir / "images" / sha[:2]
+        return next(folder.glob(f"{sha}.*")).read_bytes()
+
+    def _send(self, items: list[tuple[str, bytes]], report: PublishReport, progress=None) -> list[int]:
+        mids = []
+        for topic, payload in items:
+            mids.append(self.pub.publish(topic, payload))
+            report.bytes += len(payload)
+            if progress is not None:
+                progress.update(1)
+        return mids
+
+    def resend_unconfirmed(self, report: PublishReport, acked_seq: dict[str, int] | None = None) -> None:
+        """Deltas logged but never confirmed by the broker, or newer than a store reports having."""
+        rows = self.db.execute("SELECT store, seq, topic, payload, confirmed FROM log ORDER BY store, seq").fetchall()
+        again = [(s, q, t, p) for s, q, t, p, c in rows
+                 if not c or (acked_seq is not None and s in acked_seq and q > acked_seq[s])]
+        if not again:
+            return
+        # the images those deltas name go again too: a broker that lost a delta may have lost them
+        shas = sorted({op["image_sha256"] for _, _, _, p in again for op in json.loads(p)["ops"]
+                       if op.get("image_sha256")})
+        mids = self._send([(topics.image(self.catalog_id, sha), self._image_bytes(sha)) for sha in shas], report)
+        mids += self._send([(t, p) for _, _, t, p in again], report)
+        if not self.pub.wait(mids):
+            self.db.executemany("UPDATE log SET confirmed=1 WHERE store=? AND seq=?", [(s, q) for s, q, _, _ in again])
+        report.resent += len(again)
+
+    def publish(self, stores: list[str], with_vectors: bool = True, max_ops: int = 100, progress: bool = False,
+                acked_seq: dict[str, int] | None = None) -> PublishReport:
+        t0 = time.monotonic()
+        report = PublishReport()
+        self.pub.wait_connected()
+        self.resend_unconfirmed(report, acked_seq)
+        desired = self.desired(with_vectors)
+        plans = {s: self.diff(s, desired) for s in stores}
+        shas = sorted({op["image_sha256"] for ops, _ in plans.values() for op in ops if op.get("image_sha256")})
+        known = {r[0] for r in self.db.execute("SELECT sha FROM images")}
+        shas = [s for s in shas if s not in known]
+        chunks = {s: self._chunks(ops, max_ops) for s, (ops, _) in plans.items()}
+        total = len(shas) + sum(len(c) for c in chunks.values())
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=total, desc="publishing", unit="msg", file=sys.stderr)
+        # images first: a delta that names an image waits for it at the store
+        for i in range(0, len(shas), 200):
+            batch = shas[i:i + 200]
+            items = [(topics.image(self.catalog_id, sha), self._image_bytes(sha)) for sha in batch]
+            mids = self._send(items, report, bar)
+            missing = self.pub.wait(mids)
+            if missing:
+                raise ConnectionError(f"{len(missing)} images not acknowledged by the broker; run publish again")
+            self.db.executemany("INSERT OR IGNORE INTO images VALUES (?)", [(s,) for s in batch])
+            report.images += len(batch)
+        for store, store_chunks in chunks.items():
+            ops, new_sent = plans[store]
+            logged = [self.record(store, chunk, new_sent) for chunk in store_chunks]
+            mids = self._send([(t, p) for _, t, p in logged], report, bar)
+            missing = set(self.pub.wait(mids))
+            self.db.executemany("UPDATE log SET confirmed=1 WHERE store=? AND seq=?",
+                                [(store, seq) for (seq, _, _), mid in zip(logged, mids) if mid not in missing])
+            if missing:
+                raise ConnectionError(f"{len(missing)} deltas for {store} not acknowledged; run publish again")
+            last = self.db.execute("SELECT seq FROM stores WHERE store=?", (store,)).fetchone()
+            report.stores[store] = {"ops": len(ops), "deltas": len(store_chunks), "seq": last[0] if last else 0}
+        if bar is not None:
+            bar.close()
+        report.seconds = time.monotonic() - t0
+        return report
+
+    def last_seq(self, store: str) -> int:
+        row = self.db.execute("SELECT seq FROM stores WHERE store=?", (store,)).fetchone()
+        return row[0] if row else 0
+
+    def known_stores(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT store FROM stores ORDER BY store")]
+
+
+def fleet_status(host: str, port: int, username: str, password: str, catalog_id: str, wait: float = 1.5,
+                 tls: dict | None = None) -> dict[str, dict]:
+    """Every store's retained status message (online, catalogue version, seq, last seen, rejections)."""
+    seen: dict[str, dict] = {}
+    done = threading.Event()
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    c.username_pw_set(username, password)
+    if tls:
+        c.tls_set(**tls)
+
+    def on_connect(client, userdata, flags, rc, props):
+        if rc.is_failure:
+            done.set()
+            return
+        client.subscribe(topics.statuses(catalog_id), qos=1)
+
+    def on_message(client, userdata, msg):
+        try:
+            s = json.loads(msg.payload)
+            seen[msg.topic.split("/")[2]] = s
+        except ValueError:
+            pass
+    c.on_connect, c.on_message = on_connect, on_message
+    c.connect(host, port, keepalive=10)
+    c.loop_start()
+    done.wait(wait)
+    c.disconnect()
+    c.loop_stop()
+    return seen

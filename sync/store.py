@@ -1,0 +1,310 @@
+"""The store side of catalogue sync: receive, verify, apply atomically, then acknowledge.
+
+MQTT 5, persistent session (Session Expiry set: without it Mosquitto drops the session), QoS 1,
+manual acknowledgement: a delta's PUBACK is sent only after it is applied and committed (or
+rejected), so a crash before that gets it delivered again, and the sequence number stored in the
+same transaction makes the second delivery a no-op. Order: every delta carries seq; a gap holds
+later deltas until it is filled (from the session, or the retained history re-read). Invalid
+messages change nothing and are reported on the status topic with the reason.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import queue
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from edge.catalog import Catalog
+
+from . import topics
+from .envelope import MAX_IMAGE_BYTES, Delta, Rejected, parse
+
+log = logging.getLogger("signage.sync")
+SESSION_EXPIRY = 30 * 24 * 3600      # keep a store's queue for 30 days offline
+GAP_WAIT = 3.0                       # seconds a gap may stay open before the history is re-read
+# Deltas held un-acknowledged while a gap is open. The broker stops sending once a client holds
+# max_inflight_messages (100) un-acknowledged: past this, the newest are let go (acknowledged
+# unapplied); they are retained and come back when the history is re-read.
+MAX_WAITING = 48
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Incoming:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    redelivered: bool = False     # DUP (a resumed session) or retained (history re-read)
+
+
+@dataclass
+class SyncState:
+    connected: bool = False
+    rejected: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    last_rejection: dict | None = None
+    last_applied_at: str | None = None
+    waiting: dict = field(default_factory=dict)   # seq -> (Delta, Incoming) held for a gap or image
+
+
+class StoreSync:
+    def __init__(self, catalog: Catalog, catalog_id: str, store_id: str, public_key, host: str, port: int,
+                 username: str, password: str, model_version: str, vision_factory=None, heartbeat: float = 30.0,
+                 tls: dict | None = None, client_id: str | None = None):
+        self.catalog = catalog
+        self.catalog_id = catalog_id
+        self.store = store_id
+        self.key = public_key
+        self.model_version = model_version      # vectors of another model are re-embedded here
+        self.vision_factory = vision_factory
+        self._vision = None
+        self.heartbeat = heartbeat
+        self.state = SyncState()
+        self.inbox: queue.Queue[Incoming] = queue.Queue()
+        self._stop = threading.Event()
+        self._gap_since: float | None = None
+        self._need_history = False    # deltas were let go: re-read the retained history when caught up
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"store-{store_id}",
+                                  protocol=mqtt.MQTTv5, manual_ack=True)
+        self.client.username_pw_set(username, password)
+        if tls:
+            self.client.tls_set(**tls)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)   # paho backs off exponentially
+        self.client.will_set(topics.status(catalog_id, store_id), json.dumps(self._status(online=False)),
+                             qos=1, retain=True)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.host, self.port = host, port
+
+    # ---- MQTT callbacks: they only hand over ------------------------------------------------------
+    def _subscribe(self, replay_retained: bool) -> None:
+        # retain_handling 0: send the retained history now (a new session, or a gap to fill);
+        # 1: only if this subscription is new (a resumed session already has what it needs).
+        rh = (SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE if replay_retained
+              else SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+        opts = SubscribeOptions(qos=1, retainHandling=rh)
+        self.client.subscribe([(topics.images(self.catalog_id), opts),
+                               (topics.deltas(self.catalog_id, self.store), opts)])
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            log.warning("broker refused the connection: %s", reason_code)
+            return
+        self.state.connected = True
+        self._subscribe(replay_retained=not flags.session_present)
+        self.publish_status()
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        self.state.connected = False
+
+    def _on_message(self, client, userdata, msg):
+        self.inbox.put(Incoming(msg.topic, bytes(msg.payload), msg.mid, msg.qos, bool(msg.dup or msg.retain)))
+
+    # ---- status -------------------------------------------------------------------------------
+    def _status(self, online: bool = True) -> dict:
+        s = self.state
+        return {"store": self.store, "catalog": self.catalog_id, "online": online,
+                "seq": self.catalog.sync_seq if online else None, "catalog_version": self.catalog.version if online else None,
+                "applied": s.applied, "rejected": s.rejected, "duplicates": s.duplicates,
+                "last_rejection": s.last_rejection, "last_applied_at": s.last_applied_at,
+                "waiting": sorted(s.waiting), "last_seen": now_iso()}
+
+    def publish_status(self) -> None:
+        self.client.publish(topics.status(self.catalog_id, self.store), json.dumps(self._status()), qos=1, retain=True)
+
+    def _ack(self, m: Incoming) -> None:
+        if m.qos > 0:
+            self.client.ack(m.mid, m.qos)
+
+    def _reject(self, m: Incoming, reason: str, seq: int | None = None) -> None:
+        self.state.rejected += 1
+        self.state.last_rejection = {"topic": m.topic, "seq": seq, "reason": reason, "at": now_iso()}
+        log.warning("rejected %s: %s", m.topic, reason)
+        self._ack(m)          # a rejected message changes nothing and must not come back
+        self.publish_status()
+
+    # ---- applying -----------------------------------------------------------------------------
+    @property
+    def vision(self):
+        if self._vision is None:
+            if self.vision_factory is None:
+                raise RuntimeError("a product without a usable vector arrived and no models are set up")
+            self._vision = self.vision_factory()
+        return self._vision
+
+    def _handle_image(self, m: Incoming) -> None:
+        sha = m.topic.rsplit("/", 1)[-1]
+        if len(m.payload) > MAX_IMAGE_BYTES:
+            return self._reject(m, f"oversized image: {len(m.payload):,} bytes")
+        if hashlib.sha256(m.payload).hexdigest() != sha:
+            return self._reject(m, "image does not match its sha256")
+        from edge.errors import BadImage
+        from edge.imageio import decode_image
+        try:
+            decode_image(m.payload, sha)
+        except BadImage as e:
+            return self._reject(m, f"bad image: {e}")
+        self.catalog.store_image(m.payload, sha, ".jpg")
+        self._ack(m)
+
+    def _ready(self, d: Delta) -> bool:
+        """All images this delta needs are here."""
+        for op in d.ops:
+            sha = op.get("image_sha256") if op["op"] == "upsert_product" else None
+            if sha and not (self.catalog.dir / f"images/{sha[:2]}/{sha}.jpg").exists():
+                return False
+        return True
+
+    def _vectors(self, d: Delta) -> tuple[dict, dict]:
+        from edge.imageio import decode_image
+        from edge.importer import pick_item
+        vectors, images = {}, {}
+        for op in d.ops:
+            if op["op"] != "upsert_product":
+                continue
+            sha = op.get("image_sha256")
+            if sha:
+                images[sha] = f"images/{sha[:2]}/{sha}.jpg"
+            vec = op.get("vector")
+            if vec and vec["model_version"] == self.model_version:
+                v = np.frombuffer(base64.b64decode(vec["f32"]), np.float32)
+                vectors[op["sku"]] = (v, vec["model_version"])
+                continue
+            if sha:          # no vector, or one from another model: embed here, off the kiosk's thread
+                vision = self.vision
+                bgr = decode_image((self.catalog.dir / images[sha]).read_bytes(), sha)
+                item = pick_item(vision.find_items(bgr), op.get("category") or "")
+                iv = vision.embedder(bgr, item)
+                vectors[op["sku"]] = (iv.vector, iv.model_version)
+        return vectors, images
+
+    def _apply(self, d: Delta, m: Incoming) -> None:
+        vectors, images = self._vectors(d)
+        self.catalog.apply_delta(d.seq, d.ops, vectors, images)   # one transaction with the new seq
+        model_versions = {v[1] for v in vectors.values()}
+        for mv in model_versions:
+            self.catalog.index(mv)                                  # rebuilt and swapped atomically
+        self.state.applied += 1
+        self.state.last_applied_at = now_iso()
+        self._ack(m)
+        self.publish_status()
+
+    def _handle_delta(self, m: Incoming) -> None:
+        try:
+            d = parse(m.payload, self.key, self.catalog_id, self.store)
+        except Rejected as e:
+            return self._reject(m, str(e), topics.seq_of(m.topic))
+        if topics.seq_of(m.topic) != d.seq:
+            return self._reject(m, f"seq {d.seq} does not match its topic", d.seq)
+        have = self.catalog.sync_seq
+        if d.seq <= have:
+            if m.redelivered:                 # the broker giving it again: already applied, ignore
+                self.state.duplicates += 1
+                self._ack(m)
+                return
+            # a fresh message with an old number: someone replayed a captured delta
+            return self._reject(m, f"old sequence {d.seq} (this store is at {have}): replay ignored", d.seq)
+        if d.seq in self.state.waiting:       # the same delta twice (session and retained history)
+            self.state.waiting[d.seq][1].append(m)
+        else:
+            self.state.waiting[d.seq] = (d, [m])
+        while len(self.state.waiting) > MAX_WAITING:
+            for held in self.state.waiting.pop(max(self.state.waiting))[1]:
+                self._ack(held)
+            self._need_history = True
+
+    def _drain_waiting(self) -> None:
+        while True:
+            nxt = self.catalog.sync_seq + 1
+            for seq in [s for s in self.state.waiting if s < nxt]:
+                self.state.duplicates += 1
+                for m in self.state.waiting.pop(seq)[1]:
+                    self._ack(m)
+            if nxt not in self.state.waiting:
+                break
+            d, ms = self.state.waiting[nxt]
+            if not self._ready(d):
+                break
+            del self.state.waiting[nxt]
+            try:
+                self._apply(d, ms[0])
+            except Exception as e:   # e.g. an image that does not decode: reject, change nothing
+                self._reject(ms[0], f"could not apply: {e}", d.seq)
+                break
+            finally:
+                for extra in ms[1:]:
+                    self._ack(extra)
+        if self.state.waiting:
+            self._gap_since = self._gap_since or time.monotonic()
+            if time.monotonic() - self._gap_since > GAP_WAIT and self.state.connected:
+                self._gap_since = time.monotonic()
+                log.info("gap before %s: re-reading the retained history", min(self.state.waiting))
+                self._subscribe(replay_retained=True)
+        else:
+            self._gap_since = None
+            if self._need_history and self.state.connected:
+                self._need_history = False
+                self._subscribe(replay_retained=True)
+
+    def step(self, timeout: float = 0.2) -> None:
+        try:
+            m = self.inbox.get(timeout=timeout)
+        except queue.Empty:
+            m = None
+        while m is not None:
+            if "/image/" in m.topic:
+                self._handle_image(m)
+            elif "/delta/" in m.topic:
+                self._handle_delta(m)
+            else:
+                self._ack(m)
+            try:
+                m = self.inbox.get_nowait()
+            except queue.Empty:
+                m = None
+        self._drain_waiting()
+
+    # ---- running ------------------------------------------------------------------------------
+    def start(self) -> "StoreSync":
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY
+        self.client.connect_async(self.host, self.port, keepalive=30, clean_start=False, properties=props)
+        self.client.loop_start()
+        return self
+
+    def run(self, until=None) -> None:
+        """Apply deltas until stop() or until(): the applier runs on this thread, not paho's."""
+        next_beat = time.monotonic() + self.heartbeat * random.uniform(0.5, 1.0)
+        while not self._stop.is_set() and not (until and until()):
+            self.step()
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + self.heartbeat
+                if self.state.connected:
+                    self.publish_status()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.state.connected:
+            info = self.client.publish(topics.status(self.catalog_id, self.store),
+                                       json.dumps(self._status(online=False)), qos=1, retain=True)
+            info.wait_for_publish(2)
+        self.client.disconnect()
+        self.client.loop_stop()

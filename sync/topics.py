@@ -1,0 +1,31 @@
+"""Topic names (docs/sync.md). Every delta and image is published retained, so a store that is new
+or was away longer than its session catches up from the broker alone."""
+
+
+def delta(catalog: str, store: str, seq: int) -> str:
+    return f"signage/{catalog}/{store}/delta/{seq:010d}"
+
+
+def deltas(catalog: str, store: str) -> str:
+    return f"signage/{catalog}/{store}/delta/#"
+
+
+def image(catalog: str, sha256: str) -> str:
+    return f"signage/{catalog}/image/{sha256}"
+
+
+def images(catalog: str) -> str:
+    return f"signage/{catalog}/image/#"
+
+
+def status(catalog: str, store: str) -> str:
+    return f"signage/{catalog}/{store}/status"
+
+
+def statuses(catalog: str) -> str:
+    return f"signage/{catalog}/+/status"
+
+
+def seq_of(topic: str) -> int | None:
+    tail = topic.rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else None
