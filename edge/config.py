@@ -81,6 +81,22 @@ class KioskConfig:
 
 
 @dataclass
+class SyncConfig:
+    catalog_id: str = "demo"
+    store_id: str = "store-001"
+    broker_host: str = "127.0.0.1"
+    broker_port: int = 1883
+    username: str = ""                 # default: the store id (head office: "hq")
+    password_file: Path | None = None  # one line: the password (kept out of this file)
+    tls_ca: Path | None = None         # CA certificate: turns TLS on
+    public_key: Path | None = None     # head office's Ed25519 public key (stores)
+    private_key: Path | None = None    # head office's Ed25519 private key (head office only)
+    hq_dir: Path | None = None         # head office's catalogue and publish log
+    stores: list[str] = field(default_factory=list)   # head office: the stores `--all` means
+    heartbeat_s: float = 30.0
+
+
+@dataclass
 class Config:
     device: str = "CPU"
     precision: str = "default"
@@ -93,6 +109,7 @@ class Config:
     similar: SimilarConfig = field(default_factory=SimilarConfig)
     kiosk: KioskConfig = field(default_factory=KioskConfig)
     brand: BrandConfig = field(default_factory=BrandConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
     config_file: Path | None = None  # where this config was read from (not a YAML key)
 
     def check(self) -> "Config":
@@ -130,6 +147,15 @@ class Config:
         for key in ("primary_color", "accent_color", "text_color"):
             if not re.fullmatch(r"#[0-9a-fA-F]{6}", getattr(self.brand, key)):
                 raise ConfigError(f"config key 'brand.{key}': expected a colour like #1f2a44, got {getattr(self.brand, key)!r}")
+        ident = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
+        for key in ("catalog_id", "store_id"):
+            if not ident.match(getattr(self.sync, key)):
+                raise ConfigError(f"config key 'sync.{key}': letters, digits, . _ - only, got {getattr(self.sync, key)!r}")
+        for st in self.sync.stores:
+            if not ident.match(st):
+                raise ConfigError(f"config key 'sync.stores': {st!r} is not a valid store id")
+        if not 0 < self.sync.broker_port < 65536:
+            raise ConfigError(f"config key 'sync.broker_port': {self.sync.broker_port} is not a port")
         if self.brand.logo is not None and not self.brand.logo.is_file():
             raise ConfigError(f"config key 'brand.logo': {self.brand.logo} not found")
         return self
@@ -151,6 +177,10 @@ def _coerce(key: str, kind: Any, value: Any, base: Path) -> Any:
             raise ConfigError(f"config key '{key}': expected a path, got {value!r}")
         p = Path(os.path.expandvars(os.path.expanduser(value)))
         return p if p.is_absolute() else (base / p).resolve()
+    if text.startswith("list["):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"config key '{key}': expected a list of names, got {value!r}")
+        return list(value)
     if kind is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"config key '{key}': expected true or false, got {value!r}")

@@ -337,6 +337,99 @@ def cmd_kiosk(args) -> int:
     return run_kiosk(cfg, args.source, windowed=args.windowed, quit_after=args.quit_after)
 
 
+def cmd_keys_generate(args) -> int:
+    from sync.envelope import generate_keys
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    priv, pub = out / "hq-signing.key", out / "hq-signing.pub"
+    if priv.exists() and not args.force:
+        raise SignageError(f"{priv} exists: keep it (stores trust its public key) or pass --force")
+    generate_keys(priv, pub)
+    _emit(args, {"private_key": str(priv), "public_key": str(pub)},
+          f"head office signing key: {priv} (keep secret)\npublic key for every store: {pub}")
+    return 0
+
+
+def cmd_sync_run(args) -> int:
+    """The store's sync daemon: applies head office's deltas to this store's catalogue."""
+    import logging
+    import signal as _signal
+    from sync.service import store_sync
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    cfg = _config(args)
+    catalog = _open_catalog(cfg, create=True)
+    s = store_sync(cfg, catalog).start()
+    _signal.signal(_signal.SIGTERM, lambda *a: s._stop.set())
+    try:
+        s.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        s.stop()
+    return 0
+
+
+def cmd_publish(args) -> int:
+    from sync.service import fleet, head_office
+    cfg = _config(args)
+    hq = head_office(cfg)
+    try:
+        if args.path:
+            from edge.importer import import_catalog
+            from edge.vision import Vision
+            rep = import_catalog(Path(args.path), hq.catalog, Vision(cfg), progress=not args.json)
+            for e in rep.errors:
+                print(f"signage: rejected {e}", file=sys.stderr)
+            if args.looks:
+                hq.catalog.db.execute("DELETE FROM looks")
+                import csv as _csv
+                for row in _csv.DictReader(open(args.looks, newline="", encoding="utf-8-sig")):
+                    hq.catalog.upsert_look(row["look_id"], row["name"], [x for x in row["skus"].split(";") if x])
+        status = fleet(cfg)
+        if args.store:
+            stores = args.store
+        elif args.all:
+            stores = sorted(set(cfg.sync.stores) | set(hq.known_stores()) | set(status))
+        else:
+            raise SignageError("say which stores: --store ID (repeatable) or --all")
+        if not stores:
+            raise SignageError("--all: no stores known (list them in sync.stores)")
+        acked = {s: (st.get("seq") or 0) for s, st in status.items() if st.get("online") is not None}
+        report = hq.publish(stores, with_vectors=not args.no_vectors, progress=not args.json, acked_seq=acked)
+    finally:
+        hq.pub.close()
+    text = "\n".join(f"{s}: {r['ops']} changes in {r['deltas']} deltas, now at seq {r['seq']}"
+                     for s, r in report.stores.items())
+    text += f"\n{report.images} images, {report.bytes:,} bytes, {report.resent} re-sent, {report.seconds:.1f} s"
+    _emit(args, report.to_json(), text)
+    return 0
+
+
+def cmd_fleet_status(args) -> int:
+    from sync.service import fleet, head_office
+    cfg = _config(args)
+    status = fleet(cfg, args.wait)
+    hq_seq = {}
+    if cfg.sync.hq_dir is not None and cfg.sync.private_key is not None:
+        hq = head_office(cfg, connect=False)
+        hq_seq = {s: hq.last_seq(s) for s in hq.known_stores()}
+    rows = []
+    for store in sorted(set(status) | set(hq_seq)):
+        st = status.get(store, {})
+        rows.append({"store": store, "online": st.get("online"), "seq": st.get("seq"),
+                     "published_seq": hq_seq.get(store), "lag": (hq_seq.get(store, 0) - (st.get("seq") or 0))
+                     if store in hq_seq else None, "catalog_version": st.get("catalog_version"),
+                     "last_seen": st.get("last_seen"), "rejected": st.get("rejected"),
+                     "last_rejection": (st.get("last_rejection") or {}).get("reason")})
+    lines = [f"{'store':16s} {'online':6s} {'seq':>6s} {'lag':>4s} {'version':>7s} {'last seen':20s} rejected"]
+    for r in rows:
+        lines.append(f"{r['store']:16s} {str(r['online']):6s} {str(r['seq']):>6s} {str(r['lag']):>4s} "
+                     f"{str(r['catalog_version']):>7s} {str(r['last_seen']):20s} {r['rejected'] or 0}"
+                     + (f"  ({r['last_rejection']})" if r["last_rejection"] else ""))
+    _emit(args, {"stores": rows}, "\n".join(lines))
+    return 0
+
+
 def cmd_models_build(args) -> int:
     from models.build import DEFAULT_CACHE, BuildError, build
     try:
@@ -425,6 +518,30 @@ def build_parser() -> argparse.ArgumentParser:
     ki.add_argument("--windowed", action="store_true", help="not fullscreen (development)")
     ki.add_argument("--quit-after", type=float, help=argparse.SUPPRESS)
     ki.set_defaults(func=cmd_kiosk)
+
+    ky = sub.add_parser("keys", help="head office signing keys").add_subparsers(dest="keys_command", required=True)
+    kg = common(ky.add_parser("generate", help="make an Ed25519 key pair for signing catalogue deltas"))
+    kg.add_argument("--out", default=".", help="folder for hq-signing.key and hq-signing.pub")
+    kg.add_argument("--force", action="store_true")
+    kg.set_defaults(func=cmd_keys_generate)
+
+    sy = sub.add_parser("sync", help="store-side catalogue sync").add_subparsers(dest="sync_command", required=True)
+    syr = sy.add_parser("run", help="apply head office's catalogue updates to this store (a daemon)")
+    syr.add_argument("--catalog", metavar="DIR")
+    syr.set_defaults(func=cmd_sync_run)
+
+    pb = common(sub.add_parser("publish", help="head office: send catalogue changes to stores"))
+    pb.add_argument("path", nargs="?", help="catalogue CSV (or folder) to publish; omitted: re-publish the current one")
+    pb.add_argument("--store", action="append", help="a store id (repeatable)")
+    pb.add_argument("--all", action="store_true", help="every store (sync.stores, known and seen ones)")
+    pb.add_argument("--looks", help="curated looks CSV (look_id,name,skus)")
+    pb.add_argument("--no-vectors", action="store_true", help="let stores embed the images themselves")
+    pb.set_defaults(func=cmd_publish)
+
+    fl = sub.add_parser("fleet", help="head office: the stores").add_subparsers(dest="fleet_command", required=True)
+    fls = common(fl.add_parser("status", help="per store: online, catalogue version, lag, last seen, rejections"))
+    fls.add_argument("--wait", type=float, default=1.5, help="seconds to collect status messages")
+    fls.set_defaults(func=cmd_fleet_status)
 
     c = sub.add_parser("catalog", help="the store's catalogue").add_subparsers(dest="catalog_command", required=True)
     ci = common(c.add_parser("import", help="import a CSV of products (or a folder holding one)"), True)

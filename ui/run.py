@@ -53,7 +53,11 @@ def run_kiosk(cfg: Config, source: str | None = None, windowed: bool = False, qu
         pipeline, catalog = build_pipeline(cfg, source or cfg.kiosk.source, state)
     except SignageError as e:
         problem = str(e)
-    window = KioskWindow(cfg, state, catalog, problem)
+    def sync_status() -> str:
+        if catalog is None or cfg.sync.public_key is None:
+            return "sync: off"
+        return f"sync: seq {catalog.sync_seq}"
+    window = KioskWindow(cfg, state, catalog, problem, sync_status=sync_status)
     if cfg.kiosk.fullscreen and not windowed:
         window.showFullScreen()
     else:
