@@ -439,3 +439,36 @@ def test_a_long_gap_does_not_stall_the_store(tmp_path, broker, hq, keys, cfg):
     finally:
         store_mod.MAX_WAITING = old
         s.stop()
+
+
+def test_cli_keys_publish_fleet_status(tmp_path, broker, cfg):
+    """The head-office commands end to end: keys, publish a CSV with looks, fleet status."""
+    def signage(*args, conf=None):
+        cmd = [sys.executable, "-m", "signage.cli"] + (["--config", str(conf)] if conf else []) + list(args)
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    res = signage("keys", "generate", "--out", str(tmp_path / "keys"), "--json")
+    assert res.returncode == 0, res.stderr
+    assert signage("keys", "generate", "--out", str(tmp_path / "keys")).returncode == 2   # never overwrite
+    rows = cc0_rows("Shoes", 3) + cc0_rows("Pants", 3)
+    lines = ["sku,name,category,price,currency,stock,aisle,image"]
+    lines += [f"C{i},{r['label']} {i},{r['label']},5,EUR,1,B1,{cc0_path(r)}" for i, r in enumerate(rows)]
+    (tmp_path / "cat.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "looks.csv").write_text("look_id,name,skus\nL1,Easy,C0;C3\n")
+    (tmp_path / "pw").write_text(USERS["hq"])
+    conf = tmp_path / "hq.yaml"
+    conf.write_text(yaml.safe_dump({"models_dir": str(cfg.models_dir), "sync": {
+        "catalog_id": CAT, "broker_port": broker.port, "username": "hq", "password_file": str(tmp_path / "pw"),
+        "private_key": str(tmp_path / "keys" / "hq-signing.key"), "hq_dir": str(tmp_path / "hqdata"),
+        "stores": ["s1", "s2"]}}))
+    assert signage("publish", str(tmp_path / "cat.csv"), conf=conf).returncode == 2      # which stores?
+    res = signage("publish", str(tmp_path / "cat.csv"), "--looks", str(tmp_path / "looks.csv"), "--all",
+                  "--json", conf=conf)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["stores"]["s1"]["ops"] == 7 and out["stores"]["s2"]["ops"] == 7 and out["images"] == 6
+    res = signage("publish", "--all", "--json", conf=conf)
+    assert json.loads(res.stdout)["stores"]["s1"]["ops"] == 0
+    res = signage("fleet", "status", "--json", "--wait", "1", conf=conf)
+    assert res.returncode == 0, res.stderr
+    st = {r["store"]: r for r in json.loads(res.stdout)["stores"]}
+    assert st["s1"]["published_seq"] == 1 and st["s1"]["online"] is None      # never connected yet
