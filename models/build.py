@@ -18,6 +18,8 @@ from pathlib import Path
 
 import yaml
 
+import edge  # noqa: F401  (before openvino: keeps OpenVINO's telemetry out, see edge/__init__.py)
+
 MODELS_DIR = Path(__file__).resolve().parent
 SOURCES = MODELS_DIR / "sources.yaml"
 IR_DIR = MODELS_DIR / "ir"

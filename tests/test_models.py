@@ -64,3 +64,11 @@ def test_zero_encoding_decodes_to_the_anchor():
 def test_nms_keeps_best_of_overlaps():
     boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]], np.float32)
     assert nms(boxes, np.array([0.5, 0.9, 0.4]), 0.45) == [1, 2]
+
+
+def test_openvino_telemetry_is_kept_out(vision):
+    import sys
+
+    import openvino.tools.ovc.convert_impl as convert_impl
+    assert sys.modules["openvino_telemetry"] is None
+    assert convert_impl.tm.__name__.endswith("telemetry_stub")   # OpenVINO's own no-op fallback
