@@ -115,13 +115,23 @@ class Catalog:
                                      f"`signage catalog import CSV --catalog {self.dir}`")
             self.dir.mkdir(parents=True, exist_ok=True)
         self.index_params = index_params
-        self.db = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")   # a committed catalogue change survives power loss
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(SCHEMA)
-        self._migrate()
+        self.read_only = False
+        try:
+            self.db = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")   # a committed catalogue change survives power loss
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(SCHEMA)
+            self._migrate()
+        except sqlite3.OperationalError:
+            if create or not db.is_file():
+                raise
+            # A read-only data folder (or disk): the kiosk still serves the last good catalogue.
+            self.db = sqlite3.connect(f"file:{db}?immutable=1", uri=True, check_same_thread=False,
+                                      isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.read_only = True
         self._lock = threading.RLock()
         self._index: VectorIndex | None = None
         self._index_model: str | None = None

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -430,6 +432,17 @@ def cmd_fleet_status(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise SignageError("the benchmarks need matplotlib: pip install -e '.[bench]'") from None
+    from bench.report import run
+    res = run(quick=args.quick, full=args.full, out_dir=Path(args.out))
+    print(f"wrote {Path(args.out) / 'benchmarks.md'} ({res['machine']})")
+    return 0
+
+
 def cmd_models_build(args) -> int:
     from models.build import DEFAULT_CACHE, BuildError, build
     try:
@@ -543,6 +556,12 @@ def build_parser() -> argparse.ArgumentParser:
     fls.add_argument("--wait", type=float, default=1.5, help="seconds to collect status messages")
     fls.set_defaults(func=cmd_fleet_status)
 
+    bn = sub.add_parser("bench", help="benchmarks: docs/benchmarks.md with plots")
+    bn.add_argument("--quick", action="store_true", help="fewer runs, 10k vectors only")
+    bn.add_argument("--full", action="store_true", help="also 1M vectors and sync apply of 1,000 products")
+    bn.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "docs"))
+    bn.set_defaults(func=cmd_bench)
+
     c = sub.add_parser("catalog", help="the store's catalogue").add_subparsers(dest="catalog_command", required=True)
     ci = common(c.add_parser("import", help="import a CSV of products (or a folder holding one)"), True)
     ci.add_argument("path")
@@ -567,6 +586,17 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except SignageError as e:
         print(f"signage: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as e:
+        # full disk, read-only or unwritable data folder: what was committed before stays intact
+        if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT):
+            print(f"signage: cannot write {e.filename or 'the catalogue'}: {e.strerror}; nothing after the "
+                  f"last completed batch was changed", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        raise
+    except sqlite3.OperationalError as e:
+        print(f"signage: catalogue write failed ({e}): full disk or read-only folder; nothing after the "
+              f"last completed batch was changed", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
