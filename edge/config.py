@@ -46,7 +46,7 @@ class EmbeddingConfig:
 
 @dataclass
 class IndexConfig:
-    exact_up_to: int = 200_000       # past this many vectors the approximate index is built
+    exact_up_to: int = 20_000        # past this many vectors the approximate index is built
     ivf_lists: int = 1024
     ivf_probe: int = 16
 

@@ -27,7 +27,7 @@ class IndexCorrupt(SignageError):
 
 @dataclass(frozen=True)
 class IndexParams:
-    exact_up_to: int = 200_000
+    exact_up_to: int = 20_000
     ivf_lists: int = 1024
     ivf_probe: int = 16
 
