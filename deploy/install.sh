@@ -36,7 +36,7 @@ want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
 if [ "$(cat .venv/.pyproject.sha256 2>/dev/null)" != "$want" ]; then
   echo "== pip: installing the project and its test tools"
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".[test,bench]"
   echo "$want" > .venv/.pyproject.sha256
 fi
 
