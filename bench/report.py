@@ -425,7 +425,21 @@ def markdown(res: dict) -> str:
     for r in res["people"]:
         L.append(f"| {r['people']} | {r['found']} | {r['items']} | {r['p50']} | {r['p95']} |")
     L += ["", "![](benchmarks/people.png)", ""]
-    L += ["## Raw results", "", "```json", json.dumps(res, indent=1)[:20000], "```", ""]
+    L += ["## Missed or not measured, and the next step", ""]
+    if one["ratio_inferred_vs_naive"] < t["pipeline_ratio"]:
+        L.append(f"- Pipelined throughput {one['ratio_inferred_vs_naive']}x the naive loop (target {t['pipeline_ratio']:g}x): "
+                 "what is left per frame is detection + pose. Next: run the person-box shoe re-detection every "
+                 "other frame and cache the main-object cut (GrabCut, the largest cost on garment frames) per "
+                 "track; with 2 cores, a second inference request pipelining detector and pose.")
+    if one["camera30_result_ms"]["p95"] > t["e2e_p95_ms"]:
+        L.append(f"- frame -> suggestions p95 {one['camera30_result_ms']['p95']} ms (target {t['e2e_p95_ms']:g} ms): same next step.")
+    if not any(r["n"] >= 1_000_000 for r in res["search"]):
+        L.append("- 1M vectors: not measured. At 1,408 dims float32 the "
+                 "vectors alone are 5.6 GB, over the 1.5 GB target before any index: next, PCA to 256 dims with "
+                 "IVF-SQ8 (about 0.3 GB) or IVF-PQ, with recall@10 measured on real embeddings.")
+    L.append("- IVF recall on random vectors is low (about 0.15-0.3 at nprobe 16): the known worst case. The "
+             "catalogue's vectors are clustered; on real-derived vectors recall@10 is 1.0.")
+    L += ["", "## Raw results", "", "```json", json.dumps(res, indent=1)[:20000], "```", ""]
     return "\n".join(L)
 
 
@@ -452,7 +466,8 @@ def run(quick: bool = False, full: bool = False, out_dir: Path = ROOT / "docs") 
                                                      video_frames(ROOT / "demo" / "demo.avi", n))}
     print("search...", file=sys.stderr)
     real = catalog.vectors(vision.model_version)[1]
-    sizes = [10_000] if quick else [10_000, 100_000] + ([1_000_000] if full else [])
+    # 1M is not run: at 1,408 dims the vectors alone are 5.6 GB (see "Missed or not measured")
+    sizes = [10_000] if quick else [10_000, 100_000]
     res["search"] = bench_search(real, sizes, 100 if quick else 300)
     print("catalogue...", file=sys.stderr)
     res["catalogue"] = bench_catalogue(cfg, vision)
@@ -462,5 +477,6 @@ def run(quick: bool = False, full: bool = False, out_dir: Path = ROOT / "docs") 
         p = subprocess.run([sys.executable, "-m", "bench.sync_apply"], capture_output=True, text=True, cwd=ROOT)
         res["sync"] = json.loads(p.stdout) if p.returncode == 0 else None
     plots(res, out_dir / "benchmarks")
+    (out_dir / "benchmarks" / "results.json").write_text(json.dumps(res, indent=1))
     (out_dir / "benchmarks.md").write_text(markdown(res))
     return res
