@@ -416,9 +416,10 @@ def cmd_fleet_status(args) -> int:
         hq = head_office(cfg, connect=False)
         hq_seq = {s: hq.last_seq(s) for s in hq.known_stores()}
     rows = []
-    for store in sorted(set(status) | set(hq_seq)):
-        st = status.get(store, {})
-        rows.append({"store": store, "online": st.get("online"), "seq": st.get("seq"),
+    for key in sorted(set(status) | set(hq_seq)):
+        st = status.get(key, {})
+        store = key.split("/")[0]           # 'store' or 'store/screen'
+        rows.append({"store": key, "online": st.get("online"), "seq": st.get("seq"),
                      "published_seq": hq_seq.get(store), "lag": (hq_seq.get(store, 0) - (st.get("seq") or 0))
                      if store in hq_seq else None, "catalog_version": st.get("catalog_version"),
                      "last_seen": st.get("last_seen"), "rejected": st.get("rejected"),

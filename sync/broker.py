@@ -76,6 +76,13 @@ class Broker:
             self.proc.kill()
             self.proc.wait(5)
 
+    def reconfigure(self, extra: str) -> None:
+        """Restart with other extra config (e.g. without its bridge: the store's uplink cut)."""
+        self.stop()
+        self.extra = extra
+        self._write_files()
+        self.start()
+
     def restart(self, kill: bool = False) -> None:
         self.stop(kill)
         self.start()

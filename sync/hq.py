@@ -294,7 +294,8 @@ class HeadOffice:
 
 def fleet_status(host: str, port: int, username: str, password: str, catalog_id: str, wait: float = 1.5,
                  tls: dict | None = None) -> dict[str, dict]:
-    """Every store's retained status message (online, catalogue version, seq, last seen, rejections)."""
+    """Every store's (and screen's, as 'store/screen') retained status: online, catalogue version,
+    seq, last seen, rejections."""
     seen: dict[str, dict] = {}
     done = threading.Event()
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
@@ -306,12 +307,13 @@ def fleet_status(host: str, port: int, username: str, password: str, catalog_id:
         if rc.is_failure:
             done.set()
             return
-        client.subscribe(topics.statuses(catalog_id), qos=1)
+        client.subscribe([(topics.statuses(catalog_id), 1), (topics.screen_statuses(catalog_id), 1)])
 
     def on_message(client, userdata, msg):
+        parts = msg.topic.split("/")
+        key = parts[2] if len(parts) == 4 else f"{parts[2]}/{parts[4]}"   # store, or store/screen
         try:
-            s = json.loads(msg.payload)
-            seen[msg.topic.split("/")[2]] = s
+            seen[key] = json.loads(msg.payload)
         except ValueError:
             pass
     c.on_connect, c.on_message = on_connect, on_message

@@ -67,10 +67,12 @@ class SyncState:
 class StoreSync:
     def __init__(self, catalog: Catalog, catalog_id: str, store_id: str, public_key, host: str, port: int,
                  username: str, password: str, model_version: str, vision_factory=None, heartbeat: float = 30.0,
-                 tls: dict | None = None, client_id: str | None = None):
+                 tls: dict | None = None, client_id: str | None = None, screen: str | None = None):
         self.catalog = catalog
         self.catalog_id = catalog_id
         self.store = store_id
+        self.screen = screen
+        self.status_topic = topics.status(catalog_id, store_id, screen)
         self.key = public_key
         self.model_version = model_version      # vectors of another model are re-embedded here
         self.vision_factory = vision_factory
@@ -81,13 +83,14 @@ class StoreSync:
         self._stop = threading.Event()
         self._gap_since: float | None = None
         self._need_history = False    # deltas were let go: re-read the retained history when caught up
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or f"store-{store_id}",
+        default_id = f"screen-{store_id}-{screen}" if screen else f"store-{store_id}"
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or default_id,
                                   protocol=mqtt.MQTTv5, manual_ack=True)
         self.client.username_pw_set(username, password)
         if tls:
             self.client.tls_set(**tls)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)   # paho backs off exponentially
-        self.client.will_set(topics.status(catalog_id, store_id), json.dumps(self._status(online=False)),
+        self.client.will_set(self.status_topic, json.dumps(self._status(online=False)),
                              qos=1, retain=True)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -121,14 +124,14 @@ class StoreSync:
     # ---- status -------------------------------------------------------------------------------
     def _status(self, online: bool = True) -> dict:
         s = self.state
-        return {"store": self.store, "catalog": self.catalog_id, "online": online,
+        return {"store": self.store, "screen": self.screen, "catalog": self.catalog_id, "online": online,
                 "seq": self.catalog.sync_seq if online else None, "catalog_version": self.catalog.version if online else None,
                 "applied": s.applied, "rejected": s.rejected, "duplicates": s.duplicates,
                 "last_rejection": s.last_rejection, "last_applied_at": s.last_applied_at,
                 "waiting": sorted(s.waiting), "last_seen": now_iso()}
 
     def publish_status(self) -> None:
-        self.client.publish(topics.status(self.catalog_id, self.store), json.dumps(self._status()), qos=1, retain=True)
+        self.client.publish(self.status_topic, json.dumps(self._status()), qos=1, retain=True)
 
     def _ack(self, m: Incoming) -> None:
         if m.qos > 0:
@@ -303,8 +306,7 @@ class StoreSync:
     def stop(self) -> None:
         self._stop.set()
         if self.state.connected:
-            info = self.client.publish(topics.status(self.catalog_id, self.store),
-                                       json.dumps(self._status(online=False)), qos=1, retain=True)
+            info = self.client.publish(self.status_topic, json.dumps(self._status(online=False)), qos=1, retain=True)
             info.wait_for_publish(2)
         self.client.disconnect()
         self.client.loop_stop()

@@ -18,12 +18,19 @@ def images(catalog: str) -> str:
     return f"signage/{catalog}/image/#"
 
 
-def status(catalog: str, store: str) -> str:
+def status(catalog: str, store: str, screen: str | None = None) -> str:
+    """A store's status, or one screen's when a store runs several (each applies for itself)."""
+    if screen:
+        return f"signage/{catalog}/{store}/screen/{screen}/status"
     return f"signage/{catalog}/{store}/status"
 
 
 def statuses(catalog: str) -> str:
     return f"signage/{catalog}/+/status"
+
+
+def screen_statuses(catalog: str) -> str:
+    return f"signage/{catalog}/+/screen/+/status"
 
 
 def seq_of(topic: str) -> int | None:
