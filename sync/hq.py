@@ -186,31 +186,36 @@ class HeadOffice:
             return f"l:{op['look_id']}"
         return f"m:{op['kind']}:{op['target']}:{op.get('action')}"
 
-    def record(self, store: str, chunk: list[dict], new_sent: dict) -> tuple[int, str, bytes]:
-        """Assign the next seq and log the signed delta, in one transaction, before publishing."""
+    def record(self, store: str, chunks: list[list[dict]], new_sent: dict) -> list[tuple[int, str, bytes]]:
+        """Assign the next seqs and log the signed deltas of one store, in one transaction (one
+        fsync), before any of them is published."""
+        out = []
         cur = self.db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
             cur.execute("INSERT OR IGNORE INTO stores VALUES (?, 0)", (store,))
-            seq = cur.execute("SELECT seq FROM stores WHERE store=?", (store,)).fetchone()[0] + 1
-            env = {"schema": SCHEMA, "catalog": self.catalog_id, "store": store, "seq": seq,
-                   "created_at": now_iso(), "ops": chunk}
-            payload = sign(env, self.key)
-            topic = topics.delta(self.catalog_id, store, seq)
+            seq = cur.execute("SELECT seq FROM stores WHERE store=?", (store,)).fetchone()[0]
+            for chunk in chunks:
+                seq += 1
+                env = {"schema": SCHEMA, "catalog": self.catalog_id, "store": store, "seq": seq,
+                       "created_at": now_iso(), "ops": chunk}
+                payload = sign(env, self.key)
+                topic = topics.delta(self.catalog_id, store, seq)
+                cur.execute("INSERT INTO log VALUES (?,?,?,?,0)", (store, seq, topic, payload))
+                for op in chunk:
+                    key = self._key_of(op)
+                    if op["op"] in ("delete_product", "delete_look") or op.get("action") == "clear":
+                        cur.execute("DELETE FROM sent WHERE store=? AND key LIKE ?",
+                                    (store, key if not key.startswith("m:") else key.rsplit(":", 1)[0] + ":%"))
+                    else:
+                        cur.execute("INSERT OR REPLACE INTO sent VALUES (?,?,?)", (store, key, new_sent[key]))
+                out.append((seq, topic, payload))
             cur.execute("UPDATE stores SET seq=? WHERE store=?", (seq, store))
-            cur.execute("INSERT INTO log VALUES (?,?,?,?,0)", (store, seq, topic, payload))
-            for op in chunk:
-                key = self._key_of(op)
-                if op["op"] in ("delete_product", "delete_look") or op.get("action") == "clear":
-                    cur.execute("DELETE FROM sent WHERE store=? AND key LIKE ?",
-                                (store, key if not key.startswith("m:") else key.rsplit(":", 1)[0] + ":%"))
-                else:
-                    cur.execute("INSERT OR REPLACE INTO sent VALUES (?,?,?)", (store, key, new_sent[key]))
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
             raise
-        return seq, topic, payload
+        return out
 
     def _image_bytes(self, sha: str) -> bytes:
         folder = self.catalog.dir / "images" / sha[:2]
@@ -268,17 +273,19 @@ class HeadOffice:
                 raise ConnectionError(f"{len(missing)} images not acknowledged by the broker; run publish again")
             self.db.executemany("INSERT OR IGNORE INTO images VALUES (?)", [(s,) for s in batch])
             report.images += len(batch)
+        # every store's deltas go out before waiting: the broker acknowledges them in parallel
+        sent: list[tuple[str, int, int]] = []          # (store, seq, mid)
         for store, store_chunks in chunks.items():
             ops, new_sent = plans[store]
-            logged = [self.record(store, chunk, new_sent) for chunk in store_chunks]
+            logged = self.record(store, store_chunks, new_sent) if store_chunks else []
             mids = self._send([(t, p) for _, t, p in logged], report, bar)
-            missing = set(self.pub.wait(mids))
-            self.db.executemany("UPDATE log SET confirmed=1 WHERE store=? AND seq=?",
-                                [(store, seq) for (seq, _, _), mid in zip(logged, mids) if mid not in missing])
-            if missing:
-                raise ConnectionError(f"{len(missing)} deltas for {store} not acknowledged; run publish again")
-            last = self.db.execute("SELECT seq FROM stores WHERE store=?", (store,)).fetchone()
-            report.stores[store] = {"ops": len(ops), "deltas": len(store_chunks), "seq": last[0] if last else 0}
+            sent += [(store, seq, mid) for (seq, _, _), mid in zip(logged, mids)]
+            report.stores[store] = {"ops": len(ops), "deltas": len(store_chunks), "seq": self.last_seq(store)}
+        missing = set(self.pub.wait([mid for _, _, mid in sent]))
+        self.db.executemany("UPDATE log SET confirmed=1 WHERE store=? AND seq=?",
+                            [(store, seq) for store, seq, mid in sent if mid not in missing])
+        if missing:
+            raise ConnectionError(f"{len(missing)} deltas not acknowledged by the broker; run publish again")
         if bar is not None:
             bar.close()
         report.seconds = time.monotonic() - t0
