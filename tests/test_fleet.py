@@ -36,6 +36,17 @@ def test_wave_reaches_every_screen_and_cut_stores_catch_up(tmp_path):
             fleet.restore_uplink(s)
         assert fleet.wait_all(120), [(sc.store, sc.name, fleet.seq_of(sc)) for sc in fleet.screens]
         took = time.monotonic() - t0
+        # head office sees every screen's status through the bridges (what `signage fleet status` shows)
+        from sync.fleet import CAT
+        from sync.hq import fleet_status
+        end = time.monotonic() + 20
+        while True:
+            st = fleet_status("127.0.0.1", fleet.hq_broker.port, "hq", "hq-pw", CAT, wait=1.0)
+            done = all(st.get(f"{sc.store}/{sc.name}", {}).get("seq") == fleet.hq.last_seq(sc.store)
+                       for sc in fleet.screens)
+            if done or time.monotonic() > end:
+                break
+        assert done, sorted((k, v.get("seq")) for k, v in st.items())[:10]
     finally:
         fleet.close()
     # every screen equals head office, and applied each delta exactly once
