@@ -29,7 +29,7 @@ class ModelInfo:
         return f"{self.name}:{self.entry['ir']['bin_sha256'][:12]}"
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -75,7 +75,7 @@ class ModelStore:
         for path, key in ((info.xml, "xml_sha256"), (info.bin, "bin_sha256")):
             if not path.is_file():
                 raise ModelMissing(f"model '{name}': {path} not found: {BUILD_HINT}")
-            if _sha256(path) != info.entry["ir"][key]:
+            if sha256_file(path) != info.entry["ir"][key]:
                 raise ModelMissing(f"model '{name}': {path} is corrupt (sha256 differs from the manifest): {BUILD_HINT}")
         self._verified.add(name)
         return info

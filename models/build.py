@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 import edge  # noqa: F401  (before openvino: keeps OpenVINO's telemetry out, see edge/__init__.py)
+from edge.runtime import sha256_file  # the same hash the kiosk checks at load
 
 MODELS_DIR = Path(__file__).resolve().parent
 SOURCES = MODELS_DIR / "sources.yaml"
@@ -45,12 +46,6 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _run(cmd: list[str], cwd: Path) -> None:
