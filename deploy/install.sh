@@ -47,6 +47,10 @@ if [ "$START" = 1 ]; then
   echo "== demo catalogue: importing demo/catalog"
   .venv/bin/signage catalog import demo/catalog
   .venv/bin/signage looks import demo/looks.csv
-  echo "== starting the kiosk on demo/demo.avi"
+  echo "== starting the kiosk on demo/demo.avi (staff exit: tap the top-right corner 3 times, PIN 2468)"
+  if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+    echo "   no screen on this machine: running it on a virtual one (xvfb-run); a store PC shows it fullscreen"
+    exec xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/signage kiosk --source demo/demo.avi
+  fi
   exec .venv/bin/signage kiosk --source demo/demo.avi
 fi
