@@ -256,3 +256,17 @@ def test_no_file_is_written_while_the_kiosk_runs_on_a_camera(demo_catalog, tmp_p
         if w and w.group(2).startswith("/") and not w.group(2).startswith("/dev/"):
             bad.append(line)
     assert not bad, "\n".join(bad[:10])
+
+
+def test_repainting_does_not_leak_references(qtbot, kiosk_cfg):
+    """PySide6 6.12.0 dropped a reference to None on every repaint: the kiosk aborted after a few
+    minutes ('deallocating None'). The window must repaint thousands of times without that."""
+    from ui.app import KioskState, KioskWindow
+    win = KioskWindow(kiosk_cfg, KioskState(), None)
+    qtbot.addWidget(win)
+    win.resize(800, 600)
+    win.show()
+    before = sys.getrefcount(None)
+    for _ in range(300):
+        win.repaint()
+    assert sys.getrefcount(None) >= before - 50
