@@ -13,7 +13,7 @@ import json
 import statistics
 from pathlib import Path
 
-from edge.compat import CompatModel, compatibility_auc, fitb_accuracy, load_polyvore, split_outfits
+from edge.styling.compat import CompatModel, compatibility_auc, fitb_accuracy, load_polyvore, split_outfits
 
 OUTFITS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "polyvore-outfits" / "outfits.json"
 

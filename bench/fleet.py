@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sync.fleet import Fleet
+from bench.harness.fleet import Fleet
 
 
 def pct(v, q):

@@ -32,15 +32,16 @@ def main() -> None:
     from PySide6.QtCore import QCoreApplication
     from PySide6.QtWidgets import QApplication
 
-    from edge.capture import open_source
+    from edge.live.capture import open_source
     from edge.config import load_config
     from ui.app import KioskState, KioskWindow
-    from ui.run import build_pipeline
+    from edge.runtime import Runtime
 
     app = QApplication.instance() or QApplication([])
     cfg = load_config()
     state = KioskState()
-    pipeline, catalog = build_pipeline(cfg, cfg.kiosk.source, state)
+    rt = Runtime(cfg)
+    pipeline, catalog = rt.pipeline(cfg.kiosk.source, **state.callbacks()), rt.catalog
     if a.fps:
         def src():
             s = open_source(cfg.kiosk.source, loop=True)

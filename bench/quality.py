@@ -17,12 +17,12 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from edge.catalog import Catalog
+from edge.catalog.store import Catalog
 from edge.config import load_config
-from edge.imageio import read_image
-from edge.importer import import_catalog
-from edge.similar import FindSimilar
-from edge.vision import Vision, index_params
+from edge.vision.imageio import read_image
+from edge.catalog.importer import import_catalog
+from edge.styling.similar import FindSimilar
+from edge.vision.stages import Vision
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "clothing-cc0"
 SKIP_LABELS = {"Not sure", "Skip", "Other"}
@@ -73,7 +73,7 @@ def measure(cat_per_label: int | None = 30, query_per_label: int | None = 10, k:
     qry_rows = [r for r in qry_rows if r["label"] in cat_labels]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(catalog_dir or tmp)
-        catalog = Catalog(folder / "store", index_params(cfg), create=True)
+        catalog = Catalog(folder / "store", cfg.index, create=True)
         t0 = time.perf_counter()
         report = import_catalog(write_csv(cat_rows, Path(tmp)), catalog, vision, progress=False)
         import_s = time.perf_counter() - t0

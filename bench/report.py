@@ -64,8 +64,8 @@ def machine() -> str:
 
 # ---- stages -----------------------------------------------------------------------------------
 def bench_stages(cfg, runs: int) -> dict:
-    from edge.embed import item_crop
-    from edge.vision import Vision
+    from edge.vision.embed import item_crop
+    from edge.vision.stages import Vision
     img = cv2.imread(str(OPENCV_DATA / "messi5.jpg"))
     out = {}
     for precision in ("default", "f32"):
@@ -103,8 +103,8 @@ def find_detector_tflite() -> Path | None:
 
 
 def bench_detector_backends(cfg, runs: int) -> dict:
-    from edge.detector import Detector
-    from edge.runtime import ModelStore
+    from edge.vision.detector import Detector
+    from edge.vision.models import ModelStore
     path = find_detector_tflite()
     if path is None:
         return {"skipped": "the TFLite detector is not in the package cache: run `signage models build` once"}
@@ -156,10 +156,12 @@ def video_frames(path: Path, n: int) -> list[np.ndarray]:
 def bench_e2e(cfg, vision, catalog, compat, frames: list[np.ndarray]) -> dict:
     """Naive loop (every stage for every item, every frame, one after another) against the
     kiosk's pipelined path (capture thread + inference thread, tracking, cached matches/looks)."""
-    from edge.capture import FrameSource
-    from edge.looks import Anchor, CompleteTheLook, slot_of
-    from edge.pipeline import KioskPipeline, Recognizer
-    from edge.similar import FindSimilar
+    from edge.live.capture import FrameSource
+    from edge.styling.looks import Anchor, CompleteTheLook
+    from edge.taxonomy import slot_of
+    from edge.live.pipeline import KioskPipeline
+    from edge.live.recognizer import Recognizer
+    from edge.styling.similar import FindSimilar
     similar = FindSimilar(vision, catalog)
     looks = CompleteTheLook(catalog, compat)
 
@@ -225,7 +227,7 @@ def bench_e2e(cfg, vision, catalog, compat, frames: list[np.ndarray]) -> dict:
 def bench_search(real: np.ndarray, sizes: list[int], queries: int = 200) -> list[dict]:
     import faiss
 
-    from edge.index import IndexParams, VectorIndex
+    from edge.catalog.index import IndexParams, VectorIndex
     rng = np.random.default_rng(0)
     dim = real.shape[1]
     rows = []
@@ -272,8 +274,8 @@ def bench_search(real: np.ndarray, sizes: list[int], queries: int = 200) -> list
 
 # ---- catalogue, cold start, growth ----------------------------------------------------------------
 def bench_catalogue(cfg, vision) -> dict:
-    from edge.catalog import Catalog
-    from edge.importer import import_catalog
+    from edge.catalog.store import Catalog
+    from edge.catalog.importer import import_catalog
     with tempfile.TemporaryDirectory() as tmp:
         cat = Catalog(Path(tmp) / "c", create=True)
         t = time.perf_counter()
@@ -444,14 +446,14 @@ def markdown(res: dict) -> str:
 
 
 def run(quick: bool = False, full: bool = False, out_dir: Path = ROOT / "docs") -> dict:
-    from edge.catalog import Catalog
-    from edge.compat import CompatModel
+    from edge.catalog.store import Catalog
+    from edge.styling.compat import CompatModel
     from edge.config import load_config
-    from edge.vision import Vision, index_params
+    from edge.vision.stages import Vision
     cfg = load_config()
     runs = 20 if quick else 50
     vision = Vision(cfg)
-    catalog = Catalog(cfg.catalog_dir, index_params(cfg))
+    catalog = Catalog(cfg.catalog_dir, cfg.index)
     compat = CompatModel.load(cfg.models_dir / "compat.json")
     res = {"quick": quick, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "machine": machine(), "runs": runs}

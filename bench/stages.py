@@ -17,9 +17,9 @@ import time
 
 import cv2
 
-from edge.catalog import Catalog
+from edge.catalog.store import Catalog
 from edge.config import load_config
-from edge.vision import Vision, index_params
+from edge.vision.stages import Vision
 
 MESSI = "/usr/share/doc/opencv-doc/examples/data/messi5.jpg"
 
@@ -50,7 +50,7 @@ def main() -> None:
     items = v.find_items(img).items
     upper = next(i for i in items if i.kind == "upper")
     iv = v.embedder(img, upper)
-    cat = Catalog(cfg.catalog_dir, index_params(cfg))
+    cat = Catalog(cfg.catalog_dir, cfg.index)
     idx = cat.index(v.model_version)
     out = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
            "device": cfg.device, "precision": cfg.precision, "runs": a.runs,

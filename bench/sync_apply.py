@@ -12,11 +12,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from edge.catalog import Catalog
+from edge.catalog.store import Catalog
 from edge.config import load_config
-from edge.importer import import_catalog
-from edge.vision import Vision, model_version
-from sync.broker import Broker
+from edge.catalog.importer import import_catalog
+from edge.vision.stages import Vision, model_version
+from bench.harness.broker import Broker
 from sync.envelope import generate_keys, load_private, load_public
 from sync.hq import HeadOffice, Publisher
 from sync.store import StoreSync

@@ -13,9 +13,9 @@ import json
 from pathlib import Path
 
 from edge.config import load_config
-from edge.imageio import read_image
-from edge.similar import main_item
-from edge.vision import Vision
+from edge.vision.imageio import read_image
+from edge.vision.items import main_item
+from edge.vision.stages import Vision
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ROOT / "tests" / "data" / "colour_labels.csv"
@@ -29,7 +29,7 @@ def colour_accuracy(vision: Vision | None = None) -> dict:
     for r in rows:
         ok = set(r["colours"].split(";"))
         bgr = read_image(IMAGES / f"{r['image']}.jpg")
-        colors = vision.embedder(bgr, main_item(vision.find_items(bgr))).colors
+        colors = vision.embedder(bgr, main_item(vision.find_items(bgr).items)).colors
         first += colors[0] in ok
         any_of += bool(ok & set(colors))
         if colors[0] not in ok:

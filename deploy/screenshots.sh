@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 .venv/bin/signage catalog import demo/catalog --quiet >/dev/null
 unset QT_QPA_PLATFORM
-exec xvfb-run -a -s "-screen 0 1920x1920x24" .venv/bin/python -m ui.screenshots
+exec xvfb-run -a -s "-screen 0 1920x1920x24" .venv/bin/python -m bench.screenshots

@@ -13,42 +13,17 @@ from typing import Any, get_type_hints
 
 import yaml
 
+from .catalog.index import IndexParams
 from .errors import ConfigError
+from .ids import ID_RE
+from .vision.detector import DetectorParams
+from .vision.embed import EmbedParams
+from .vision.pose import PoseParams
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "deploy" / "signage.yaml"
 DEVICES = ("CPU", "GPU", "NPU", "AUTO")
 PRECISIONS = ("default", "f32")
-
-
-@dataclass
-class DetectorConfig:
-    person_threshold: float = 0.4
-    footwear_threshold: float = 0.3
-    footwear_alone_threshold: float = 0.45   # a shoe with no person near it must be surer
-    nms_iou: float = 0.45
-    rerun_on_person: bool = True     # small shoes: run again on each person box
-    max_people: int = 6
-
-
-@dataclass
-class PoseConfig:
-    min_person: float = 0.5          # pose model's "a person is here" flag; below: not a person
-    min_visibility: float = 0.5
-    mask_threshold: float = 0.5
-
-
-@dataclass
-class EmbeddingConfig:
-    # Share of the vector's energy given to the colour histogram (the rest is the CNN).
-    color_weight: float = 0.35
-
-
-@dataclass
-class IndexConfig:
-    exact_up_to: int = 20_000        # past this many vectors the approximate index is built
-    ivf_lists: int = 1024
-    ivf_probe: int = 16
 
 
 @dataclass
@@ -102,10 +77,11 @@ class Config:
     precision: str = "default"
     models_dir: Path = REPO_ROOT / "models"
     catalog_dir: Path = REPO_ROOT / "var" / "catalog"
-    detector: DetectorConfig = field(default_factory=DetectorConfig)
-    pose: PoseConfig = field(default_factory=PoseConfig)
-    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
-    index: IndexConfig = field(default_factory=IndexConfig)
+    # Each model's section is that stage's own parameters: the defaults live there, once.
+    detector: DetectorParams = field(default_factory=DetectorParams)
+    pose: PoseParams = field(default_factory=PoseParams)
+    embedding: EmbedParams = field(default_factory=EmbedParams)
+    index: IndexParams = field(default_factory=IndexParams)
     similar: SimilarConfig = field(default_factory=SimilarConfig)
     kiosk: KioskConfig = field(default_factory=KioskConfig)
     brand: BrandConfig = field(default_factory=BrandConfig)
@@ -147,12 +123,11 @@ class Config:
         for key in ("primary_color", "accent_color", "text_color"):
             if not re.fullmatch(r"#[0-9a-fA-F]{6}", getattr(self.brand, key)):
                 raise ConfigError(f"config key 'brand.{key}': expected a colour like #1f2a44, got {getattr(self.brand, key)!r}")
-        ident = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
         for key in ("catalog_id", "store_id"):
-            if not ident.match(getattr(self.sync, key)):
+            if not ID_RE.match(getattr(self.sync, key)):
                 raise ConfigError(f"config key 'sync.{key}': letters, digits, . _ - only, got {getattr(self.sync, key)!r}")
         for st in self.sync.stores:
-            if not ident.match(st):
+            if not ID_RE.match(st):
                 raise ConfigError(f"config key 'sync.stores': {st!r} is not a valid store id")
         if not 0 < self.sync.broker_port < 65536:
             raise ConfigError(f"config key 'sync.broker_port': {self.sync.broker_port} is not a port")

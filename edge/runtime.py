@@ -1,94 +1,90 @@
-"""Loads the shipped models from models/manifest.json and compiles them with OpenVINO.
+"""The one place that assembles the product from the config: catalogue, models, compatibility,
+find similar, complete the look, the recognizer and the live pipeline.
 
-Every file is checked against the sha256 the manifest records, so a missing, truncated or
-swapped model is a clear error naming the command that rebuilds it, not a crash deep inside.
+The CLI, the kiosk, the sync service, the bench and the tests all start here, so each part is
+built the same way everywhere. Everything is made on first use: `signage catalog stats` opens
+no model, `signage detect` no catalogue.
+
+    rt = Runtime(load_config())
+    rt.similar(bgr)                                      # find similar on a photo
+    rt.pipeline("demo/demo.avi", on_result=print).start()   # the kiosk's threads, no window
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
-from dataclasses import dataclass
-from pathlib import Path
+from functools import cached_property
+from typing import Callable
 
-from .errors import ModelMissing
-
-BUILD_HINT = "run `signage models build` (or restore models/ from the release)"
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    xml: Path
-    bin: Path
-    entry: dict
-
-    @property
-    def version(self) -> str:
-        """Short, stable id of the exact weights: changes whenever the IR changes."""
-        return f"{self.name}:{self.entry['ir']['bin_sha256'][:12]}"
+from .catalog.store import Catalog
+from .config import Config
+from .live.capture import Frame, open_source
+from .live.pipeline import KioskPipeline, SourceStatus
+from .live.recognizer import FrameResult, Recognizer
+from .styling.compat import CompatModel, load_compat
+from .styling.looks import CompleteTheLook
+from .styling.similar import FindSimilar
+from .styling.tagging import Tagger
+from .vision.stages import Vision, model_version
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+class Runtime:
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self._catalog: Catalog | None = None
 
-
-class ModelStore:
-    """The models folder: manifest, verified IR files, compiled models (one per name, cached)."""
-
-    def __init__(self, models_dir: Path, device: str = "CPU", precision: str = "default"):
-        self.dir = Path(models_dir)
-        self.device = device
-        self.precision = precision
-        self._manifest: dict | None = None
-        self._compiled: dict = {}
-        self._verified: set[str] = set()
-        self._lock = threading.Lock()
+    # ---- parts -------------------------------------------------------------------------------
+    @cached_property
+    def vision(self) -> Vision:
+        return Vision(self.cfg)
 
     @property
-    def manifest(self) -> dict:
-        if self._manifest is None:
-            path = self.dir / "manifest.json"
-            if not path.is_file():
-                raise ModelMissing(f"model manifest {path} not found: {BUILD_HINT}")
-            try:
-                self._manifest = json.loads(path.read_text())
-            except ValueError as e:
-                raise ModelMissing(f"model manifest {path} is corrupt ({e}): {BUILD_HINT}") from e
-        return self._manifest
+    def model_version(self) -> str:
+        """The vector version the models produce (read from the manifest: loads no model)."""
+        return self.vision.model_version if "vision" in self.__dict__ else model_version(self.cfg)
 
-    def info(self, name: str) -> ModelInfo:
-        entry = self.manifest.get("models", {}).get(name)
-        if entry is None:
-            raise ModelMissing(f"model '{name}' is not in {self.dir / 'manifest.json'}: {BUILD_HINT}")
-        ir = self.dir / "ir"
-        return ModelInfo(name, ir / entry["ir"]["xml"], ir / entry["ir"]["bin"], entry)
+    def open_catalog(self, create: bool = False) -> Catalog:
+        if self._catalog is None:
+            self._catalog = Catalog(self.cfg.catalog_dir, self.cfg.index, create=create)
+        return self._catalog
 
-    def verify(self, name: str) -> ModelInfo:
-        info = self.info(name)
-        if name in self._verified:
-            return info
-        for path, key in ((info.xml, "xml_sha256"), (info.bin, "bin_sha256")):
-            if not path.is_file():
-                raise ModelMissing(f"model '{name}': {path} not found: {BUILD_HINT}")
-            if sha256_file(path) != info.entry["ir"][key]:
-                raise ModelMissing(f"model '{name}': {path} is corrupt (sha256 differs from the manifest): {BUILD_HINT}")
-        self._verified.add(name)
-        return info
+    @property
+    def catalog(self) -> Catalog:
+        return self.open_catalog()
 
-    def compiled(self, name: str):
-        with self._lock:
-            if name not in self._compiled:
-                import openvino as ov
-                info = self.verify(name)
-                core = ov.Core()
-                config = {"PERFORMANCE_HINT": "LATENCY"}
-                if self.precision == "f32":
-                    config["INFERENCE_PRECISION_HINT"] = "f32"
-                model = core.read_model(str(info.xml), str(info.bin))
-                self._compiled[name] = core.compile_model(model, self.device, config)
-            return self._compiled[name]
+    @cached_property
+    def compat(self) -> CompatModel:
+        return load_compat(self.cfg.models_dir / "compat.json")
+
+    @cached_property
+    def similar(self) -> FindSimilar:
+        return FindSimilar(self.vision, self.catalog)
+
+    @cached_property
+    def looks(self) -> CompleteTheLook:
+        return CompleteTheLook(self.catalog, self.compat)
+
+    def tagger(self) -> Tagger:
+        """Tags by the catalogue's vote, or by what the detector saw when there is no catalogue."""
+        from .errors import CatalogMissing
+        try:
+            similar = self.similar
+        except CatalogMissing:
+            similar = None
+        return Tagger(self.vision, similar)
+
+    # ---- the live path -----------------------------------------------------------------------
+    def recognizer(self) -> Recognizer:
+        k = self.cfg.kiosk
+        return Recognizer(self.similar, self.looks, k=k.suggestions, stable_frames=k.stable_frames)
+
+    def pipeline(self, source: str | None = None, on_frame: Callable[[Frame], None] = lambda f: None,
+                 on_result: Callable[[FrameResult], None] = lambda r: None,
+                 on_status: Callable[[SourceStatus], None] = lambda s: None,
+                 loop: bool | None = None, pace: bool = True) -> KioskPipeline:
+        """The kiosk's capture and inference threads on `source` (default: kiosk.source), with
+        plain callbacks called from those threads: they must only hand values over."""
+        source = source or self.cfg.kiosk.source
+        loop = self.cfg.kiosk.loop if loop is None else loop
+        recognizer = self.recognizer()
+        self.catalog.index(self.vision.model_version)   # load (or rebuild) the index before the first shopper
+        return KioskPipeline(lambda: open_source(source, loop=loop), recognizer, on_frame=on_frame,
+                             on_result=on_result, on_status=on_status, pace=pace)

@@ -1,4 +1,10 @@
-"""The typed values that flow frame -> detected items -> vectors -> matches."""
+"""The typed values that flow frame -> detections -> items -> vectors -> matches.
+
+Each stage takes one of these and returns the next; what comes after matches (looks, tracked
+items, what the screen shows) is typed next to the stage that makes it:
+`edge.styling.looks` (Anchor, Suggestion), `edge.styling.shop` (PersonLook),
+`edge.live.recognizer` (TrackedItem, FrameResult), `edge.live.screen` (Card, Panel).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,7 +13,9 @@ import numpy as np
 
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in frame pixels, x2/y2 exclusive
 
-ITEM_KINDS = ("upper", "lower", "footwear", "garment")
+
+def box_area(box: Box) -> int:
+    return (box[2] - box[0]) * (box[3] - box[1])
 
 
 @dataclass(frozen=True)
@@ -26,15 +34,29 @@ class Person:
     landmarks: np.ndarray | None = None   # [33, 4] x, y (frame px), visibility, presence
     mask: np.ndarray | None = None        # bool, frame-sized region of `box`, True = person
 
+    def to_json(self) -> dict:
+        return {"id": self.id, "box": list(self.box), "score": round(self.score, 4)}
+
 
 @dataclass
 class Item:
     """Something a shopper wears or holds: the unit that gets matched to the catalogue."""
-    kind: str                      # one of ITEM_KINDS; "garment" = main object, no person seen
+    kind: str                      # one of taxonomy.KINDS; "garment" = main object, no person seen
     box: Box
     score: float
     person: int | None = None      # Person.id this item belongs to
     mask: np.ndarray | None = field(default=None, repr=False)  # bool [y2-y1, x2-x1]
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "box": list(self.box), "score": round(self.score, 4), "person": self.person}
+
+
+@dataclass
+class FrameItems:
+    """What one frame holds: the people, the items (worn or alone) and the raw detections."""
+    people: list[Person] = field(default_factory=list)
+    items: list[Item] = field(default_factory=list)
+    detections: list[Detection] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -55,4 +77,23 @@ class Match:
     currency: str | None = None
     stock: int | None = None
     aisle: str | None = None
-    image: str | None = None
+    image: str | None = None       # path inside the catalogue folder
+
+    def to_json(self, full: bool = False) -> dict:
+        d = {"sku": self.sku, "score": self.score, "name": self.name, "category": self.category}
+        if full:
+            d.update(price=self.price, currency=self.currency, stock=self.stock, aisle=self.aisle)
+        return d
+
+
+@dataclass
+class ItemMatches:
+    """One item and the catalogue's closest products to it."""
+    item: Item
+    category: str            # inferred from the catalogue neighbours ('' when none has one)
+    colors: tuple[str, ...]
+    results: list[Match]
+
+    def to_json(self, full: bool = False) -> dict:
+        return {"kind": self.item.kind, "box": list(self.item.box), "category": self.category,
+                "colors": list(self.colors), "results": [r.to_json(full) for r in self.results]}

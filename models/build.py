@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 import edge  # noqa: F401  (before openvino: keeps OpenVINO's telemetry out, see edge/__init__.py)
-from edge.runtime import sha256_file  # the same hash the kiosk checks at load
+from edge.vision.models import sha256_file  # the same hash the kiosk checks at load
 
 MODELS_DIR = Path(__file__).resolve().parent
 SOURCES = MODELS_DIR / "sources.yaml"

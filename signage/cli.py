@@ -21,6 +21,11 @@ def _config(args):
     return cfg
 
 
+def _runtime(args):
+    from edge.runtime import Runtime
+    return Runtime(_config(args))
+
+
 def _emit(args, data: dict, text: str) -> None:
     if args.json:
         json.dump(data, sys.stdout, indent=None, separators=(",", ":"))
@@ -29,21 +34,17 @@ def _emit(args, data: dict, text: str) -> None:
         print(text)
 
 
-def _open_catalog(cfg, create=False):
-    from edge.catalog import Catalog
-    from edge.vision import index_params
-    return Catalog(cfg.catalog_dir, index_params(cfg), create=create)
+def _k(args, rt) -> int:
+    if args.k is not None and args.k < 1:
+        raise SignageError(f"--k must be at least 1, got {args.k}")
+    return args.k or rt.cfg.similar.k
 
 
 def cmd_detect(args) -> int:
-    from edge.imageio import read_image
-    from edge.vision import Vision
-    cfg = _config(args)
-    bgr = read_image(args.image)
-    found = Vision(cfg).find_items(bgr)
-    data = {"people": [{"id": p.id, "box": list(p.box), "score": round(p.score, 4)} for p in found.people],
-            "items": [{"kind": i.kind, "box": list(i.box), "score": round(i.score, 4), "person": i.person}
-                      for i in found.items]}
+    from edge.vision.imageio import read_image
+    rt = _runtime(args)
+    found = rt.vision.find_items(read_image(args.image))
+    data = {"people": [p.to_json() for p in found.people], "items": [i.to_json() for i in found.items]}
     lines = [f"{len(found.people)} people, {len(found.items)} items"]
     lines += [f"  {i.kind:9s} box={list(i.box)} score={i.score:.2f}"
               + (f" person={i.person}" if i.person is not None else "") for i in found.items]
@@ -52,34 +53,26 @@ def cmd_detect(args) -> int:
 
 
 def cmd_similar(args) -> int:
-    from edge.imageio import read_image
-    from edge.similar import FindSimilar
-    from edge.vision import Vision
-    cfg = _config(args)
-    if args.k is not None and args.k < 1:
-        raise SignageError(f"--k must be at least 1, got {args.k}")
+    from edge.vision.imageio import read_image
+    rt = _runtime(args)
+    k = _k(args, rt)
     bgr = read_image(args.image)
-    catalog = _open_catalog(cfg)
-    results = FindSimilar(Vision(cfg), catalog)(bgr, k=args.k or cfg.similar.k, all_items=args.all)
-    data = {"items": [{"kind": m.item.kind, "box": list(m.item.box), "category": m.category,
-                       "colors": list(m.colors),
-                       "results": [{"sku": r.sku, "score": r.score, "name": r.name, "category": r.category}
-                                   for r in m.results]} for m in results]}
+    rt.open_catalog()
+    results = rt.similar(bgr, k=k, all_items=args.all)
     lines = []
     for m in results:
         lines.append(f"{m.item.kind} {list(m.item.box)}: looks like {m.category or '?'}, {', '.join(m.colors)}")
         lines += [f"  {r.score:.3f}  {r.sku:14s} {r.name} ({r.category})" for r in m.results]
-    _emit(args, data, "\n".join(lines) or "no item found")
+    _emit(args, {"items": [m.to_json() for m in results]}, "\n".join(lines) or "no item found")
     return 0
 
 
 def cmd_catalog_import(args) -> int:
-    from edge.importer import import_catalog
-    from edge.vision import Vision
-    cfg = _config(args)
-    vision = Vision(cfg)
-    catalog = _open_catalog(cfg, create=True)
-    report = import_catalog(Path(args.path), catalog, vision, progress=not args.json and not args.quiet)
+    from edge.catalog.importer import import_catalog
+    rt = _runtime(args)
+    vision = rt.vision
+    report = import_catalog(Path(args.path), rt.open_catalog(create=True), vision,
+                            progress=not args.json and not args.quiet)
     text = (f"{report.imported} imported, {report.unchanged} unchanged, {len(report.errors)} rejected "
             f"of {report.rows} rows; catalogue version {report.catalog_version}")
     text += "".join(f"\n  rejected {e}" for e in report.errors)
@@ -88,8 +81,7 @@ def cmd_catalog_import(args) -> int:
 
 
 def cmd_catalog_stats(args) -> int:
-    cfg = _config(args)
-    stats = _open_catalog(cfg).stats()
+    stats = _runtime(args).catalog.stats()
     text = (f"catalogue {stats['catalog_dir']}: version {stats['catalog_version']}, {stats['products']} products "
             f"({stats['in_stock']} in stock)\n  categories: "
             + ", ".join(f"{k} {v}" for k, v in stats["categories"].items()))
@@ -99,12 +91,10 @@ def cmd_catalog_stats(args) -> int:
 
 def cmd_watch(args) -> int:
     """Headless: find similar on a live source, printing a line whenever the top match changes."""
-    from edge.capture import open_source
-    from edge.similar import FindSimilar
-    from edge.vision import Vision
-    cfg = _config(args)
-    catalog = _open_catalog(cfg)
-    similar = FindSimilar(Vision(cfg), catalog)
+    from edge.live.capture import open_source
+    rt = _runtime(args)
+    rt.open_catalog()
+    similar = rt.similar
     last, shown = None, 0
     with open_source(args.source, loop=args.loop) as src:
         while args.frames is None or shown < args.frames:
@@ -125,50 +115,27 @@ def cmd_watch(args) -> int:
     return 0
 
 
-def _compat(cfg):
-    from edge.compat import CompatModel
-    from edge.errors import ModelMissing
-    path = cfg.models_dir / "compat.json"
-    if not path.is_file():
-        raise ModelMissing(f"outfit compatibility model {path} not found: run `signage compat train`")
-    try:
-        return CompatModel.load(path)
-    except (ValueError, KeyError) as e:
-        raise ModelMissing(f"outfit compatibility model {path} is corrupt ({e}): run `signage compat train`") from e
-
-
-def _matches_json(m) -> dict:
-    return {"kind": m.item.kind, "box": list(m.item.box), "category": m.category, "colors": list(m.colors),
-            "results": [{"sku": r.sku, "score": r.score, "name": r.name, "category": r.category, "price": r.price,
-                         "currency": r.currency, "stock": r.stock, "aisle": r.aisle} for r in m.results]}
-
-
 def cmd_look(args) -> int:
-    from edge.looks import Anchor, CompleteTheLook, slot_of
-    cfg = _config(args)
+    from edge.styling.looks import Anchor
+    rt = _runtime(args)
     if (args.image is None) == (args.sku is None):
         raise SignageError("give either an IMAGE or --sku SKU")
     bgr = None
     if args.image:
-        from edge.imageio import read_image
+        from edge.vision.imageio import read_image
         bgr = read_image(args.image)
-    catalog = _open_catalog(cfg)
-    ctl = CompleteTheLook(catalog, _compat(cfg))
+    rt.open_catalog()
+    looks = rt.looks
     if args.sku:
-        anchor = ctl.anchor_for_sku(args.sku)
+        anchor = looks.anchor_for_sku(args.sku)
         if anchor is None:
-            raise SignageError(f"sku {args.sku!r} is not in the catalogue {cfg.catalog_dir}")
+            raise SignageError(f"sku {args.sku!r} is not in the catalogue {rt.cfg.catalog_dir}")
     else:
-        from edge.similar import FindSimilar
-        from edge.vision import Vision
-        found = FindSimilar(Vision(cfg), catalog)(bgr, k=3)
+        found = rt.similar(bgr, k=3)
         if not found:
             raise SignageError(f"{args.image}: no garment or shoe found")
-        m = found[0]
-        slot = slot_of(m.category, m.item.kind) or "upper"
-        anchor = Anchor(slot, m.category, m.colors, worn=m.item.person is not None,
-                        similar_skus=tuple(r.sku for r in m.results[:1] if r.score >= 0.8))
-    suggestions = ctl(anchor)
+        anchor = Anchor.from_matches(found[0])
+    suggestions = looks(anchor)
     data = {"anchor": anchor.to_json(), "suggestions": [x.to_json() for x in suggestions]}
     text = [f"anchor: {anchor.category or anchor.slot} ({', '.join(anchor.colors)})"]
     text += [f"  {x.slot:9s} {x.product.sku:14s} {x.product.name}  {x.score:+.2f}  {x.why}" for x in suggestions]
@@ -177,22 +144,13 @@ def cmd_look(args) -> int:
 
 
 def cmd_shop(args) -> int:
-    from edge.imageio import read_image
-    from edge.similar import FindSimilar
-    from edge.vision import Vision
-    cfg = _config(args)
+    from edge.styling.shop import shop_the_look
+    from edge.vision.imageio import read_image
+    rt = _runtime(args)
     bgr = read_image(args.image)
-    catalog = _open_catalog(cfg)
-    vision = Vision(cfg)
-    found = vision.find_items(bgr)
-    worn = [i for i in found.items if i.person is not None]
-    similar = FindSimilar(vision, catalog)
-    k = args.k or cfg.similar.k
-    people = []
-    for p in found.people:
-        items = [similar.match(vision.embedder(bgr, it), k) for it in worn if it.person == p.id]
-        people.append({"id": p.id, "box": list(p.box), "score": round(p.score, 4),
-                       "items": [_matches_json(m) for m in items]})
+    k = _k(args, rt)
+    rt.open_catalog()
+    people = [p.to_json() for p in shop_the_look(rt.similar, bgr, k)]
     lines = [f"{len(people)} people"]
     for p in people:
         lines.append(f"person {p['id']} {p['box']}")
@@ -205,17 +163,9 @@ def cmd_shop(args) -> int:
 
 
 def cmd_tag(args) -> int:
-    from edge.errors import BadImage, CatalogMissing
-    from edge.imageio import read_image
-    from edge.similar import FindSimilar, main_item
-    from edge.tagging import tag_item
-    from edge.vision import Vision
-    cfg = _config(args)
-    vision = Vision(cfg)
-    try:
-        similar = FindSimilar(vision, _open_catalog(cfg))
-    except CatalogMissing:
-        similar = None   # tags still come: category from what the detector saw
+    from edge.errors import BadImage
+    from edge.vision.imageio import read_image
+    tagger = _runtime(args).tagger()
     out, bad = [], []
     for path in args.images:
         try:
@@ -224,23 +174,15 @@ def cmd_tag(args) -> int:
             bad.append({"image": path, "reason": str(e)})
             print(f"signage: skipped {e}", file=sys.stderr)
             continue
-        found = vision.find_items(bgr)
-        item = main_item(found)
-        if similar is not None:
-            m = similar.match(vision.embedder(bgr, item), 1)
-            category, colors = m.category, m.colors
-        else:
-            category, colors = "", vision.embedder(bgr, item).colors
-        out.append({"image": path, **tag_item(category, colors, item.kind).to_json()})
+        out.append({"image": path, **tagger(bgr).to_json()})
     _emit(args, {"images": out, "skipped": bad},
           "\n".join(f"{o['image']}: {o['description']} [{o['category']}; {', '.join(o['colors'])}]" for o in out))
     return EXIT_BAD_INPUT if bad else 0
 
 
-def cmd_compat_score(args) -> int:
-    from edge.compat import SLOTS, CompatItem
-    cfg = _config(args)
-    path = Path(args.file)
+def _read_outfits(path: Path) -> dict:
+    """`compat score`'s input: {"outfits": [{"id", "items": [{"category": slot, "name", "colors"?,
+    "image"?}]}]}, read and checked at the top level."""
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
@@ -249,9 +191,14 @@ def cmd_compat_score(args) -> int:
         raise SignageError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(data, dict) or not isinstance(data.get("outfits"), list):
         raise SignageError(f'{path}: expected {{"outfits": [...]}}')
-    model = _compat(cfg)
-    vision = None
-    scores = []
+    return data
+
+
+def _outfits(path: Path, data: dict, colours_of) -> list[tuple[object, list]]:
+    """The outfits of `compat score`'s input as CompatItems; an error names the outfit and item."""
+    from edge.styling.compat import CompatItem
+    from edge.taxonomy import SLOTS
+    outfits = []
     for n, outfit in enumerate(data["outfits"]):
         where = f"{path}: outfits[{n}]"
         if not isinstance(outfit, dict) or not isinstance(outfit.get("items"), list) or "id" not in outfit:
@@ -264,20 +211,26 @@ def cmd_compat_score(args) -> int:
             if not isinstance(colors, list) or not all(isinstance(c, str) for c in colors):
                 raise SignageError(f"{where}.items[{j}]: 'colors' must be a list of names")
             if not colors and it.get("image"):
-                from edge.imageio import read_image
-                from edge.similar import main_item
-                from edge.vision import Vision
-                vision = vision or Vision(cfg)
-                bgr = read_image(it["image"])
-                colors = list(vision.embedder(bgr, main_item(vision.find_items(bgr))).colors)
+                colors = list(colours_of(it["image"]))
             items.append(CompatItem(it["category"], str(it.get("name") or ""), tuple(colors)))
-        scores.append({"id": outfit["id"], "score": round(model.score(items), 5)})
+        outfits.append((outfit["id"], items))
+    return outfits
+
+
+def cmd_compat_score(args) -> int:
+    from edge.vision.imageio import read_image
+    rt = _runtime(args)
+    path = Path(args.file)
+    data = _read_outfits(path)
+    model = rt.compat
+    outfits = _outfits(path, data, lambda image: rt.vision.colors_of(read_image(image)))
+    scores = [{"id": oid, "score": round(model.score(items), 5)} for oid, items in outfits]
     _emit(args, {"scores": scores}, "\n".join(f"{s['id']}: {s['score']:+.4f}" for s in scores))
     return 0
 
 
 def cmd_compat_train(args) -> int:
-    from edge.compat import CompatModel, load_polyvore, split_outfits
+    from edge.styling.compat import CompatModel, load_polyvore, split_outfits
     cfg = _config(args)
     path = Path(args.outfits)
     if not path.is_file():
@@ -292,34 +245,17 @@ def cmd_compat_train(args) -> int:
 
 
 def cmd_looks_import(args) -> int:
-    import csv as _csv
-    cfg = _config(args)
-    catalog = _open_catalog(cfg)
-    path = Path(args.path)
-    if not path.is_file():
-        raise SignageError(f"{path}: no such file")
-    done, rejected = 0, []
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = _csv.DictReader(f)
-        if not {"look_id", "name", "skus"} <= set(reader.fieldnames or []):
-            raise SignageError(f"{path}: header must have look_id,name,skus")
-        for row in reader:
-            skus = [x.strip() for x in (row["skus"] or "").split(";") if x.strip()]
-            unknown = [x for x in skus if catalog.get(x) is None]
-            if not (row["look_id"] or "").strip() or not (row["name"] or "").strip() or len(skus) < 2 or unknown:
-                reason = f"unknown sku(s) {', '.join(unknown)}" if unknown else "needs look_id, name and 2+ skus"
-                rejected.append({"line": reader.line_num, "reason": reason})
-                continue
-            catalog.upsert_look(row["look_id"].strip(), row["name"].strip(), skus)
-            done += 1
-    _emit(args, {"imported": done, "rejected": rejected},
-          f"{done} looks imported" + "".join(f"\n  rejected line {r['line']}: {r['reason']}" for r in rejected))
+    from edge.catalog.looks_csv import read_looks_csv
+    catalog = _runtime(args).catalog
+    looks, rejected = read_looks_csv(Path(args.path), lambda sku: catalog.get(sku) is not None)
+    catalog.upsert_looks(looks)
+    _emit(args, {"imported": len(looks), "rejected": [r.to_json() for r in rejected]},
+          f"{len(looks)} looks imported" + "".join(f"\n  rejected line {r.line}: {r.reason}" for r in rejected))
     return 0
 
 
 def cmd_merch(args) -> int:
-    cfg = _config(args)
-    catalog = _open_catalog(cfg)
+    catalog = _runtime(args).catalog
     kind, target = ("look", args.target[5:]) if args.target.startswith("look:") else ("sku", args.target)
     if kind == "sku" and catalog.get(target) is None:
         raise SignageError(f"sku {target!r} is not in the catalogue")
@@ -358,10 +294,8 @@ def cmd_sync_run(args) -> int:
     import signal as _signal
     from sync.service import store_sync
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    cfg = _config(args)
-    catalog = _open_catalog(cfg, create=True)
-    s = store_sync(cfg, catalog).start()
-    _signal.signal(_signal.SIGTERM, lambda *a: s._stop.set())
+    s = store_sync(_config(args)).start()
+    _signal.signal(_signal.SIGTERM, lambda *a: s.request_stop())
     try:
         s.run()
     except KeyboardInterrupt:
@@ -372,34 +306,28 @@ def cmd_sync_run(args) -> int:
 
 
 def cmd_publish(args) -> int:
-    from sync.service import fleet, head_office
+    from sync.service import acknowledged_seqs, fleet, head_office, stores_to_publish
     cfg = _config(args)
     hq = head_office(cfg)
     try:
         if args.path:
-            from edge.importer import import_catalog
-            from edge.vision import Vision
-            rep = import_catalog(Path(args.path), hq.catalog, Vision(cfg), progress=not args.json)
+            from edge.catalog.importer import import_catalog
+            from edge.runtime import Runtime
+            rep = import_catalog(Path(args.path), hq.catalog, Runtime(cfg).vision, progress=not args.json)
             for e in rep.errors:
                 print(f"signage: rejected {e}", file=sys.stderr)
             if args.looks:
-                hq.catalog.db.execute("DELETE FROM looks")
-                import csv as _csv
-                for row in _csv.DictReader(open(args.looks, newline="", encoding="utf-8-sig")):
-                    hq.catalog.upsert_look(row["look_id"], row["name"], [x for x in row["skus"].split(";") if x])
+                from edge.catalog.looks_csv import read_looks_csv
+                looks, rejected = read_looks_csv(Path(args.looks), lambda sku: hq.catalog.get(sku) is not None)
+                for r in rejected:
+                    print(f"signage: rejected look on line {r.line}: {r.reason}", file=sys.stderr)
+                hq.catalog.replace_looks(looks)
         status = fleet(cfg)
-        if args.store:
-            stores = args.store
-        elif args.all:
-            stores = sorted(set(cfg.sync.stores) | set(hq.known_stores()) | set(status))
-        else:
-            raise SignageError("say which stores: --store ID (repeatable) or --all")
-        if not stores:
-            raise SignageError("--all: no stores known (list them in sync.stores)")
-        acked = {s: (st.get("seq") or 0) for s, st in status.items() if st.get("online") is not None}
-        report = hq.publish(stores, with_vectors=not args.no_vectors, progress=not args.json, acked_seq=acked)
+        stores = stores_to_publish(cfg, hq, status, args.store, args.all)
+        report = hq.publish(stores, with_vectors=not args.no_vectors, progress=not args.json,
+                            acked_seq=acknowledged_seqs(status))
     finally:
-        hq.pub.close()
+        hq.close()
     text = "\n".join(f"{s}: {r['ops']} changes in {r['deltas']} deltas, now at seq {r['seq']}"
                      for s, r in report.stores.items())
     text += f"\n{report.images} images, {report.bytes:,} bytes, {report.resent} re-sent, {report.seconds:.1f} s"
@@ -408,22 +336,8 @@ def cmd_publish(args) -> int:
 
 
 def cmd_fleet_status(args) -> int:
-    from sync.service import fleet, head_office
-    cfg = _config(args)
-    status = fleet(cfg, args.wait)
-    hq_seq = {}
-    if cfg.sync.hq_dir is not None and cfg.sync.private_key is not None:
-        hq = head_office(cfg, connect=False)
-        hq_seq = {s: hq.last_seq(s) for s in hq.known_stores()}
-    rows = []
-    for key in sorted(set(status) | set(hq_seq)):
-        st = status.get(key, {})
-        store = key.split("/")[0]           # 'store' or 'store/screen'
-        rows.append({"store": key, "online": st.get("online"), "seq": st.get("seq"),
-                     "published_seq": hq_seq.get(store), "lag": (hq_seq.get(store, 0) - (st.get("seq") or 0))
-                     if store in hq_seq else None, "catalog_version": st.get("catalog_version"),
-                     "last_seen": st.get("last_seen"), "rejected": st.get("rejected"),
-                     "last_rejection": (st.get("last_rejection") or {}).get("reason")})
+    from sync.service import fleet_report
+    rows = fleet_report(_config(args), args.wait)
     lines = [f"{'store':16s} {'online':6s} {'seq':>6s} {'lag':>4s} {'version':>7s} {'last seen':20s} rejected"]
     for r in rows:
         lines.append(f"{r['store']:16s} {str(r['online']):6s} {str(r['seq']):>6s} {str(r['lag']):>4s} "
@@ -438,6 +352,10 @@ def cmd_bench(args) -> int:
         import matplotlib  # noqa: F401
     except ImportError:
         raise SignageError("the benchmarks need matplotlib: pip install -e '.[bench]'") from None
+    from edge.config import REPO_ROOT
+    if not (REPO_ROOT / "bench").is_dir():
+        raise SignageError("the benchmarks run from a checkout of the repository (bench/ is not installed)")
+    sys.path.insert(0, str(REPO_ROOT))    # bench/ lives in the checkout, not in the installed package
     from bench.report import run
     res = run(quick=args.quick, full=args.full, out_dir=Path(args.out))
     print(f"wrote {Path(args.out) / 'benchmarks.md'} ({res['machine']})")
@@ -455,7 +373,7 @@ def cmd_models_build(args) -> int:
 
 
 def cmd_models_verify(args) -> int:
-    from edge.runtime import ModelStore
+    from edge.vision.models import ModelStore
     cfg = _config(args)
     store = ModelStore(cfg.models_dir)
     infos = [store.verify(name) for name in store.manifest["models"]]

@@ -7,7 +7,6 @@ published, so a crash never reuses a seq for other content; unconfirmed deltas a
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import sqlite3
@@ -21,10 +20,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edge.catalog import Catalog
+from edge.catalog.store import MERCH_ACTIONS, Catalog
 
 from . import topics
 from .envelope import MAX_DELTA_BYTES, SCHEMA, canonical, sign
+from .ops import DeleteLook, DeleteProduct, Op, SetMerch, UpsertLook, UpsertProduct, VectorRef, parse_op, removes
 from .store import now_iso
 
 HQ_SCHEMA = """
@@ -116,47 +116,34 @@ class HeadOffice:
         self.pub = publisher
 
     # ---- what a store should have -------------------------------------------------------------
-    def desired(self, with_vectors: bool = True) -> dict[str, tuple[str, dict]]:
-        """key -> (hash, op) for everything in the catalogue now."""
-        out: dict[str, tuple[str, dict]] = {}
-        vectors: dict[int, tuple[bytes, str]] = {}
-        if with_vectors:
-            for pid, mv, blob in self.catalog.db.execute("SELECT product_id, model_version, vector FROM vectors"):
-                vectors[pid] = (blob, mv)
+    def desired(self, with_vectors: bool = True) -> dict[str, tuple[str, Op]]:
+        """key -> (hash of the wire form, op) for everything in the catalogue now."""
+        out: dict[str, tuple[str, Op]] = {}
+        vectors = self.catalog.vectors_by_product() if with_vectors else {}
+        ops: list[Op] = []
         for p in self.catalog.products():
-            op = {"op": "upsert_product", "sku": p.sku, "name": p.name, "category": p.category,
-                  "colors": list(p.colors), "price": p.price, "currency": p.currency, "stock": p.stock,
-                  "aisle": p.aisle, "gender": p.gender, "season": p.season, "tags": list(p.tags),
-                  "description": p.description}
-            if p.image_sha256:
-                op["image_sha256"] = p.image_sha256
-            if p.price is None:
-                del op["price"]
-            if p.id in vectors:
-                blob, mv = vectors[p.id]
-                op["vector"] = {"model_version": mv, "f32": base64.b64encode(blob).decode()}
-            out[f"p:{p.sku}"] = (_h(op), op)
-        for lid, (name, skus) in self.catalog.looks().items():
-            op = {"op": "upsert_look", "look_id": lid, "name": name, "skus": skus}
-            out[f"l:{lid}"] = (_h(op), op)
-        for kind, target, action, weight in self.catalog.merch():
-            op = {"op": "set_merch", "kind": kind, "target": target, "action": action, "weight": weight}
-            out[f"m:{kind}:{target}:{action}"] = (_h(op), op)
+            vec = vectors.get(p.id)
+            ops.append(UpsertProduct.of(p, VectorRef.of(vec[0], vec[1]) if vec else None))
+        ops += [UpsertLook(lid, name, tuple(skus)) for lid, (name, skus) in self.catalog.looks().items()]
+        ops += [SetMerch(kind, target, action, weight) for kind, target, action, weight in self.catalog.merch()]
+        for op in ops:
+            out[op.key] = (_h(op.to_json()), op)
         return out
 
-    def diff(self, store: str, desired: dict) -> tuple[list[dict], dict]:
+    def diff(self, store: str, desired: dict[str, tuple[str, Op]]) -> tuple[list[Op], dict]:
         sent = dict(self.db.execute("SELECT key, hash FROM sent WHERE store=?", (store,)).fetchall())
-        ops, new_sent = [], {}
+        ops: list[Op] = []
+        new_sent = {}
         # deletes first (a look may name a product that goes), then products, looks, rules
         for key in sorted(set(sent) - set(desired)):
             kind, _, rest = key.partition(":")
             if kind == "p":
-                ops.append({"op": "delete_product", "sku": rest})
+                ops.append(DeleteProduct(rest))
             elif kind == "l":
-                ops.append({"op": "delete_look", "look_id": rest})
+                ops.append(DeleteLook(rest))
             else:
                 k, target, _action = rest.split(":", 2)
-                ops.append({"op": "set_merch", "kind": k, "target": target, "action": "clear"})
+                ops.append(SetMerch(k, target, "clear"))
             new_sent[key] = None
         for key in sorted(desired, key=lambda k: ("plm".index(k[0]), k)):
             h, op = desired[key]
@@ -166,10 +153,10 @@ class HeadOffice:
         return ops, new_sent
 
     # ---- publishing ---------------------------------------------------------------------------
-    def _chunks(self, ops: list[dict], max_ops: int) -> list[list[dict]]:
+    def _chunks(self, ops: list[Op], max_ops: int) -> list[list[Op]]:
         out, cur, size = [], [], 0
         for op in ops:
-            n = len(canonical(op))
+            n = len(canonical(op.to_json()))
             if cur and (len(cur) >= max_ops or size + n > MAX_DELTA_BYTES - 4096):
                 out.append(cur)
                 cur, size = [], 0
@@ -179,14 +166,7 @@ class HeadOffice:
             out.append(cur)
         return out
 
-    def _key_of(self, op: dict) -> str:
-        if op["op"] in ("upsert_product", "delete_product"):
-            return f"p:{op['sku']}"
-        if op["op"] in ("upsert_look", "delete_look"):
-            return f"l:{op['look_id']}"
-        return f"m:{op['kind']}:{op['target']}:{op.get('action')}"
-
-    def record(self, store: str, chunks: list[list[dict]], new_sent: dict) -> list[tuple[int, str, bytes]]:
+    def record(self, store: str, chunks: list[list[Op]], new_sent: dict) -> list[tuple[int, str, bytes]]:
         """Assign the next seqs and log the signed deltas of one store, in one transaction (one
         fsync), before any of them is published."""
         out = []
@@ -198,17 +178,18 @@ class HeadOffice:
             for chunk in chunks:
                 seq += 1
                 env = {"schema": SCHEMA, "catalog": self.catalog_id, "store": store, "seq": seq,
-                       "created_at": now_iso(), "ops": chunk}
+                       "created_at": now_iso(), "ops": [op.to_json() for op in chunk]}
                 payload = sign(env, self.key)
                 topic = topics.delta(self.catalog_id, store, seq)
                 cur.execute("INSERT INTO log VALUES (?,?,?,?,0)", (store, seq, topic, payload))
                 for op in chunk:
-                    key = self._key_of(op)
-                    if op["op"] in ("delete_product", "delete_look") or op.get("action") == "clear":
-                        cur.execute("DELETE FROM sent WHERE store=? AND key LIKE ?",
-                                    (store, key if not key.startswith("m:") else key.rsplit(":", 1)[0] + ":%"))
+                    if isinstance(op, SetMerch) and op.action == "clear":   # every rule of the target
+                        cur.executemany("DELETE FROM sent WHERE store=? AND key=?",
+                                        [(store, SetMerch(op.kind, op.target, a).key) for a in MERCH_ACTIONS])
+                    elif removes(op):
+                        cur.execute("DELETE FROM sent WHERE store=? AND key=?", (store, op.key))
                     else:
-                        cur.execute("INSERT OR REPLACE INTO sent VALUES (?,?,?)", (store, key, new_sent[key]))
+                        cur.execute("INSERT OR REPLACE INTO sent VALUES (?,?,?)", (store, op.key, new_sent[op.key]))
                 out.append((seq, topic, payload))
             cur.execute("UPDATE stores SET seq=? WHERE store=?", (seq, store))
             cur.execute("COMMIT")
@@ -218,8 +199,10 @@ class HeadOffice:
         return out
 
     def _image_bytes(self, sha: str) -> bytes:
-        folder = self.catalog.dir / "images" / sha[:2]
-        return next(folder.glob(f"{sha}.*")).read_bytes()
+        path = self.catalog.images.find(sha)
+        if path is None:
+            raise FileNotFoundError(f"head office's catalogue has no image {sha}")
+        return path.read_bytes()
 
     def _send(self, items: list[tuple[str, bytes]], report: PublishReport, progress=None) -> list[int]:
         mids = []
@@ -238,8 +221,8 @@ class HeadOffice:
         if not again:
             return
         # the images those deltas name go again too: a broker that lost a delta may have lost them
-        shas = sorted({op["image_sha256"] for _, _, _, p in again for op in json.loads(p)["ops"]
-                       if op.get("image_sha256")})
+        shas = sorted({op.product.image_sha256 for _, _, _, p in again for op in map(parse_op, json.loads(p)["ops"])
+                       if isinstance(op, UpsertProduct) and op.product.image_sha256})
         mids = self._send([(topics.image(self.catalog_id, sha), self._image_bytes(sha)) for sha in shas], report)
         mids += self._send([(t, p) for _, _, t, p in again], report)
         if not self.pub.wait(mids):
@@ -254,7 +237,8 @@ class HeadOffice:
         self.resend_unconfirmed(report, acked_seq)
         desired = self.desired(with_vectors)
         plans = {s: self.diff(s, desired) for s in stores}
-        shas = sorted({op["image_sha256"] for ops, _ in plans.values() for op in ops if op.get("image_sha256")})
+        shas = sorted({op.product.image_sha256 for ops, _ in plans.values() for op in ops
+                       if isinstance(op, UpsertProduct) and op.product.image_sha256})
         known = {r[0] for r in self.db.execute("SELECT sha FROM images")}
         shas = [s for s in shas if s not in known]
         chunks = {s: self._chunks(ops, max_ops) for s, (ops, _) in plans.items()}
@@ -290,6 +274,10 @@ class HeadOffice:
             bar.close()
         report.seconds = time.monotonic() - t0
         return report
+
+    def close(self) -> None:
+        if self.pub is not None:
+            self.pub.close()
 
     def last_seq(self, store: str) -> int:
         row = self.db.execute("SELECT seq FROM stores WHERE store=?", (store,)).fetchone()

@@ -22,17 +22,19 @@ def _tls(cfg: Config) -> dict | None:
     return {"ca_certs": str(cfg.sync.tls_ca)}
 
 
-def store_sync(cfg: Config, catalog):
-    from edge.vision import Vision, model_version
+def store_sync(cfg: Config, catalog=None):
+    from edge.runtime import Runtime
 
     from .envelope import load_public
     from .store import StoreSync
     if cfg.sync.public_key is None or not cfg.sync.public_key.is_file():
         raise ConfigError("config key 'sync.public_key': head office's public key file is needed "
                           "(`signage keys generate` at head office makes it)")
+    rt = Runtime(cfg)
+    catalog = catalog if catalog is not None else rt.open_catalog(create=True)
     return StoreSync(catalog, cfg.sync.catalog_id, cfg.sync.store_id, load_public(cfg.sync.public_key),
                      cfg.sync.broker_host, cfg.sync.broker_port, cfg.sync.username or cfg.sync.store_id,
-                     _password(cfg), model_version(cfg), vision_factory=lambda: Vision(cfg),
+                     _password(cfg), rt.model_version, vision_factory=lambda: rt.vision,
                      heartbeat=cfg.sync.heartbeat_s, tls=_tls(cfg))
 
 
@@ -53,3 +55,42 @@ def fleet(cfg: Config, wait: float = 1.5) -> dict:
     from .hq import fleet_status
     return fleet_status(cfg.sync.broker_host, cfg.sync.broker_port, cfg.sync.username or "hq", _password(cfg),
                         cfg.sync.catalog_id, wait, _tls(cfg))
+
+
+def stores_to_publish(cfg: Config, hq, status: dict, named: list[str] | None, every: bool) -> list[str]:
+    """The stores a publish goes to: those named, or with --all every store configured, known to
+    head office's log or seen on the broker (a screen's 'store/screen' counts as its store)."""
+    from edge.errors import SignageError
+    if named:
+        return list(named)
+    if not every:
+        raise SignageError("say which stores: --store ID (repeatable) or --all")
+    stores = sorted(set(cfg.sync.stores) | set(hq.known_stores()) | set(status))
+    if not stores:
+        raise SignageError("--all: no stores known (list them in sync.stores)")
+    return stores
+
+
+def acknowledged_seqs(status: dict) -> dict[str, int]:
+    """store -> the sequence number its retained status reports having applied."""
+    return {s: (st.get("seq") or 0) for s, st in status.items() if st.get("online") is not None}
+
+
+def fleet_report(cfg: Config, wait: float = 1.5) -> list[dict]:
+    """One row per store (and per screen, as 'store/screen'): online, seq, what head office has
+    published to it and the lag between the two, catalogue version, last seen, rejections."""
+    status = fleet(cfg, wait)
+    hq_seq = {}
+    if cfg.sync.hq_dir is not None and cfg.sync.private_key is not None:
+        hq = head_office(cfg, connect=False)
+        hq_seq = {s: hq.last_seq(s) for s in hq.known_stores()}
+    rows = []
+    for key in sorted(set(status) | set(hq_seq)):
+        st = status.get(key, {})
+        store = key.split("/")[0]           # 'store' or 'store/screen'
+        rows.append({"store": key, "online": st.get("online"), "seq": st.get("seq"),
+                     "published_seq": hq_seq.get(store), "lag": (hq_seq.get(store, 0) - (st.get("seq") or 0))
+                     if store in hq_seq else None, "catalog_version": st.get("catalog_version"),
+                     "last_seen": st.get("last_seen"), "rejected": st.get("rejected"),
+                     "last_rejection": (st.get("last_rejection") or {}).get("reason")})
+    return rows

@@ -9,7 +9,6 @@ messages change nothing and are reported on the status topic with the reason.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -20,16 +19,19 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from edge.catalog import Catalog
+from edge.catalog.store import Catalog
+from edge.errors import BadImage
+from edge.vision.imageio import decode_image
+from edge.vision.items import product_item
 
 from . import topics
 from .envelope import MAX_IMAGE_BYTES, Delta, Rejected, parse
+from .ops import UpsertProduct, apply_delta, image_path_for
 
 log = logging.getLogger("signage.sync")
 SESSION_EXPIRY = 30 * 24 * 3600      # keep a store's queue for 30 days offline
@@ -159,8 +161,6 @@ class StoreSync:
             return self._reject(m, f"oversized image: {len(m.payload):,} bytes")
         if hashlib.sha256(m.payload).hexdigest() != sha:
             return self._reject(m, "image does not match its sha256")
-        from edge.errors import BadImage
-        from edge.imageio import decode_image
         try:
             decode_image(m.payload, sha)
         except BadImage as e:
@@ -170,38 +170,30 @@ class StoreSync:
 
     def _ready(self, d: Delta) -> bool:
         """All images this delta needs are here."""
-        for op in d.ops:
-            sha = op.get("image_sha256") if op["op"] == "upsert_product" else None
-            if sha and not (self.catalog.dir / f"images/{sha[:2]}/{sha}.jpg").exists():
-                return False
-        return True
+        return all(self.catalog.images.has(op.product.image_sha256) for op in d.ops
+                   if isinstance(op, UpsertProduct) and op.product.image_sha256)
 
     def _vectors(self, d: Delta) -> tuple[dict, dict]:
-        from edge.imageio import decode_image
-        from edge.importer import pick_item
         vectors, images = {}, {}
         for op in d.ops:
-            if op["op"] != "upsert_product":
+            if not isinstance(op, UpsertProduct):
                 continue
-            sha = op.get("image_sha256")
+            sha = op.product.image_sha256
             if sha:
-                images[sha] = f"images/{sha[:2]}/{sha}.jpg"
-            vec = op.get("vector")
-            if vec and vec["model_version"] == self.model_version:
-                v = np.frombuffer(base64.b64decode(vec["f32"]), np.float32)
-                vectors[op["sku"]] = (v, vec["model_version"])
+                images[sha] = image_path_for(sha)
+            if op.vector is not None and op.vector.model_version == self.model_version:
+                vectors[op.sku] = (op.vector.array(), op.vector.model_version)
                 continue
             if sha:          # no vector, or one from another model: embed here, off the kiosk's thread
                 vision = self.vision
-                bgr = decode_image((self.catalog.dir / images[sha]).read_bytes(), sha)
-                item = pick_item(vision.find_items(bgr), op.get("category") or "")
-                iv = vision.embedder(bgr, item)
-                vectors[op["sku"]] = (iv.vector, iv.model_version)
+                bgr = decode_image(self.catalog.images.path(images[sha]).read_bytes(), sha)
+                iv = vision.embed(bgr, product_item(vision.find_items(bgr), op.product.category))
+                vectors[op.sku] = (iv.vector, iv.model_version)
         return vectors, images
 
     def _apply(self, d: Delta, m: Incoming) -> None:
         vectors, images = self._vectors(d)
-        self.catalog.apply_delta(d.seq, d.ops, vectors, images)   # one transaction with the new seq
+        apply_delta(self.catalog, d.seq, d.ops, vectors, images)   # one transaction with the new seq
         model_versions = {v[1] for v in vectors.values()}
         for mv in model_versions:
             self.catalog.index(mv)                                  # rebuilt and swapped atomically
@@ -302,6 +294,10 @@ class StoreSync:
                 next_beat = time.monotonic() + self.heartbeat
                 if self.state.connected:
                     self.publish_status()
+
+    def request_stop(self) -> None:
+        """Ask run() to return (safe from a signal handler); stop() then says goodbye."""
+        self._stop.set()
 
     def stop(self) -> None:
         self._stop.set()

@@ -21,7 +21,7 @@ def cfg():
 
 @pytest.fixture(scope="session")
 def vision(cfg):
-    from edge.vision import Vision
+    from edge.vision.stages import Vision
     return Vision(cfg)
 
 

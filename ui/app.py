@@ -1,8 +1,9 @@
 """The kiosk window: attract loop, live view with suggestions, product detail, problem screen.
 
-The pipeline (edge/pipeline.py) runs in its own threads and only stores the newest frame and the
-newest result in `KioskState`; a GUI timer reads that state and shows it. Nothing here infers,
-and nothing of the camera is written anywhere.
+The pipeline (edge/live/) runs in its own threads and only stores the newest frame and the
+newest result in `KioskState`; a GUI timer reads that state and draws the Panel that
+edge/live/screen.py makes of it. Nothing here infers or decides what to show, and nothing of the
+camera is written anywhere.
 """
 from __future__ import annotations
 
@@ -17,13 +18,11 @@ from PySide6.QtWidgets import (QBoxLayout, QDialog, QGridLayout, QHBoxLayout, QL
                                QScrollArea, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget)
 
 from edge.config import Config
+from edge.live.screen import MODES, Panel, panel_for
 
 from .theme import stylesheet
 from .widgets import (BigButton, ProductCard, QrView, VideoView, bgr_to_qimage, clear_layout, money,
                       pixmap_for)
-
-MODES = (("similar", "Find similar"), ("look", "Complete the look"), ("shop", "Shop the look"))
-KIND_TITLE = {"upper": "Top", "lower": "Bottom", "footwear": "Shoes", "garment": "Your item"}
 
 
 @dataclass
@@ -47,6 +46,10 @@ class KioskState:
     def put_status(self, status) -> None:
         with self.lock:
             self.status = status
+
+    def callbacks(self) -> dict:
+        """The pipeline's callbacks that fill this state (Runtime.pipeline(source, **callbacks))."""
+        return {"on_frame": self.put_frame, "on_result": self.put_result, "on_status": self.put_status}
 
     def snapshot(self):
         with self.lock:
@@ -409,43 +412,21 @@ class KioskWindow(QMainWindow):
         self.status_label.setText(f"catalogue v{version} · {self.sync_status()} · {src} · {fps:.0f} fps")
 
     def _show_suggestions(self, result) -> None:
-        cards, title = self._cards_for(result)
-        key = (self.mode, title, tuple(c[0] for c in cards))
+        self.show_panel(panel_for(result, self.mode, self.cfg.kiosk.suggestions))
+
+    def show_panel(self, panel: Panel) -> None:
+        key = (self.mode, *panel.key)          # (mode, title, skus)
         if key == self._shown_key:
             return                                  # same suggestions: do not rebuild (no flicker)
         self._shown_key = key
-        self.panel_title.setText(title)
+        self.panel_title.setText(panel.title)
         clear_layout(self.cards)
-        for sku, name, price, stock, aisle, why, image, badge in cards:
-            card = ProductCard(sku, name, price, stock, aisle, why, pixmap_for(image, self._pixmaps), badge)
+        for c in panel.cards:
+            card = ProductCard(c.sku, c.name, money(c.price, c.currency), c.stock, c.aisle, c.why,
+                               pixmap_for(self._image(c.image), self._pixmaps), c.badge)
             card.tapped.connect(self.open_detail)
             self.cards.addWidget(card)
         self.cards.addStretch(1)
 
-    def _image(self, sku_image: str | None):
-        return (self.catalog.dir / sku_image) if (self.catalog is not None and sku_image) else None
-
-    def _cards_for(self, result):
-        n = self.cfg.kiosk.suggestions
-        main = result.main
-        if main is None:
-            return [], "Looking…" if result.items else "Hold a garment up to the camera"
-        what = (main.category or KIND_TITLE.get(main.kind, "item")).lower()
-        colours = " ".join(main.colors[:1])
-        if self.mode == "similar":
-            return ([(m.sku, m.name, money(m.price, m.currency), m.stock or 0, m.aisle or "", "", self._image(m.image), "")
-                     for m in main.matches[:n]], f"Like your {colours} {what}".replace("  ", " "))
-        if self.mode == "look":
-            return ([(s.product.sku, s.product.name, money(s.product.price, s.product.currency), s.product.stock,
-                      s.product.aisle, s.why, self._image(s.product.image), s.slot) for s in main.looks[:n]],
-                    f"To wear with your {colours} {what}".replace("  ", " "))
-        cards = []
-        people = sorted({i.person for i in result.items if i.stable and i.matches}, key=lambda p: (p is None, p))
-        for person in people:
-            for it in (i for i in result.items if i.person == person and i.stable and i.matches):
-                m = it.matches[0]
-                badge = (f"person {person + 1} · " if len(people) > 1 and person is not None else "") + \
-                    KIND_TITLE.get(it.kind, it.kind)
-                cards.append((m.sku, m.name, money(m.price, m.currency), m.stock or 0, m.aisle or "", "",
-                              self._image(m.image), badge))
-        return cards, "Everything in view, in this store"
+    def _image(self, rel: str | None):
+        return self.catalog.images.path(rel) if (self.catalog is not None and rel) else None

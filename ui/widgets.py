@@ -9,8 +9,9 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout,
                                QWidget)
 
+from edge.taxonomy import KIND_LABEL
+
 KIND_COLOURS = {"upper": "#4cc9f0", "lower": "#f72585", "footwear": "#ffd166", "garment": "#06d6a0"}
-KIND_WORDS = {"upper": "Top", "lower": "Bottom", "footwear": "Shoes", "garment": "Item"}
 
 
 def bgr_to_qimage(bgr: np.ndarray) -> QImage:
@@ -70,7 +71,7 @@ class VideoView(QWidget):
             r = QRectF(x0 + x1 * sx, y0 + y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy)
             p.drawRoundedRect(r, 10, 10)
             if it.stable:
-                label = it.category or KIND_WORDS.get(it.kind, it.kind)
+                label = it.category or KIND_LABEL.get(it.kind, it.kind)
                 tw = p.fontMetrics().horizontalAdvance(label) + 16
                 th = p.fontMetrics().height() + 6
                 tag = QRectF(r.left(), max(y0, r.top() - th), tw, th)

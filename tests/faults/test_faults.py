@@ -1,7 +1,7 @@
 """Fault suite: break the system on purpose. Bounded for CI; SIGNAGE_FAULTS_LONG=1 runs longer.
 
-Kill -9 during delta apply and broker kills are in tests/test_sync.py (the chaos test); corrupt
-and stale index files in tests/test_catalog.py; bad image files in tests/test_imageio.py.
+Kill -9 during delta apply and broker kills are in tests/sync/test_sync.py (the chaos test); corrupt
+and stale index files in tests/catalog/test_catalog.py; bad image files in tests/vision/test_imageio.py.
 """
 import os
 import random
@@ -20,8 +20,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from conftest import MESSI, ROOT, cc0_path, cc0_rows  # noqa: E402
 
-from edge.catalog import Catalog  # noqa: E402
-from edge.index import VectorIndex  # noqa: E402
+from edge.catalog.store import Catalog  # noqa: E402
+from edge.catalog.index import VectorIndex  # noqa: E402
 
 pytestmark = pytest.mark.faults
 LONG = os.environ.get("SIGNAGE_FAULTS_LONG") == "1"
@@ -53,7 +53,7 @@ def consistent(folder: Path, model_version: str) -> int:
 
 
 def test_kill_9_during_catalogue_import(tmp_path, cfg):
-    from edge.vision import model_version
+    from edge.vision.stages import model_version
     mv = model_version(cfg)
     n = 60 if not LONG else 200
     csv_path = write_csv(tmp_path, n)
@@ -76,7 +76,7 @@ def test_kill_9_during_catalogue_import(tmp_path, cfg):
 
 
 def test_truncated_index_file_is_rebuilt(tmp_path, cfg, vision):
-    from edge.importer import import_catalog
+    from edge.catalog.importer import import_catalog
     store = tmp_path / "store"
     cat = Catalog(store, create=True)
     import_catalog(write_csv(tmp_path, 12), cat, vision, progress=False)
@@ -102,14 +102,14 @@ def test_corrupt_model_gives_the_fix_and_keeps_the_catalogue(tmp_path, cfg):
     assert res.returncode == 2 and "signage models build" in res.stderr and "corrupt" in res.stderr
     from edge.config import load_config
     from ui.app import KioskState
-    from ui.run import build_pipeline
     from edge.errors import SignageError
+    from edge.runtime import Runtime
     with pytest.raises(SignageError, match="signage models build"):
-        build_pipeline(load_config(conf), "0", KioskState())
+        Runtime(load_config(conf)).pipeline("0", **KioskState().callbacks())
 
 
 def test_full_disk_during_import_is_a_clear_error_and_loses_nothing(tmp_path, cfg):
-    from edge.vision import model_version
+    from edge.vision.stages import model_version
     store = tmp_path / "store"
     first = tmp_path / "first"
     first.mkdir()
@@ -133,7 +133,7 @@ def test_full_disk_during_import_is_a_clear_error_and_loses_nothing(tmp_path, cf
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
                     reason="needs root to drop to another user (read-only for root is not read-only)")
 def test_read_only_data_folder_kiosk_keeps_serving(tmp_path, cfg, vision):
-    from edge.importer import import_catalog
+    from edge.catalog.importer import import_catalog
     base = Path("/tmp") / f"signage-ro-{os.getpid()}"
     shutil.rmtree(base, ignore_errors=True)
     base.mkdir(mode=0o755)
@@ -164,13 +164,13 @@ def test_read_only_data_folder_kiosk_keeps_serving(tmp_path, cfg, vision):
 
 def test_long_run_memory_stays_flat(cfg, vision):
     """The recognizer on the demo video, unpaced: resident memory after warm-up grows < 5%."""
-    from edge.capture import open_source
-    from edge.catalog import Catalog
-    from edge.compat import CompatModel
-    from edge.importer import import_catalog
-    from edge.looks import CompleteTheLook
-    from edge.pipeline import Recognizer
-    from edge.similar import FindSimilar
+    from edge.live.capture import open_source
+    from edge.catalog.store import Catalog
+    from edge.styling.compat import CompatModel
+    from edge.catalog.importer import import_catalog
+    from edge.styling.looks import CompleteTheLook
+    from edge.live.recognizer import Recognizer
+    from edge.styling.similar import FindSimilar
     import tempfile
 
     def rss():

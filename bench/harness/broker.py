@@ -1,0 +1,94 @@
+"""A real Mosquitto broker on a free loopback port, for tests, benchmarks and the fleet simulator.
+
+It uses the production ACL (deploy/mosquitto/acl) and a password file made with mosquitto_passwd,
+so what the tests prove about who may publish what holds for the deployed broker too.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Broker:
+    def __init__(self, folder: Path, users: dict[str, str], port: int | None = None, extra: str = ""):
+        if shutil.which("mosquitto") is None:
+            raise RuntimeError("mosquitto is not installed: run deploy/install.sh (Debian package 'mosquitto')")
+        self.dir = Path(folder)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.users = users
+        self.port = port or free_port()
+        self.extra = extra
+        self.proc: subprocess.Popen | None = None
+        self._write_files()
+
+    def _write_files(self) -> None:
+        passwd = self.dir / "passwd"
+        passwd.unlink(missing_ok=True)
+        passwd.touch()
+        for user, password in self.users.items():
+            subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, password], check=True,
+                           capture_output=True)
+        shutil.copy(DEPLOY / "acl", self.dir / "acl")
+        conf = (DEPLOY / "test.conf.template").read_text().format(
+            passwd=passwd, acl=self.dir / "acl", port=self.port, data=self.dir)
+        # Started as root, mosquitto drops to the 'mosquitto' user and then cannot write its
+        # persistence into our folder: tell it to stay the user that started it.
+        conf += f"\nuser {getpass.getuser()}\n" + self.extra
+        (self.dir / "mosquitto.conf").write_text(conf)
+        for f in ("passwd", "acl"):
+            os.chmod(self.dir / f, 0o600)
+
+    def start(self, timeout: float = 10.0) -> "Broker":
+        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.dir / "mosquitto.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=open(self.dir / "stderr.log", "ab"))
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mosquitto exited: {(self.dir / 'stderr.log').read_text()[-1000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"mosquitto did not listen on {self.port} within {timeout}s")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def reconfigure(self, extra: str) -> None:
+        """Restart with other extra config (e.g. without its bridge: the store's uplink cut)."""
+        self.stop()
+        self.extra = extra
+        self._write_files()
+        self.start()
+
+    def restart(self, kill: bool = False) -> None:
+        self.stop(kill)
+        self.start()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

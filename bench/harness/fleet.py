@@ -1,0 +1,137 @@
+"""A simulated chain of stores on this machine: a head-office broker, N store brokers bridged to
+it (Mosquitto bridges, MQTT 5, persistent), M screens per store each talking only to its store's
+broker. Used by tests/sync/test_fleet.py and bench/fleet.py; all traffic stays on loopback.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge.catalog.products import Product
+from edge.catalog.store import Catalog
+
+from sync.envelope import generate_keys, load_private, load_public
+from sync.hq import HeadOffice, Publisher
+from sync.store import StoreSync
+
+from .broker import Broker
+
+CAT = "chain"
+MODEL = "fleet-sim:16d"     # tiny precomputed vectors: the screens need no models
+
+
+def bridge_config(store: str, hq_port: int, password: str, catalog: str = CAT) -> str:
+    """The store broker's bridge to head office (deploy/mosquitto/store-bridge.conf, minus TLS)."""
+    return f"""
+connection hq-{store}
+address 127.0.0.1:{hq_port}
+remote_username {store}
+remote_password {password}
+remote_clientid bridge-{store}
+cleansession false
+bridge_protocol_version mqttv50
+restart_timeout 1 5
+topic signage/{catalog}/{store}/delta/# in 1
+topic signage/{catalog}/image/# in 1
+topic signage/{catalog}/{store}/status out 1
+topic signage/{catalog}/{store}/screen/+/status out 1
+"""
+
+
+@dataclass
+class Screen:
+    store: str
+    name: str
+    sync: StoreSync
+    thread: threading.Thread | None = None
+    reached: dict = field(default_factory=dict)    # seq -> monotonic time it was applied
+
+
+class Fleet:
+    def __init__(self, folder: Path, n_stores: int, screens_per_store: int = 2):
+        self.dir = Path(folder)
+        self.stores = [f"s{i:03d}" for i in range(n_stores)]
+        self.uplink_pw = {s: f"up-{s}" for s in self.stores}
+        self.local_pw = {s: f"local-{s}" for s in self.stores}
+        generate_keys(self.dir / "hq.key", self.dir / "hq.pub")
+        self.hq_broker = Broker(self.dir / "hq-broker", {"hq": "hq-pw", **self.uplink_pw}).start()
+        self.store_brokers = {
+            s: Broker(self.dir / f"broker-{s}", {s: self.local_pw[s]},
+                      extra=bridge_config(s, self.hq_broker.port, self.uplink_pw[s])).start()
+            for s in self.stores}
+        self.publisher = Publisher("127.0.0.1", self.hq_broker.port, "hq", "hq-pw")
+        self.hq = HeadOffice(self.dir / "hq", CAT, load_private(self.dir / "hq.key"), self.publisher)
+        key = load_public(self.dir / "hq.pub")
+        self.screens: list[Screen] = []
+        for s in self.stores:
+            for k in range(screens_per_store):
+                cat = Catalog(self.dir / f"screen-{s}-{k}", create=True)
+                sync = StoreSync(cat, CAT, s, key, "127.0.0.1", self.store_brokers[s].port, s, self.local_pw[s],
+                                 MODEL, heartbeat=5.0, screen=str(k))
+                self.screens.append(Screen(s, str(k), sync))
+        self._stop = threading.Event()
+
+    def start_screens(self) -> None:
+        for sc in self.screens:
+            sc.sync.start()
+
+            def loop(sc=sc):
+                last = -1
+                while not self._stop.is_set():
+                    sc.sync.step(0.1)
+                    seq = sc.sync.catalog.sync_seq
+                    if seq != last:
+                        sc.reached.setdefault(seq, time.monotonic())
+                        last = seq
+            sc.thread = threading.Thread(target=loop, daemon=True)
+            sc.thread.start()
+
+    def wave(self, n_products: int, dim: int = 16, seed: int = 0, start: int = 0) -> None:
+        """n product changes at head office (new products, or new prices for existing ones)."""
+        rng = np.random.default_rng(seed)
+        vecs = rng.standard_normal((n_products, dim)).astype(np.float32)
+        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        batch = [(Product(f"SKU{start + i:06d}", f"product {start + i}", "T-Shirt", ("navy",),
+                          round(float(rng.uniform(5, 90)), 2), "EUR", int(rng.integers(0, 20)), "A1"),
+                  vecs[i], MODEL) for i in range(n_products)]
+        self.hq.catalog.upsert(batch)
+
+    def publish(self, stores: list[str] | None = None, max_ops: int = 100):
+        return self.hq.publish(stores or self.stores, max_ops=max_ops)
+
+    def cut_uplink(self, store: str) -> None:
+        """The store's line to head office goes down; its broker and screens keep running."""
+        self.store_brokers[store].reconfigure("")
+
+    def restore_uplink(self, store: str) -> None:
+        self.store_brokers[store].reconfigure(bridge_config(store, self.hq_broker.port, self.uplink_pw[store]))
+
+    def seq_of(self, sc: Screen) -> int:
+        return max(sc.reached, default=0)
+
+    def wait_all(self, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            # what each screen's own thread saw it apply (its catalogue connection is that thread's)
+            if all(max(sc.reached, default=0) >= self.hq.last_seq(sc.store) for sc in self.screens):
+                return True
+            time.sleep(0.2)
+        return False
+
+    def close(self) -> None:
+        self._stop.set()
+        for sc in self.screens:
+            if sc.thread is not None:
+                sc.thread.join(2)
+            try:
+                sc.sync.stop()
+            except Exception:
+                pass
+        self.publisher.close()
+        for b in self.store_brokers.values():
+            b.stop()
+        self.hq_broker.stop()

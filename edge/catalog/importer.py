@@ -1,0 +1,197 @@
+"""`signage catalog import`: a CSV of products with image paths -> the store's catalogue.
+
+Every row is validated; a bad row (or a bad image) is reported with its line number and the
+rest are imported. Idempotent on sku: a row whose data and image are unchanged costs nothing.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import BadImage, BadInput
+from ..ids import SKU_RE
+from ..styling.tagging import describe, infer_categories
+from ..vision.imageio import decode_image
+from ..vision.items import product_item
+from .products import Product
+from .store import Catalog
+
+REQUIRED = ("sku", "name", "image")
+KNOWN = ("sku", "name", "category", "colors", "price", "currency", "stock", "aisle", "image",
+         "gender", "season", "tags", "description")
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+
+
+@dataclass
+class RowError:
+    line: int
+    sku: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}" + (f" (sku {self.sku})" if self.sku else "") + f": {self.reason}"
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    imported: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    catalog_version: int = 0
+
+    def to_json(self) -> dict:
+        return {"rows": self.rows, "imported": self.imported, "unchanged": self.unchanged,
+                "rejected": [{"line": e.line, "sku": e.sku, "reason": e.reason} for e in self.errors],
+                "catalog_version": self.catalog_version}
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(t.strip() for t in re.split(r"[;|]", text or "") if t.strip())
+
+
+def find_csv(path: Path) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        found = sorted(path.glob("*.csv"))
+        if len(found) != 1:
+            raise BadInput(f"{path}: expected one .csv file in the folder, found {len(found)}")
+        return found[0]
+    if not path.is_file():
+        raise BadInput(f"{path}: no such file or folder")
+    return path
+
+
+def parse_row(line: int, row: dict, base: Path) -> tuple[Product, Path]:
+    """Validate one CSV row; raises BadInput with the reason."""
+    def text(key: str) -> str:
+        return (row.get(key) or "").strip()
+
+    sku = text("sku")
+    if not sku:
+        raise BadInput("sku is empty")
+    if not SKU_RE.match(sku):
+        raise BadInput(f"sku {sku!r} has characters other than letters, digits, . _ - / or is over 64 long")
+    if not text("name"):
+        raise BadInput("name is empty")
+    price = None
+    if text("price"):
+        try:
+            price = float(text("price"))
+        except ValueError:
+            raise BadInput(f"price {text('price')!r} is not a number") from None
+        if price < 0 or price != price or price == float("inf"):
+            raise BadInput(f"price {text('price')!r} must be zero or more")
+    currency = text("currency").upper()
+    if currency and not re.fullmatch(r"[A-Z]{3}", currency):
+        raise BadInput(f"currency {text('currency')!r} is not a 3-letter ISO code")
+    stock = 0
+    if text("stock"):
+        try:
+            stock = int(text("stock"))
+        except ValueError:
+            raise BadInput(f"stock {text('stock')!r} is not a whole number") from None
+        if stock < 0:
+            raise BadInput(f"stock {stock} is negative")
+    if not text("image"):
+        raise BadInput("image is empty")
+    image = Path(text("image"))
+    image = image if image.is_absolute() else base / image
+    product = Product(sku=sku, name=text("name"), category=text("category"), colors=_split(text("colors")),
+                      price=price, currency=currency, stock=stock, aisle=text("aisle"),
+                      gender=text("gender"), season=text("season"), tags=_split(text("tags")),
+                      description=text("description"))
+    return product, image
+
+
+def import_catalog(path: Path, catalog: Catalog, vision, progress: bool = True, batch_size: int = 32,
+                   log=None) -> ImportReport:
+    csv_path = find_csv(path)
+    base = csv_path.parent
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            missing = [c for c in REQUIRED if c not in header]
+            if missing:
+                raise BadInput(f"{csv_path}: header lacks column(s) {', '.join(missing)} "
+                               f"(expected {', '.join(KNOWN)})")
+            rows = [(reader.line_num, {(k or "").strip(): v for k, v in r.items()}) for r in reader]
+    except UnicodeDecodeError as e:
+        raise BadInput(f"{csv_path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except csv.Error as e:
+        raise BadInput(f"{csv_path}: not a readable CSV ({e})") from None
+
+    report = ImportReport(rows=len(rows))
+    seen: dict[str, int] = {}
+    model_version = vision.model_version
+    pending: list[tuple[Product, object, str]] = []
+    inferred: list[Product] = []
+
+    try:
+        from tqdm import tqdm
+        bar = tqdm(rows, desc="importing", unit="product", disable=not progress, file=sys.stderr)
+    except ImportError:  # pragma: no cover
+        bar = rows
+    for line, row in bar:
+        sku = (row.get("sku") or "").strip()
+        try:
+            if None in row:
+                raise BadInput("more fields than the header has")
+            product, image_path = parse_row(line, row, base)
+            if sku in seen:
+                raise BadInput(f"duplicate sku, first on line {seen[sku]}")
+            seen[sku] = line
+            if not image_path.is_file():
+                raise BadImage(f"image {image_path} not found")
+            if image_path.stat().st_size > MAX_IMAGE_BYTES:
+                raise BadImage(f"image {image_path} is over {MAX_IMAGE_BYTES // 2**20} MB")
+            data = image_path.read_bytes()
+            product.image_sha256 = hashlib.sha256(data).hexdigest()
+            old = catalog.get(sku)
+            if old is not None and catalog.has_vector(sku, model_version, product.image_sha256):
+                product.image = old.image
+                if not product.category and old.category_source == "neighbours":
+                    product.category, product.category_source = old.category, old.category_source
+                    product.description = product.description or old.description
+                if not product.colors:
+                    product.colors = old.colors
+                if product.category and not product.description:
+                    product.description = describe(product.category, product.colors)
+                if product == old:
+                    report.unchanged += 1
+                    continue
+                pending.append((product, None, model_version))
+            else:
+                bgr = decode_image(data, str(image_path))
+                item = product_item(vision.find_items(bgr), product.category)
+                if item is None:
+                    raise BadImage(f"image {image_path}: no item found in it")
+                iv = vision.embed(bgr, item)
+                if not product.colors:
+                    product.colors = iv.colors
+                product.image = catalog.store_image(data, product.image_sha256, image_path.suffix or ".jpg")
+                pending.append((product, iv.vector, model_version))
+            if not product.category:
+                inferred.append(product)
+            elif not product.description:
+                product.description = describe(product.category, product.colors)
+        except (BadInput, BadImage) as e:
+            report.errors.append(RowError(line, sku, str(e)))
+            continue
+        if len(pending) >= batch_size:
+            catalog.upsert(pending)
+            report.imported += len(pending)
+            pending = []
+    catalog.upsert(pending)
+    report.imported += len(pending)
+
+    # Rows without a category take the category their visual neighbours have in the catalogue.
+    if inferred:
+        catalog.upsert([(p, None, model_version) for p in infer_categories(catalog, inferred, model_version)])
+    report.catalog_version = catalog.version
+    return report

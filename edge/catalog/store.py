@@ -1,0 +1,327 @@
+"""This store's catalogue: products in SQLite, their vectors in SQLite and in a FAISS index.
+
+SQLite is the source of truth (WAL, one transaction per batch). The FAISS index is a cache of
+the vectors table, rebuilt from it whenever its recorded generation does not match, so a crash
+at any point leaves a catalogue that loads and searches correctly.
+
+Every change goes through `transaction()`, whose Writer has one method per kind of change
+(products, looks, merchandising rules, the head-office sequence number); the transaction bumps
+the catalogue version (and the vector generation when vectors changed) and commits, or changes
+nothing. What a change means on the wire is sync/'s business, not the catalogue's.
+"""
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import CatalogMissing
+from .images import ImageStore
+from .index import IndexCorrupt, IndexParams, VectorIndex
+from .products import COLUMNS, SCHEMA, Product, migrate, product_row, row_to_product
+
+DB_NAME = "catalog.sqlite"
+INDEX_NAME = "index.faiss"
+
+MERCH_KINDS = ("sku", "look")
+MERCH_ACTIONS = ("pin", "ban", "boost")
+
+
+class Writer:
+    """The changes one transaction may make. Made by Catalog.transaction(), used inside it only."""
+
+    def __init__(self, cur: sqlite3.Cursor):
+        self.cur = cur
+        self.vectors_changed = False
+
+    # ---- products ----------------------------------------------------------------------------
+    def upsert_product(self, product: Product, vector: np.ndarray | None = None, model_version: str = "") -> None:
+        """Insert or update one product row (and its vector when given); sets product.id."""
+        cur = self.cur
+        cur.execute(
+            f"INSERT INTO products ({','.join(COLUMNS)}) VALUES ({','.join('?' * len(COLUMNS))}) "
+            f"ON CONFLICT(sku) DO UPDATE SET "
+            + ", ".join(f"{c}=excluded.{c}" for c in COLUMNS[1:])
+            + ", updated_at=strftime('%Y-%m-%dT%H:%M:%SZ', 'now')", product_row(product))
+        product.id = cur.execute("SELECT id FROM products WHERE sku=?", (product.sku,)).fetchone()[0]
+        if vector is not None:
+            cur.execute("INSERT OR REPLACE INTO vectors VALUES (?,?,?)",
+                        (product.id, model_version, np.asarray(vector, np.float32).tobytes()))
+            self.vectors_changed = True
+
+    def delete_product(self, sku: str) -> bool:
+        gone = self.cur.execute("DELETE FROM products WHERE sku=?", (sku,)).rowcount > 0
+        self.vectors_changed |= gone
+        return gone
+
+    def set_price(self, sku: str, price: float, currency: str | None = None) -> None:
+        self.cur.execute("UPDATE products SET price=?, currency=COALESCE(?, currency) WHERE sku=?",
+                         (price, currency, sku))
+
+    def set_stock(self, sku: str, stock: int) -> None:
+        self.cur.execute("UPDATE products SET stock=? WHERE sku=?", (stock, sku))
+
+    # ---- curated looks -------------------------------------------------------------------------
+    def upsert_look(self, look_id: str, name: str, skus: list[str]) -> None:
+        self.cur.execute("INSERT INTO looks VALUES (?,?) ON CONFLICT(look_id) DO UPDATE SET name=excluded.name",
+                         (look_id, name))
+        self.cur.execute("DELETE FROM look_items WHERE look_id=?", (look_id,))
+        for sku in skus:
+            self.cur.execute("INSERT OR IGNORE INTO look_items VALUES (?,?)", (look_id, sku))
+
+    def delete_look(self, look_id: str) -> None:
+        self.cur.execute("DELETE FROM looks WHERE look_id=?", (look_id,))
+
+    def delete_all_looks(self) -> None:
+        self.cur.execute("DELETE FROM looks")
+
+    # ---- merchandising rules -------------------------------------------------------------------
+    def set_merch(self, kind: str, target: str, action: str, weight: float = 0.0) -> None:
+        self.cur.execute("INSERT OR REPLACE INTO merch VALUES (?,?,?,?)", (kind, target, action, float(weight)))
+
+    def clear_merch(self, kind: str, target: str) -> None:
+        self.cur.execute("DELETE FROM merch WHERE kind=? AND target=?", (kind, target))
+
+    # ---- head office's sequence number ---------------------------------------------------------
+    @property
+    def sync_seq(self) -> int:
+        return int((self.cur.execute("SELECT value FROM meta WHERE key='sync_seq'").fetchone() or ["0"])[0])
+
+    def set_sync_seq(self, seq: int) -> None:
+        self.cur.execute("INSERT OR REPLACE INTO meta VALUES ('sync_seq', ?)", (str(seq),))
+
+
+class Catalog:
+    def __init__(self, folder: Path, index_params: IndexParams = IndexParams(), create: bool = False):
+        self.dir = Path(folder)
+        db = self.dir / DB_NAME
+        if not db.is_file():
+            if not create:
+                raise CatalogMissing(f"no catalogue in {self.dir}: import one with "
+                                     f"`signage catalog import CSV --catalog {self.dir}`")
+            self.dir.mkdir(parents=True, exist_ok=True)
+        self.index_params = index_params
+        self.images = ImageStore(self.dir)
+        self.read_only = False
+        try:
+            self.db = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")   # a committed catalogue change survives power loss
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(SCHEMA)
+            migrate(self.db)
+        except sqlite3.OperationalError:
+            if create or not db.is_file():
+                raise
+            # A read-only data folder (or disk): the kiosk still serves the last good catalogue.
+            self.db = sqlite3.connect(f"file:{db}?immutable=1", uri=True, check_same_thread=False,
+                                      isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.read_only = True
+        self._lock = threading.RLock()
+        self._index: VectorIndex | None = None
+        self._index_model: str | None = None
+        self._index_gen = -1
+        self.index_rebuilt = False   # True when the last load had to rebuild from SQLite
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---- meta ----------------------------------------------------------------------------
+    def meta(self, key: str) -> str:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else ""
+
+    @property
+    def version(self) -> int:
+        return int(self.meta("catalog_version"))
+
+    @property
+    def vector_generation(self) -> int:
+        return int(self.meta("vector_generation"))
+
+    @property
+    def sync_seq(self) -> int:
+        """The last head-office delta applied (0: none)."""
+        return int(self.meta("sync_seq") or 0)
+
+    # ---- changes: one transaction each -----------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Writer]:
+        """All changes made through the Writer commit together, with the catalogue version bumped
+        (and the vector generation when vectors changed), or none does."""
+        with self._lock:
+            cur = self.db.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            w = Writer(cur)
+            try:
+                yield w
+                cur.execute("UPDATE meta SET value=CAST(value AS INTEGER)+1 WHERE key='catalog_version'")
+                if w.vectors_changed:
+                    cur.execute("UPDATE meta SET value=CAST(value AS INTEGER)+1 WHERE key='vector_generation'")
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            if w.vectors_changed:
+                self._index = None   # rebuilt (and saved) on next use
+
+    def upsert(self, batch: list[tuple[Product, np.ndarray | None, str]]) -> int:
+        """Insert or update products (and their vectors) in one transaction; bumps the version."""
+        if not batch:
+            return self.version
+        with self.transaction() as w:
+            for product, vector, model_version in batch:
+                w.upsert_product(product, vector, model_version)
+        return self.version
+
+    def delete(self, skus: list[str]) -> int:
+        n = sum(1 for s in skus if self.get(s) is not None)
+        if n:
+            with self.transaction() as w:
+                for s in skus:
+                    w.delete_product(s)
+        return n
+
+    def upsert_look(self, look_id: str, name: str, skus: list[str]) -> int:
+        with self.transaction() as w:
+            w.upsert_look(look_id, name, skus)
+        return self.version
+
+    def upsert_looks(self, looks) -> int:
+        """Add or update curated looks (anything with look_id, name, skus), in one transaction."""
+        with self.transaction() as w:
+            for look in looks:
+                w.upsert_look(look.look_id, look.name, look.skus)
+        return self.version
+
+    def replace_looks(self, looks) -> int:
+        """The curated looks become exactly these (look_id, name, skus), in one transaction."""
+        with self.transaction() as w:
+            w.delete_all_looks()
+            for look in looks:
+                w.upsert_look(look.look_id, look.name, look.skus)
+        return self.version
+
+    def delete_look(self, look_id: str) -> int:
+        with self.transaction() as w:
+            w.delete_look(look_id)
+        return self.version
+
+    def set_merch(self, kind: str, target: str, action: str, weight: float = 0.0) -> int:
+        with self.transaction() as w:
+            w.set_merch(kind, target, action, weight)
+        return self.version
+
+    def clear_merch(self, kind: str, target: str) -> int:
+        with self.transaction() as w:
+            w.clear_merch(kind, target)
+        return self.version
+
+    # ---- images --------------------------------------------------------------------------
+    def store_image(self, data: bytes, sha256: str, suffix: str) -> str:
+        """Content-addressed copy inside the catalogue, so the store needs nothing outside it."""
+        return self.images.put(data, sha256, suffix)
+
+    def image_path(self, product: Product) -> Path | None:
+        return self.images.path(product.image) if product.image else None
+
+    # ---- products ------------------------------------------------------------------------
+    def get(self, sku: str) -> Product | None:
+        row = self.db.execute("SELECT * FROM products WHERE sku=?", (sku,)).fetchone()
+        return row_to_product(row) if row else None
+
+    def by_ids(self, ids) -> dict[int, Product]:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return {}
+        q = f"SELECT * FROM products WHERE id IN ({','.join('?' * len(ids))})"
+        return {r["id"]: row_to_product(r) for r in self.db.execute(q, ids)}
+
+    def products(self) -> list[Product]:
+        return [row_to_product(r) for r in self.db.execute("SELECT * FROM products ORDER BY sku")]
+
+    def has_vector(self, sku: str, model_version: str, image_sha256: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM products p JOIN vectors v ON v.product_id=p.id "
+            "WHERE p.sku=? AND p.image_sha256=? AND v.model_version=?", (sku, image_sha256, model_version)).fetchone()
+        return row is not None
+
+    # ---- curated looks and merchandising ---------------------------------------------------
+    def looks(self) -> dict[str, tuple[str, list[str]]]:
+        """look_id -> (name, skus)."""
+        out: dict[str, tuple[str, list[str]]] = {lid: (name, []) for lid, name in self.db.execute(
+            "SELECT look_id, name FROM looks ORDER BY look_id")}
+        for lid, sku in self.db.execute("SELECT look_id, sku FROM look_items ORDER BY look_id, sku"):
+            out[lid][1].append(sku)
+        return out
+
+    def merch(self) -> list[tuple[str, str, str, float]]:
+        return [tuple(r) for r in self.db.execute("SELECT kind, target, action, weight FROM merch")]
+
+    # ---- vectors and index ---------------------------------------------------------------
+    def vectors(self, model_version: str) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.db.execute("SELECT product_id, vector FROM vectors WHERE model_version=? ORDER BY product_id",
+                               (model_version,)).fetchall()
+        if not rows:
+            return np.empty(0, np.int64), np.empty((0, 0), np.float32)
+        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
+        return ids, np.stack([np.frombuffer(r[1], np.float32) for r in rows])
+
+    def vectors_by_product(self) -> dict[int, tuple[bytes, str]]:
+        """product id -> (float32 bytes, model version), whatever the model."""
+        return {pid: (blob, mv) for pid, mv, blob in
+                self.db.execute("SELECT product_id, model_version, vector FROM vectors")}
+
+    def model_versions(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT model_version, COUNT(*) FROM vectors GROUP BY 1")}
+
+    def index(self, model_version: str) -> VectorIndex:
+        """The FAISS index for this model version, loaded, or rebuilt from SQLite when stale."""
+        with self._lock:
+            generation = self.vector_generation   # another process (catalogue sync) may have moved it
+            if self._index is not None and self._index_model == model_version and self._index_gen == generation:
+                return self._index
+            path = self.dir / INDEX_NAME
+            self.index_rebuilt = False
+            try:
+                idx, header = VectorIndex.load(path, self.index_params)
+                if header.generation != generation or header.model_version != model_version:
+                    raise IndexCorrupt("stale")
+            except IndexCorrupt:
+                ids, vecs = self.vectors(model_version)
+                dim = vecs.shape[1] if len(ids) else 1
+                idx = VectorIndex(dim, self.index_params).build(ids, vecs)
+                if len(ids):
+                    try:
+                        idx.save(path, generation, model_version)
+                    except OSError:
+                        pass   # read-only or full disk: search from memory, the store keeps working
+                self.index_rebuilt = True
+            self._index, self._index_model, self._index_gen = idx, model_version, generation
+            return idx
+
+    def search(self, vector: np.ndarray, k: int, model_version: str) -> list[tuple[Product, float]]:
+        idx = self.index(model_version)
+        if idx.count == 0 or idx.dim != vector.shape[-1]:
+            return []
+        ids, scores = idx.search(vector, k)
+        found = self.by_ids(ids)
+        return [(found[int(i)], float(s)) for i, s in zip(ids, scores) if int(i) in found]
+
+    def stats(self) -> dict:
+        n = self.db.execute("SELECT COUNT(*) FROM products").fetchone()[0]
+        in_stock = self.db.execute("SELECT COUNT(*) FROM products WHERE stock>0").fetchone()[0]
+        cats = {r[0] or "(none)": r[1] for r in self.db.execute(
+            "SELECT category, COUNT(*) FROM products GROUP BY 1 ORDER BY 2 DESC")}
+        index_file = self.dir / INDEX_NAME
+        return {"catalog_dir": str(self.dir), "catalog_version": self.version, "products": n,
+                "in_stock": in_stock, "categories": cats, "vectors": self.model_versions(),
+                "index_bytes": index_file.stat().st_size if index_file.exists() else 0,
+                "disk_free_bytes": shutil.disk_usage(self.dir).free}

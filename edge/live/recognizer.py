@@ -1,0 +1,102 @@
+"""One frame in, a FrameResult out: items found, tracked across frames, matched to the catalogue
+once steady, and the look completed for the main one."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from ..styling.looks import Anchor, CompleteTheLook, Suggestion
+from ..styling.similar import FindSimilar
+from ..types import Box, Match
+from ..vision.items import main_item
+from .capture import Frame
+from .tracking import ItemTracker, Track
+
+
+@dataclass
+class TrackedItem:
+    track_id: int
+    kind: str
+    box: Box
+    person: int | None
+    stable: bool
+    category: str = ""
+    colors: tuple[str, ...] = ()
+    matches: list[Match] = field(default_factory=list)
+    looks: list[Suggestion] = field(default_factory=list)
+    score: float = 0.0          # the item's detection score in this frame
+
+
+@dataclass
+class FrameResult:
+    frame_id: int
+    captured_at: float          # time.monotonic() of the frame's capture
+    done_at: float              # when its result was ready
+    size: tuple[int, int]       # frame width, height
+    people: int
+    items: list[TrackedItem]
+    timings: dict[str, float]   # ms per stage
+
+    @property
+    def latency_ms(self) -> float:
+        return (self.done_at - self.captured_at) * 1000.0
+
+    @property
+    def main(self) -> TrackedItem | None:
+        """The steady item the screen is about (the same rule as a still photo's main item)."""
+        return main_item(i for i in self.items if i.stable and i.matches)
+
+
+class Recognizer:
+    """One frame -> FrameResult: items, tracks, matches for steady items, the look for the main one."""
+
+    def __init__(self, similar: FindSimilar, looks: CompleteTheLook | None = None, k: int = 4,
+                 stable_frames: int = 3, embed_every: int = 4):
+        self.similar = similar
+        self.vision = similar.vision
+        self.looks = looks
+        self.k = k
+        self.tracker = ItemTracker(stable_frames=stable_frames)
+        self.embed_every = embed_every
+
+    def _observe(self, frame: Frame, t: Track) -> None:
+        m = self.similar.match(self.vision.embed(frame.image, t.item), self.k)
+        top = m.results[0].sku if m.results else None
+        if t.vote(top) or t.shown is None:
+            t.shown, t.looks = m, None
+
+    def _look_for(self, t: Track) -> list[Suggestion]:
+        """Complete the look for a track, computed once per shown match (cached on the track)."""
+        if self.looks is None or t.shown is None or not t.shown.results:
+            return []
+        if t.looks is None:
+            t.looks = self.looks(Anchor.from_matches(t.shown, worn=t.person is not None))
+        return t.looks
+
+    def __call__(self, frame: Frame) -> FrameResult:
+        t0 = time.perf_counter()
+        found = self.vision.find_items(frame.image)
+        t1 = time.perf_counter()
+        tracks = self.tracker.update(found.items, frame.id)
+        for t in tracks:
+            if t.misses == 0 and (t.shown is None or t.age % self.embed_every == 0 or not self.tracker.is_stable(t)):
+                self._observe(frame, t)
+        t2 = time.perf_counter()
+        items = []
+        for t in tracks:
+            stable = self.tracker.is_stable(t)
+            if t.misses and not stable:
+                continue
+            shown = t.shown
+            items.append(TrackedItem(t.id, t.kind, t.box, t.person, stable, shown.category if shown else "",
+                                     shown.colors if shown else (), shown.results if (shown and stable) else [],
+                                     score=t.item.score))
+        h, w = frame.image.shape[:2]
+        result = FrameResult(frame.id, frame.timestamp, 0.0, (w, h), len(found.people), items, {})
+        main = result.main
+        if main is not None:
+            main.looks = self._look_for(next(t for t in tracks if t.id == main.track_id))
+        t3 = time.perf_counter()
+        result.done_at = time.monotonic()
+        result.timings = {"items": (t1 - t0) * 1e3, "match": (t2 - t1) * 1e3, "look": (t3 - t2) * 1e3}
+        return result

@@ -1,0 +1,91 @@
+"""Items tracked across frames, so a suggestion appears only once an item is steady and stays
+while the item does: no flicker when one frame's detection wobbles.
+"""
+from __future__ import annotations
+
+import itertools
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from ..types import Box, Item, ItemMatches
+
+_track_ids = itertools.count(1)
+
+
+def iou(a: Box, b: Box) -> float:
+    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0, x2 - x1) * max(0, y2 - y1)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass
+class Track:
+    kind: str
+    box: Box
+    person: int | None
+    item: Item
+    id: int = field(default_factory=lambda: next(_track_ids))
+    hits: int = 1                # consecutive frames seen (one missed frame forgiven)
+    confirmed: bool = False      # seen steadily for stable_frames: its suggestion may show
+    misses: int = 0              # consecutive frames not seen
+    age: int = 1                 # frames since it started
+    last_frame: int = 0
+    votes: deque = field(default_factory=lambda: deque(maxlen=7))   # top sku of recent looks
+    shown_sku: str | None = None  # what the screen shows for it (changes only by majority)
+    shown: ItemMatches | None = None   # the matches behind shown_sku
+    looks: list | None = None          # complete the look for `shown`, made once when first needed
+
+    def vote(self, sku: str | None) -> bool:
+        """Record this frame's top match; True when what is shown should change."""
+        self.votes.append(sku)
+        winner, n = Counter(self.votes).most_common(1)[0]
+        if winner != self.shown_sku and n > len(self.votes) // 2:
+            self.shown_sku = winner
+            return True
+        return False
+
+
+class ItemTracker:
+    def __init__(self, stable_frames: int = 3, max_misses: int = 5, min_iou: float = 0.3):
+        self.stable_frames = stable_frames
+        self.max_misses = max_misses
+        self.min_iou = min_iou
+        self.tracks: list[Track] = []
+
+    @staticmethod
+    def is_stable(t: Track) -> bool:
+        """Shown once confirmed, and kept until the track is dropped (max_misses frames unseen)."""
+        return t.confirmed
+
+    def update(self, items: list[Item], frame_id: int) -> list[Track]:
+        """Match items to tracks (greedy by IoU, same kind); returns the live tracks."""
+        pairs = sorted(((iou(t.box, it.box), ti, ii) for ti, t in enumerate(self.tracks)
+                        for ii, it in enumerate(items) if t.kind == it.kind), reverse=True)
+        used_t, used_i = set(), set()
+        for score, ti, ii in pairs:
+            if score < self.min_iou or ti in used_t or ii in used_i:
+                continue
+            used_t.add(ti)
+            used_i.add(ii)
+            t, it = self.tracks[ti], items[ii]
+            t.box, t.item, t.person = it.box, it, it.person
+            t.hits += 1
+            t.misses = 0
+        for ti, t in enumerate(self.tracks):
+            t.age += 1
+            if ti not in used_t:
+                t.misses += 1
+                t.hits = 0 if t.misses > 1 else t.hits   # one missed frame is forgiven
+        for ii, it in enumerate(items):
+            if ii not in used_i:
+                self.tracks.append(Track(it.kind, it.box, it.person, it, last_frame=frame_id))
+        self.tracks = [t for t in self.tracks if t.misses <= self.max_misses]
+        for t in self.tracks:
+            t.confirmed = t.confirmed or t.hits >= self.stable_frames
+            if t.misses == 0:
+                t.last_frame = frame_id
+        return self.tracks
+
+    def reset(self) -> None:
+        self.tracks = []

@@ -1,0 +1,173 @@
+"""Complete the look: an anchor item in; one product for each other slot of an outfit, with why, out.
+
+Three sources of "goes with", added up per candidate:
+- learned compatibility of attributes (edge/compat.py, from real Polyvore outfits);
+- curated looks: a product that shares a look with the anchor (or with the catalogue product the
+  anchor looks most like) gets `look_bonus`, and its reason is the look's name;
+- merchandising: boost adds its weight, pin puts a product first in its slot, ban removes it
+  (a banned look gives no bonus).
+In stock first: an out-of-stock product is proposed only when no in-stock one in its slot scores
+within `stock_margin` of it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..catalog.products import Product
+from ..catalog.store import Catalog
+from ..taxonomy import SLOT_WORD, SLOTS, slot_of
+from ..types import ItemMatches
+from .compat import CompatItem, CompatModel
+
+# A catalogue product this close to what the shopper has on is taken to be the same product:
+# its curated looks apply to the shopper's item too.
+SAME_PRODUCT_SCORE = 0.8
+
+
+def compat_item(p: Product) -> CompatItem:
+    # The category is part of the name: "Relaxed" says little, "Relaxed pants" says what it is.
+    return CompatItem(slot_of(p.category) or "upper", f"{p.name} {p.category}", tuple(p.colors))
+
+
+@dataclass
+class Anchor:
+    slot: str
+    category: str
+    colors: tuple[str, ...] = ()
+    name: str = ""
+    sku: str | None = None
+    worn: bool = False                      # seen on the shopper (from a frame), not picked by sku
+    similar_skus: tuple[str, ...] = ()      # catalogue products it looks most like
+
+    @classmethod
+    def from_matches(cls, m: ItemMatches, worn: bool | None = None) -> "Anchor":
+        """The anchor for an item seen in a frame and matched to the catalogue."""
+        top = m.results[:1]
+        return cls(slot_of(m.category, m.item.kind) or "upper", m.category, tuple(m.colors),
+                   worn=m.item.person is not None if worn is None else worn,
+                   similar_skus=tuple(r.sku for r in top if r.score >= SAME_PRODUCT_SCORE))
+
+    def to_json(self) -> dict:
+        return {"slot": self.slot, "category": self.category, "colors": list(self.colors), "name": self.name,
+                "sku": self.sku}
+
+
+@dataclass
+class Suggestion:
+    slot: str
+    product: Product
+    score: float
+    why: str
+    pinned: bool = False
+
+    def to_json(self) -> dict:
+        p = self.product
+        return {"slot": self.slot, "sku": p.sku, "name": p.name, "score": round(self.score, 4), "why": self.why,
+                "price": p.price, "currency": p.currency, "stock": p.stock, "aisle": p.aisle}
+
+
+def _phrase(attr: str) -> str:
+    return attr.split(":", 1)[1]
+
+
+# Words a shopper can see on a garment: only these (and colours) are used to explain a pairing.
+READABLE = {
+    "leather", "denim", "suede", "silk", "cotton", "wool", "knit", "lace", "linen", "velvet", "satin",
+    "chiffon", "canvas", "patent", "cashmere", "jeans", "skirt", "shorts", "pants", "trousers", "dress",
+    "shirt", "blouse", "tee", "sweater", "jacket", "coat", "blazer", "hoodie", "cardigan", "sneakers",
+    "boots", "sandals", "heels", "pumps", "flats", "loafers", "hat", "beanie", "scarf", "tote", "clutch",
+    "backpack", "striped", "floral", "print", "plaid", "ripped", "skinny", "cropped", "oversized", "polo",
+}
+
+
+def _readable(attr: str) -> bool:
+    return attr.startswith("c:") or (attr.startswith("w:") and _phrase(attr) in READABLE)
+
+
+@dataclass
+class CompleteTheLook:
+    catalog: Catalog
+    compat: CompatModel
+    look_bonus: float = 1.0
+    stock_margin: float = 0.15
+    _cache_version: int = field(default=-1, repr=False)
+    _products: list[Product] = field(default_factory=list, repr=False)
+
+    def _catalogue(self) -> list[Product]:
+        if self._cache_version != self.catalog.version:
+            self._products = self.catalog.products()
+            self._cache_version = self.catalog.version
+        return self._products
+
+    def anchor_for_sku(self, sku: str) -> Anchor | None:
+        p = self.catalog.get(sku)
+        if p is None:
+            return None
+        return Anchor(slot_of(p.category) or "upper", p.category, tuple(p.colors), p.name, p.sku)
+
+    def why(self, anchor: Anchor, anchor_item: CompatItem, cand: Product) -> str:
+        """'Beige shorts with the light blue t-shirt you have on: often worn together in real outfits'."""
+        reasons = [r for r in self.compat.reasons(anchor_item, compat_item(cand), most=20)
+                   if _readable(r[0]) and _readable(r[1])]
+        anchor_what = (anchor.category or SLOT_WORD[anchor.slot]).lower()
+        cand_what = (cand.category or SLOT_WORD[slot_of(cand.category) or "upper"]).lower()
+        a_word = _phrase(reasons[0][0]) if reasons else " ".join(anchor.colors[:1])
+        c_word = _phrase(reasons[0][1]) if reasons else " ".join(cand.colors[:1])
+        mine = f"the {a_word} {anchor_what}" if a_word and a_word not in anchor_what else f"the {anchor_what}"
+        mine += " you have on" if anchor.worn else ""
+        theirs = f"{c_word} {cand_what}" if c_word and c_word not in cand_what else cand_what
+        text = f"{theirs} with {mine}" + (": often worn together in real outfits" if reasons else "")
+        return text[0].upper() + text[1:]
+
+    def __call__(self, anchor: Anchor) -> list[Suggestion]:
+        products = self._catalogue()
+        rules = self.catalog.merch()
+        banned = {t for k, t, a, _ in rules if k == "sku" and a == "ban"}
+        banned_looks = {t for k, t, a, _ in rules if k == "look" and a == "ban"}
+        pinned = {t for k, t, a, _ in rules if k == "sku" and a == "pin"}
+        boost = {t: w for k, t, a, w in rules if k == "sku" and a == "boost"}
+        look_boost = {t: w for k, t, a, w in rules if k == "look" and a == "boost"}
+        related = {s for s in (anchor.sku, *anchor.similar_skus) if s}
+        look_of: dict[str, tuple[str, str]] = {}     # sku -> (look id, look name) sharing the anchor
+        for lid, (name, skus) in self.catalog.looks().items():
+            if lid not in banned_looks and related & set(skus):
+                for s in skus:
+                    look_of.setdefault(s, (lid, name))
+
+        anchor_item = CompatItem(anchor.slot, f"{anchor.name} {anchor.category}", anchor.colors)
+        anchor_attrs = self.compat.item_attributes(anchor_item)
+        best: dict[str, list[Suggestion]] = {}
+        for p in products:
+            slot = slot_of(p.category)
+            if slot is None or slot == anchor.slot or p.sku in banned or p.sku in related:
+                continue
+            score = self.compat.pair_score(anchor_attrs, self.compat.item_attributes(compat_item(p)))
+            score += boost.get(p.sku, 0.0)
+            if p.sku in look_of:
+                lid, name = look_of[p.sku]
+                score += self.look_bonus + look_boost.get(lid, 0.0)
+                why = f"from the look '{name}'"
+            else:
+                why = ""
+            best.setdefault(slot, []).append(Suggestion(slot, p, score, why, p.sku in pinned))
+
+        out = []
+        for slot in SLOTS:
+            cands = best.get(slot)
+            if not cands:
+                continue
+            pins = [c for c in cands if c.pinned and c.product.stock > 0] or [c for c in cands if c.pinned]
+            if pins:
+                choice = max(pins, key=lambda c: c.score)
+                choice.why = choice.why or "picked for you by the store"
+            else:
+                top = max(cands, key=lambda c: c.score)
+                in_stock = [c for c in cands if c.product.stock > 0]
+                top_in = max(in_stock, key=lambda c: c.score) if in_stock else None
+                choice = top_in if top_in is not None and top_in.score >= top.score - self.stock_margin else top
+            if not choice.why:
+                choice.why = self.why(anchor, anchor_item, choice.product)
+            if choice.product.stock <= 0:
+                choice.why += " (out of stock here: ask staff)"
+            out.append(choice)
+        return out

@@ -1,0 +1,87 @@
+"""Auto-tagging: a product photo in; its category, colour names and a one-line description out.
+
+The description is a template over the tags. The category comes from the catalogue's neighbours
+(find similar's vote) or, with no catalogue, from what the detector saw. Products imported without
+a category take the one their visual neighbours have (`infer_categories`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..catalog.products import Product
+from ..catalog.store import Catalog
+from ..taxonomy import KIND_CATEGORY
+from ..vision.items import main_item
+from .similar import FindSimilar
+
+
+@dataclass
+class Tags:
+    category: str
+    colors: tuple[str, ...]
+    description: str
+    kind: str
+
+    def to_json(self) -> dict:
+        return {"category": self.category, "colors": list(self.colors), "description": self.description,
+                "kind": self.kind}
+
+
+def describe(category: str, colors: tuple[str, ...] | list[str], kind: str = "") -> str:
+    what = (category or KIND_CATEGORY.get(kind, "") or "garment").lower()
+    if what == "t-shirt":
+        what = "T-shirt"
+    cols = [c for c in colors if c][:2]
+    if not cols:
+        text = what
+    elif len(cols) == 1:
+        text = f"{cols[0]} {what}"
+    else:
+        text = f"{cols[0]} and {cols[1]} {what}"
+    return text[0].upper() + text[1:]
+
+
+def tag_item(category: str, colors: tuple[str, ...], kind: str) -> Tags:
+    category = category or KIND_CATEGORY.get(kind, "")
+    return Tags(category, tuple(colors), describe(category, colors, kind), kind)
+
+
+class Tagger:
+    """Tags for a photo: the main item's colours, and its category by the catalogue's vote (or,
+    with no catalogue, the kind of item the detector saw)."""
+
+    def __init__(self, vision, similar: FindSimilar | None = None):
+        self.vision = vision
+        self.similar = similar
+
+    def __call__(self, bgr: np.ndarray) -> Tags:
+        item = main_item(self.vision.find_items(bgr).items)
+        iv = self.vision.embed(bgr, item)
+        if self.similar is not None:
+            m = self.similar.match(iv, 1)
+            category, colors = m.category, m.colors
+        else:
+            category, colors = "", iv.colors
+        return tag_item(category, colors, item.kind)
+
+
+def infer_categories(catalog: Catalog, products: list[Product], model_version: str,
+                     neighbours: int = 16) -> list[Product]:
+    """Products without a category take the category their visual neighbours have in the
+    catalogue (marked as inferred); returns the products that got one, ready to store."""
+    fixed = []
+    ids, vecs = catalog.vectors(model_version)
+    row_of = {int(pid): i for i, pid in enumerate(ids)}
+    similar = FindSimilar(None, catalog)
+    for product in products:
+        stored = catalog.get(product.sku)
+        if stored is None or stored.id not in row_of:
+            continue
+        cat = similar.category_of(vecs[row_of[stored.id]], model_version, exclude=product.sku, k=neighbours)
+        if cat:
+            stored.category, stored.category_source = cat, "neighbours"
+            stored.description = stored.description or describe(cat, stored.colors)
+            fixed.append(stored)
+    return fixed

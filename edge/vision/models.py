@@ -1,0 +1,94 @@
+"""Loads the shipped models from models/manifest.json and compiles them with OpenVINO.
+
+Every file is checked against the sha256 the manifest records, so a missing, truncated or
+swapped model is a clear error naming the command that rebuilds it, not a crash deep inside.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ModelMissing
+
+BUILD_HINT = "run `signage models build` (or restore models/ from the release)"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    xml: Path
+    bin: Path
+    entry: dict
+
+    @property
+    def version(self) -> str:
+        """Short, stable id of the exact weights: changes whenever the IR changes."""
+        return f"{self.name}:{self.entry['ir']['bin_sha256'][:12]}"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class ModelStore:
+    """The models folder: manifest, verified IR files, compiled models (one per name, cached)."""
+
+    def __init__(self, models_dir: Path, device: str = "CPU", precision: str = "default"):
+        self.dir = Path(models_dir)
+        self.device = device
+        self.precision = precision
+        self._manifest: dict | None = None
+        self._compiled: dict = {}
+        self._verified: set[str] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def manifest(self) -> dict:
+        if self._manifest is None:
+            path = self.dir / "manifest.json"
+            if not path.is_file():
+                raise ModelMissing(f"model manifest {path} not found: {BUILD_HINT}")
+            try:
+                self._manifest = json.loads(path.read_text())
+            except ValueError as e:
+                raise ModelMissing(f"model manifest {path} is corrupt ({e}): {BUILD_HINT}") from e
+        return self._manifest
+
+    def info(self, name: str) -> ModelInfo:
+        entry = self.manifest.get("models", {}).get(name)
+        if entry is None:
+            raise ModelMissing(f"model '{name}' is not in {self.dir / 'manifest.json'}: {BUILD_HINT}")
+        ir = self.dir / "ir"
+        return ModelInfo(name, ir / entry["ir"]["xml"], ir / entry["ir"]["bin"], entry)
+
+    def verify(self, name: str) -> ModelInfo:
+        info = self.info(name)
+        if name in self._verified:
+            return info
+        for path, key in ((info.xml, "xml_sha256"), (info.bin, "bin_sha256")):
+            if not path.is_file():
+                raise ModelMissing(f"model '{name}': {path} not found: {BUILD_HINT}")
+            if sha256_file(path) != info.entry["ir"][key]:
+                raise ModelMissing(f"model '{name}': {path} is corrupt (sha256 differs from the manifest): {BUILD_HINT}")
+        self._verified.add(name)
+        return info
+
+    def compiled(self, name: str):
+        with self._lock:
+            if name not in self._compiled:
+                import openvino as ov
+                info = self.verify(name)
+                core = ov.Core()
+                config = {"PERFORMANCE_HINT": "LATENCY"}
+                if self.precision == "f32":
+                    config["INFERENCE_PRECISION_HINT"] = "f32"
+                model = core.read_model(str(info.xml), str(info.bin))
+                self._compiled[name] = core.compile_model(model, self.device, config)
+            return self._compiled[name]

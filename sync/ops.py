@@ -1,0 +1,301 @@
+"""Catalogue operations, defined once: what head office builds, what a store validates, and the one
+function that applies them to a catalogue.
+
+On the wire each op is a JSON object with an "op" field (docs/sync.md):
+    upsert_product, delete_product, set_price, set_stock, upsert_look, delete_look, set_merch.
+`parse_op(dict)` validates one and returns its typed value (or raises Rejected with the reason);
+`op.to_json()` is the wire form (canonical JSON of it is what head office hashes and signs);
+`apply_delta` writes a delta's ops through the catalogue's Writer in one transaction.
+"""
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass, field, replace
+from typing import Union
+
+import numpy as np
+
+from edge.catalog.images import image_relpath
+from edge.catalog.products import Product
+from edge.ids import ID_RE, SHA256_RE, SKU_RE
+
+MAX_VECTOR_DIM = 4096
+MERCH_ACTIONS = ("pin", "ban", "boost", "clear")
+
+
+class Rejected(Exception):
+    """A message that must change nothing; str() is the reason sent back on the status topic."""
+
+
+# ---- the operations ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VectorRef:
+    model_version: str
+    f32: str                    # base64 of the float32 vector
+
+    def array(self) -> np.ndarray:
+        return np.frombuffer(base64.b64decode(self.f32), np.float32)
+
+    @classmethod
+    def of(cls, blob: bytes, model_version: str) -> "VectorRef":
+        return cls(model_version, base64.b64encode(blob).decode())
+
+
+@dataclass(frozen=True)
+class UpsertProduct:
+    product: Product            # as the store will sell it (its image path is the store's own)
+    vector: VectorRef | None = None
+
+    @property
+    def sku(self) -> str:
+        return self.product.sku
+
+    @property
+    def key(self) -> str:
+        return f"p:{self.product.sku}"
+
+    @classmethod
+    def of(cls, p: Product, vector: VectorRef | None = None) -> "UpsertProduct":
+        """The op for a product of head office's catalogue (its local image path stays home)."""
+        return cls(replace(p, image="", category_source="catalogue", id=None), vector)
+
+    def to_json(self) -> dict:
+        p = self.product
+        d = {"op": "upsert_product", "sku": p.sku, "name": p.name, "category": p.category,
+             "colors": list(p.colors), "price": p.price, "currency": p.currency, "stock": p.stock,
+             "aisle": p.aisle, "gender": p.gender, "season": p.season, "tags": list(p.tags),
+             "description": p.description}
+        if p.image_sha256:
+            d["image_sha256"] = p.image_sha256
+        if p.price is None:
+            del d["price"]
+        if self.vector is not None:
+            d["vector"] = {"model_version": self.vector.model_version, "f32": self.vector.f32}
+        return d
+
+
+@dataclass(frozen=True)
+class DeleteProduct:
+    sku: str
+
+    @property
+    def key(self) -> str:
+        return f"p:{self.sku}"
+
+    def to_json(self) -> dict:
+        return {"op": "delete_product", "sku": self.sku}
+
+
+@dataclass(frozen=True)
+class SetPrice:
+    sku: str
+    price: float
+    currency: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"p:{self.sku}"
+
+    def to_json(self) -> dict:
+        d = {"op": "set_price", "sku": self.sku, "price": self.price}
+        if self.currency is not None:
+            d["currency"] = self.currency
+        return d
+
+
+@dataclass(frozen=True)
+class SetStock:
+    sku: str
+    stock: int
+
+    @property
+    def key(self) -> str:
+        return f"p:{self.sku}"
+
+    def to_json(self) -> dict:
+        return {"op": "set_stock", "sku": self.sku, "stock": self.stock}
+
+
+@dataclass(frozen=True)
+class UpsertLook:
+    look_id: str
+    name: str
+    skus: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def key(self) -> str:
+        return f"l:{self.look_id}"
+
+    def to_json(self) -> dict:
+        return {"op": "upsert_look", "look_id": self.look_id, "name": self.name, "skus": list(self.skus)}
+
+
+@dataclass(frozen=True)
+class DeleteLook:
+    look_id: str
+
+    @property
+    def key(self) -> str:
+        return f"l:{self.look_id}"
+
+    def to_json(self) -> dict:
+        return {"op": "delete_look", "look_id": self.look_id}
+
+
+@dataclass(frozen=True)
+class SetMerch:
+    kind: str                   # sku | look
+    target: str
+    action: str                 # pin | ban | boost | clear (clear: every rule of the target)
+    weight: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return f"m:{self.kind}:{self.target}:{self.action}"
+
+    def to_json(self) -> dict:
+        return {"op": "set_merch", "kind": self.kind, "target": self.target, "action": self.action,
+                "weight": self.weight}
+
+
+Op = Union[UpsertProduct, DeleteProduct, SetPrice, SetStock, UpsertLook, DeleteLook, SetMerch]
+
+
+def removes(op: Op) -> bool:
+    """True for the ops that take something away (head office then forgets what it sent)."""
+    return isinstance(op, (DeleteProduct, DeleteLook)) or (isinstance(op, SetMerch) and op.action == "clear")
+
+
+# ---- validation -------------------------------------------------------------------------------
+def _str(op: dict, key: str, required: bool = True, max_len: int = 500) -> str | None:
+    v = op.get(key)
+    if v is None and not required:
+        return None
+    if not isinstance(v, str) or (required and not v.strip()) or len(v) > max_len:
+        raise Rejected(f"op {op.get('op')}: '{key}' must be text of at most {max_len} characters")
+    return v
+
+
+def _num(op: dict, key: str, lo: float = 0.0, integer: bool = False, required: bool = True):
+    v = op.get(key)
+    if v is None and not required:
+        return None
+    ok = isinstance(v, int) if integer else isinstance(v, (int, float))
+    if isinstance(v, bool) or not ok or (isinstance(v, float) and not math.isfinite(v)) or v < lo:
+        raise Rejected(f"op {op.get('op')}: '{key}' must be a {'whole ' if integer else ''}number >= {lo:g}")
+    return v
+
+
+def _list_of_str(op: dict, key: str, max_items: int = 50) -> tuple[str, ...]:
+    v = op.get(key, [])
+    if not isinstance(v, list) or len(v) > max_items or not all(isinstance(x, str) and len(x) <= 100 for x in v):
+        raise Rejected(f"op {op.get('op')}: '{key}' must be a list of at most {max_items} short texts")
+    return tuple(v)
+
+
+def _sku(op: dict) -> str:
+    if not isinstance(op.get("sku"), str) or not SKU_RE.match(op["sku"]):
+        raise Rejected(f"op {op.get('op')}: 'sku' missing or not a valid sku")
+    return op["sku"]
+
+
+def _look_id(op: dict) -> str:
+    if not isinstance(op.get("look_id"), str) or not ID_RE.match(op["look_id"]):
+        raise Rejected(f"op {op.get('op')}: 'look_id' missing or invalid")
+    return op["look_id"]
+
+
+def _vector(op: dict) -> VectorRef | None:
+    vec = op.get("vector")
+    if vec is None:
+        return None
+    if not isinstance(vec, dict) or not isinstance(vec.get("model_version"), str) or not isinstance(vec.get("f32"), str):
+        raise Rejected("op upsert_product: 'vector' must be {model_version, f32 (base64)}")
+    try:
+        raw = base64.b64decode(vec["f32"], validate=True)
+    except ValueError:
+        raise Rejected("op upsert_product: 'vector.f32' is not base64") from None
+    if len(raw) % 4 or not 0 < len(raw) <= 4 * MAX_VECTOR_DIM:
+        raise Rejected("op upsert_product: 'vector.f32' is not a float32 vector")
+    return VectorRef(vec["model_version"], vec["f32"])
+
+
+def parse_op(op) -> Op:
+    """One wire op -> its typed value, or Rejected saying what is wrong with it."""
+    if not isinstance(op, dict):
+        raise Rejected("an op is not an object")
+    kind = op.get("op")
+    if kind == "upsert_product":
+        sku = _sku(op)
+        name = _str(op, "name")
+        text = {k: _str(op, k, required=False) or "" for k in
+                ("category", "currency", "aisle", "gender", "season", "description")}
+        price = _num(op, "price", required=False)
+        stock = _num(op, "stock", integer=True, required=False)
+        colors, tags = _list_of_str(op, "colors"), _list_of_str(op, "tags")
+        img = op.get("image_sha256")
+        if img is not None and (not isinstance(img, str) or not SHA256_RE.match(img)):
+            raise Rejected("op upsert_product: 'image_sha256' must be 64 lowercase hex digits")
+        return UpsertProduct(Product(sku, name, text["category"], colors, price, text["currency"], int(stock or 0),
+                                     text["aisle"], "", img or "", text["gender"], text["season"], tags,
+                                     text["description"]), _vector(op))
+    if kind == "delete_product":
+        return DeleteProduct(_sku(op))
+    if kind == "set_price":
+        sku = _sku(op)
+        return SetPrice(sku, _num(op, "price"), _str(op, "currency", required=False, max_len=3))
+    if kind == "set_stock":
+        sku = _sku(op)
+        return SetStock(sku, _num(op, "stock", integer=True))
+    if kind == "upsert_look":
+        look_id = _look_id(op)
+        return UpsertLook(look_id, _str(op, "name"), _list_of_str(op, "skus"))
+    if kind == "delete_look":
+        return DeleteLook(_look_id(op))
+    if kind == "set_merch":
+        if op.get("kind") not in ("sku", "look") or op.get("action") not in MERCH_ACTIONS:
+            raise Rejected("op set_merch: 'kind' must be sku|look and 'action' pin|ban|boost|clear")
+        target = _str(op, "target", max_len=64)
+        return SetMerch(op["kind"], target, op["action"], float(_num(op, "weight", lo=-10.0, required=False) or 0.0))
+    raise Rejected(f"unknown op {kind!r}")
+
+
+# ---- applying -----------------------------------------------------------------------------------
+def apply_delta(catalog, seq: int, ops: list[Op], vectors: dict[str, tuple[np.ndarray, str]],
+                images: dict[str, str]) -> int:
+    """Apply a verified delta in one transaction, together with its sequence number, so a crash
+    leaves it applied exactly once or not at all. vectors: sku -> (vector, model version);
+    images: sha256 -> path in this catalogue. Returns the catalogue version."""
+    with catalog.transaction() as w:
+        if seq != w.sync_seq + 1:
+            raise ValueError(f"delta {seq} does not follow {w.sync_seq}")
+        for op in ops:
+            if isinstance(op, UpsertProduct):
+                vec = vectors.get(op.sku)
+                w.upsert_product(replace(op.product, image=images.get(op.product.image_sha256, "")),
+                                 vec[0] if vec else None, vec[1] if vec else "")
+            elif isinstance(op, DeleteProduct):
+                w.delete_product(op.sku)
+            elif isinstance(op, SetPrice):
+                w.set_price(op.sku, op.price, op.currency)
+            elif isinstance(op, SetStock):
+                w.set_stock(op.sku, op.stock)
+            elif isinstance(op, UpsertLook):
+                w.upsert_look(op.look_id, op.name, list(op.skus))
+            elif isinstance(op, DeleteLook):
+                w.delete_look(op.look_id)
+            elif isinstance(op, SetMerch):
+                if op.action == "clear":
+                    w.clear_merch(op.kind, op.target)
+                else:
+                    w.set_merch(op.kind, op.target, op.action, op.weight)
+            else:  # pragma: no cover - parse_op makes only the types above
+                raise TypeError(f"not a catalogue op: {op!r}")
+        w.set_sync_seq(seq)
+    return catalog.version
+
+
+def image_path_for(sha256: str) -> str:
+    """Where a delta's image is kept in a store's catalogue (stores keep every image as .jpg)."""
+    return image_relpath(sha256, ".jpg")

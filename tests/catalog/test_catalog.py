@@ -1,0 +1,174 @@
+import csv
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, cc0_path, cc0_rows
+from edge.catalog.store import INDEX_NAME, Catalog
+from edge.catalog.products import Product
+from edge.errors import BadInput, CatalogMissing
+from edge.catalog.importer import import_catalog
+from edge.catalog.index import IndexCorrupt, IndexParams, VectorIndex
+
+HEADER = ["sku", "name", "category", "colors", "price", "currency", "stock", "aisle", "image"]
+
+
+def write_csv(folder, rows, header=HEADER):
+    path = folder / "catalog.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def small_csv(tmp_path):
+    rows = [[f"SKU-{i}", f"{r['label']} {i}", r["label"], "", "19.99", "EUR", "3", "A1", str(cc0_path(r))]
+            for i, r in enumerate(cc0_rows("Shoes", 4) + cc0_rows("Pants", 4) + cc0_rows("T-Shirt", 4))]
+    (tmp_path / "bad.jpg").write_bytes(b"not really a jpeg")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    good_img = str(cc0_path(cc0_rows("Dress", 1)[0]))
+    rows += [
+        ["", "no sku", "Dress", "", "1", "EUR", "1", "", good_img],                 # line 14
+        ["BAD-PRICE", "x", "Dress", "", "ten", "EUR", "1", "", good_img],          # line 15
+        ["BAD-IMG", "x", "Dress", "", "5", "EUR", "1", "", "bad.jpg"],             # line 16
+        ["NO-IMG", "x", "Dress", "", "5", "EUR", "1", "", "missing.jpg"],          # line 17
+        ["SKU-0", "dup", "Shoes", "", "5", "EUR", "1", "", good_img],              # line 18
+        ["NEG-STOCK", "x", "Dress", "", "5", "EUR", "-2", "", good_img],           # line 19
+        ["BAD-CUR", "x", "Dress", "", "5", "EURO", "1", "", good_img],             # line 20
+        ["EMPTY-IMG", "x", "Dress", "", "5", "EUR", "1", "", "empty.jpg"],         # line 21
+        ["NOCAT-1", "mystery shoe", "", "", "5", "EUR", "1", "", str(cc0_path(cc0_rows("Shoes", 6)[5]))],
+    ]
+    return write_csv(tmp_path, rows)
+
+
+def test_import_reports_bad_rows_and_imports_the_rest(vision, small_csv, tmp_path):
+    cat = Catalog(tmp_path / "store", create=True)
+    rep = import_catalog(small_csv, cat, vision, progress=False)
+    assert rep.imported == 13
+    by_line = {e.line: e.reason for e in rep.errors}
+    assert set(by_line) == {14, 15, 16, 17, 18, 19, 20, 21}
+    assert "sku is empty" in by_line[14]
+    assert "price" in by_line[15]
+    assert "not an image" in by_line[16]
+    assert "not found" in by_line[17]
+    assert "duplicate sku, first on line 2" in by_line[18]
+    assert "negative" in by_line[19]
+    assert "currency" in by_line[20]
+    assert "empty" in by_line[21]
+    p = cat.get("SKU-0")
+    assert p.price == 19.99 and p.stock == 3 and p.colors      # colours named from the pixels
+    assert (cat.dir / p.image).is_file()                          # image copied into the store
+    # a row with no category takes its neighbours' (it is a shoe among shoes, pants, T-shirts)
+    nocat = cat.get("NOCAT-1")
+    assert nocat.category == "Shoes" and nocat.category_source == "neighbours"
+    # idempotent on sku: the same file again changes nothing, not even the version
+    version = cat.version
+    rep2 = import_catalog(small_csv, cat, vision, progress=False)
+    assert rep2.imported == 0 and rep2.unchanged == 13 and cat.version == version
+    assert len(cat.products()) == 13
+
+
+def test_changed_price_updates_without_reembedding(vision, tmp_path):
+    r = cc0_rows("Shoes", 1)[0]
+    path = write_csv(tmp_path, [["S1", "shoe", "Shoes", "", "10", "EUR", "1", "", str(cc0_path(r))]])
+    cat = Catalog(tmp_path / "store", create=True)
+    import_catalog(path, cat, vision, progress=False)
+    gen = cat.vector_generation
+    write_csv(tmp_path, [["S1", "shoe", "Shoes", "", "12.5", "EUR", "0", "", str(cc0_path(r))]])
+    rep = import_catalog(path, cat, vision, progress=False)
+    assert rep.imported == 1 and cat.get("S1").price == 12.5 and cat.get("S1").stock == 0
+    assert cat.vector_generation == gen   # no new vector, so the index stays valid
+
+
+def test_whole_file_errors(vision, tmp_path):
+    cat = Catalog(tmp_path / "store", create=True)
+    with pytest.raises(BadInput, match="lacks column"):
+        import_catalog(write_csv(tmp_path, [["x"]], header=["sku", "title"]), cat, vision, progress=False)
+    with pytest.raises(BadInput, match="no such file"):
+        import_catalog(tmp_path / "nope.csv", cat, vision, progress=False)
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(BadInput, match="one .csv"):
+        import_catalog(tmp_path / "sub", cat, vision, progress=False)
+    with pytest.raises(CatalogMissing, match="signage catalog import"):
+        Catalog(tmp_path / "elsewhere")
+
+
+def _vectors(n, dim=16, seed=0):
+    v = np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def fill(cat, n, dim=16, seed=0, model="m1"):
+    vecs = _vectors(n, dim, seed)
+    cat.upsert([(Product(f"P{i}", f"p{i}", "Shoes"), vecs[i], model) for i in range(n)])
+    return vecs
+
+
+def test_index_finds_itself_and_survives_reload(tmp_path):
+    cat = Catalog(tmp_path, create=True)
+    vecs = fill(cat, 50)
+    assert cat.search(vecs[7], 1, "m1")[0][0].sku == "P7"
+    assert (tmp_path / INDEX_NAME).is_file()
+    cat2 = Catalog(tmp_path)
+    assert cat2.search(vecs[9], 1, "m1")[0][0].sku == "P9" and not cat2.index_rebuilt
+    cat2.delete(["P9"])
+    assert all(p.sku != "P9" for p, _ in cat2.search(vecs[9], 5, "m1"))
+
+
+def test_corrupt_or_stale_index_is_rebuilt_from_the_catalogue(tmp_path):
+    cat = Catalog(tmp_path, create=True)
+    vecs = fill(cat, 30)
+    cat.search(vecs[0], 1, "m1")
+    (tmp_path / INDEX_NAME).write_bytes(b"SGNIDX01garbage")
+    with pytest.raises(IndexCorrupt):
+        VectorIndex.load(tmp_path / INDEX_NAME)
+    cat2 = Catalog(tmp_path)
+    assert cat2.search(vecs[3], 1, "m1")[0][0].sku == "P3" and cat2.index_rebuilt
+
+
+def test_approximate_index_past_the_configured_size(tmp_path):
+    cat = Catalog(tmp_path, IndexParams(exact_up_to=100, ivf_lists=8, ivf_probe=8), create=True)
+    vecs = fill(cat, 400)
+    idx = cat.index("m1")
+    assert idx.kind.startswith("ivf")
+    assert cat.search(vecs[123], 1, "m1")[0][0].sku == "P123"   # probing all lists: exact
+    again, _ = VectorIndex.load(tmp_path / INDEX_NAME, IndexParams(exact_up_to=100, ivf_lists=8, ivf_probe=8))
+    assert again.kind.startswith("ivf") and again.count == 400
+
+
+CRASH = textwrap.dedent("""
+    import os, sys, numpy as np
+    sys.path.insert(0, {root!r})
+    from edge.catalog.store import Catalog
+    from edge.catalog.products import Product
+    cat = Catalog({folder!r})
+    v = np.random.default_rng(1).normal(size=(5, 16)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    cat.upsert([(Product(f"N{{i}}", "new", "Hat"), v[i], "m1") for i in range(5)])
+    real_replace = os.replace
+    def die(src, dst):   # the new index is fully written and fsynced: die before it replaces the old one
+        os._exit(9)
+    os.replace = die
+    cat.search(v[0], 1, "m1")
+""")
+
+
+def test_crash_during_index_write_leaves_a_loadable_index(tmp_path):
+    cat = Catalog(tmp_path, create=True)
+    vecs = fill(cat, 20)
+    cat.search(vecs[0], 1, "m1")
+    before = (tmp_path / INDEX_NAME).read_bytes()
+    cat.close()
+    proc = subprocess.run([sys.executable, "-c", CRASH.format(root=str(ROOT), folder=str(tmp_path))])
+    assert proc.returncode == 9
+    assert (tmp_path / INDEX_NAME).read_bytes() == before       # the old index is untouched
+    old, header = VectorIndex.load(tmp_path / INDEX_NAME)         # and loads
+    assert old.count == 20
+    cat2 = Catalog(tmp_path)          # the catalogue committed 25: the stale index is rebuilt
+    assert cat2.index("m1").count == 25 and cat2.index_rebuilt
+    assert cat2.search(vecs[4], 1, "m1")[0][0].sku == "P4"

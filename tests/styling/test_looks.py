@@ -1,0 +1,242 @@
+import json
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import MESSI, ROOT, cc0_path, cc0_rows
+from edge.catalog.store import Catalog
+from edge.catalog.products import Product
+from edge.styling.compat import CompatItem, CompatModel, compatibility_auc, fitb_accuracy, load_polyvore, split_outfits
+from edge.styling.looks import Anchor, CompleteTheLook
+from edge.taxonomy import slot_of
+
+OUTFITS = ROOT.parent / "shared" / "data" / "polyvore-outfits" / "outfits.json"
+
+
+@pytest.fixture(scope="module")
+def compat():
+    return CompatModel.load(ROOT / "models" / "compat.json")
+
+
+def test_fitb_on_held_out_outfits_beats_chance(compat):
+    # the committed model was trained on split seed 0's training part: test on its held-out part
+    _, held_out = split_outfits(load_polyvore(OUTFITS), seed=0)
+    assert len(held_out) == 239
+    accs = [fitb_accuracy(compat, held_out, seed) for seed in range(3)]
+    # measured 0.36 mean over 5 splits x 3 draws (bench/compat.py); chance is 0.25. With 239
+    # outfits one standard error is ~0.03, so the floor is chance + 2 SE.
+    assert sum(accs) / 3 >= 0.31, accs
+    assert compatibility_auc(compat, held_out, 0) >= 0.56
+
+
+def test_model_was_not_trained_on_its_test_outfits(compat):
+    train, held_out = split_outfits(load_polyvore(OUTFITS), seed=0)
+    assert compat.outfits == len(train)
+    fresh = CompatModel.fit([items for _, items in train])
+    assert fresh.counts == compat.counts
+
+
+def test_colour_pairs_learned_from_outfits(compat):
+    # in real outfits, black goes with black more than chance (the most common pairing)
+    assert compat.pmi("c:black", "c:black") == 0.0   # same attribute: not a pair
+    assert compat.pmi("c:white", "c:black") > 0
+    top = CompatItem("upper", "black leather jacket")
+    assert compat.score([top, CompatItem("bottom", "black skinny jeans"), CompatItem("shoe", "black ankle boots")]) > \
+        compat.score([top, CompatItem("bottom", "floral chiffon maxi skirt"), CompatItem("shoe", "pink glitter sandals")])
+
+
+def product(sku, name, category, colors, stock=3):
+    return Product(sku, name, category, tuple(colors), 10.0, "EUR", stock, "A1")
+
+
+@pytest.fixture
+def store(tmp_path):
+    cat = Catalog(tmp_path, create=True)
+    items = [
+        product("TOP-1", "striped cotton shirt", "Shirt", ["navy", "white"]),
+        product("TOP-2", "silk blouse", "Top", ["pink"]),
+        product("PANTS-1", "denim jeans", "Pants", ["blue"]),
+        product("PANTS-2", "black trousers", "Pants", ["black"]),
+        product("SKIRT-1", "floral skirt", "Skirt", ["pink"], stock=0),
+        product("SHOE-1", "white leather sneakers", "Shoes", ["white"]),
+        product("SHOE-2", "black ankle boots", "Shoes", ["black"], stock=0),
+        product("SHOE-3", "red glitter heels", "Shoes", ["red"]),
+        product("HAT-1", "wool beanie", "Hat", ["grey"]),
+    ]
+    cat.upsert([(p, None, "m") for p in items])
+    return cat
+
+
+def test_never_the_anchors_slot_and_one_per_slot(store, compat):
+    ctl = CompleteTheLook(store, compat)
+    for sku in ("TOP-1", "PANTS-1", "SHOE-1", "HAT-1"):
+        anchor = ctl.anchor_for_sku(sku)
+        got = ctl(anchor)
+        slots = [s.slot for s in got]
+        assert anchor.slot not in slots and len(slots) == len(set(slots)) and slots
+        assert all(s.why for s in got)
+        assert sku not in [s.product.sku for s in got]
+
+
+def test_banned_never_pinned_first(store, compat):
+    ctl = CompleteTheLook(store, compat)
+    anchor = ctl.anchor_for_sku("TOP-1")
+    first_shoe = next(s for s in ctl(anchor) if s.slot == "shoe").product.sku
+    store.set_merch("sku", first_shoe, "ban")
+    assert all(s.product.sku != first_shoe for s in ctl(anchor))
+    store.set_merch("sku", "SHOE-3", "pin")
+    shoe = next(s for s in ctl(anchor) if s.slot == "shoe")
+    assert shoe.product.sku == "SHOE-3" and shoe.why == "picked for you by the store"
+    store.clear_merch("sku", "SHOE-3")
+    assert next(s for s in ctl(anchor) if s.slot == "shoe").why != "picked for you by the store"
+    assert all(s.product.sku != first_shoe for s in ctl(anchor))    # the ban stays
+
+
+def test_in_stock_first_within_the_margin(store, compat):
+    ctl = CompleteTheLook(store, compat, stock_margin=0.15)
+    anchor = ctl.anchor_for_sku("TOP-1")
+    # unboosted, the out-of-stock boots are not proposed while an in-stock shoe is within the margin
+    store.set_merch("sku", "SHOE-2", "boost", 0.0)
+    shoe = next(s for s in ctl(anchor) if s.slot == "shoe")
+    assert shoe.product.stock > 0
+    # boost it far past the margin: now it is proposed, and says it is out of stock
+    store.set_merch("sku", "SHOE-2", "boost", 5.0)
+    shoe = next(s for s in ctl(anchor) if s.slot == "shoe")
+    assert shoe.product.sku == "SHOE-2" and "out of stock" in shoe.why
+
+
+def test_property_never_out_of_stock_when_in_stock_is_within_margin(store, compat):
+    rng = np.random.default_rng(3)
+    ctl = CompleteTheLook(store, compat, stock_margin=0.2)
+    for trial in range(20):
+        for sku in ("SHOE-1", "SHOE-2", "SHOE-3", "PANTS-1", "PANTS-2", "SKIRT-1"):
+            store.set_merch("sku", sku, "boost", float(rng.uniform(-1, 1)))
+        for s in ctl(ctl.anchor_for_sku("TOP-2")):
+            if s.product.stock <= 0:
+                rivals = [p for p in store.products() if slot_of(p.category) == s.slot and p.stock > 0]
+                anchor = ctl.anchor_for_sku("TOP-2")
+                a = compat.item_attributes(CompatItem(anchor.slot, f"{anchor.name} {anchor.category}", anchor.colors))
+                from edge.styling.looks import compat_item
+                boosts = {t: w for k, t, act, w in store.merch() if act == "boost"}
+                best_in = max(compat.pair_score(a, compat.item_attributes(compat_item(p))) + boosts.get(p.sku, 0)
+                              for p in rivals)
+                assert best_in < s.score - 0.2
+
+
+def test_curated_look_wins_and_says_so(store, compat):
+    store.upsert_look("L1", "Weekend denim", ["TOP-2", "PANTS-1", "HAT-1"])
+    ctl = CompleteTheLook(store, compat)
+    got = {s.slot: s for s in ctl(ctl.anchor_for_sku("TOP-2"))}
+    assert got["bottom"].product.sku == "PANTS-1" and got["bottom"].why == "from the look 'Weekend denim'"
+    store.set_merch("look", "L1", "ban")
+    got = {s.slot: s for s in ctl(ctl.anchor_for_sku("TOP-2"))}
+    assert "Weekend denim" not in got["bottom"].why
+
+
+def signage(*args):
+    return subprocess.run([sys.executable, "-m", "signage.cli", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_compat_score_cli(tmp_path):
+    f = tmp_path / "o.json"
+    f.write_text(json.dumps({"outfits": [
+        {"id": "good", "items": [{"category": "upper", "name": "black leather biker jacket"},
+                                 {"category": "bottom", "name": "black skinny jeans"},
+                                 {"category": "shoe", "name": "black leather ankle boots", "colors": ["black"]}]},
+        {"id": 2, "items": [{"category": "upper", "name": "black leather biker jacket"}]}]}))
+    res = signage("compat", "score", str(f), "--json")
+    assert res.returncode == 0, res.stderr
+    scores = json.loads(res.stdout)["scores"]
+    assert [s["id"] for s in scores] == ["good", 2] and isinstance(scores[0]["score"], float)
+
+
+@pytest.mark.parametrize("content, reason", [
+    ("not json", "not valid JSON"),
+    ('{"outfit": []}', "expected"),
+    ('{"outfits": [{"id": 1, "items": [{"category": "hat"}]}]}', "'category' must be one of"),
+    ('{"outfits": [{"items": []}]}', "'id' and 'items'"),
+    ('{"outfits": [{"id": 1, "items": [{"category": "shoe", "colors": "red"}]}]}', "'colors'"),
+])
+def test_compat_score_bad_input(tmp_path, content, reason):
+    f = tmp_path / "o.json"
+    f.write_text(content)
+    res = signage("compat", "score", str(f))
+    assert res.returncode == 2 and reason in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert signage("compat", "score", str(tmp_path / "none.json")).returncode == 2
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("looks")
+    rows = cc0_rows("Shoes", 5) + cc0_rows("Pants", 5) + cc0_rows("T-Shirt", 5) + cc0_rows("Hat", 3)
+    lines = ["sku,name,category,price,currency,stock,aisle,image"]
+    lines += [f"S{i},{r['label']} {i},{r['label']},9.5,EUR,2,D1,{cc0_path(r)}" for i, r in enumerate(rows)]
+    (folder / "catalog.csv").write_text("\n".join(lines) + "\n")
+    assert signage("catalog", "import", str(folder), "--catalog", str(folder / "store"), "--quiet").returncode == 0
+    return folder / "store"
+
+
+def test_look_cli_from_sku_and_image(demo_store):
+    res = signage("look", "--sku", "S0", "--catalog", str(demo_store), "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["anchor"]["slot"] == "shoe"
+    assert {s["slot"] for s in out["suggestions"]} == {"upper", "bottom", "accessory"}
+    for s in out["suggestions"]:
+        assert {"slot", "sku", "name", "score", "why"} <= set(s) and s["why"]
+    res = signage("look", str(MESSI), "--catalog", str(demo_store), "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["suggestions"] and out["anchor"]["slot"] not in {s["slot"] for s in out["suggestions"]}
+
+
+def test_look_cli_bad_input(demo_store, tmp_path):
+    assert signage("look", "--catalog", str(demo_store)).returncode == 2
+    res = signage("look", "--sku", "NOPE", "--catalog", str(demo_store))
+    assert res.returncode == 2 and "NOPE" in res.stderr
+    (tmp_path / "x.jpg").write_text("text")
+    assert signage("look", str(tmp_path / "x.jpg"), "--catalog", str(demo_store)).returncode == 2
+
+
+def test_shop_the_look_keeps_people_apart(demo_store, tmp_path):
+    frame = np.hstack([cv2.imread(str(MESSI)), cv2.flip(cv2.imread(str(MESSI)), 1)])
+    cv2.imwrite(str(tmp_path / "two.png"), frame)
+    res = signage("shop", str(tmp_path / "two.png"), "--catalog", str(demo_store), "--json", "--k", "2")
+    assert res.returncode == 0, res.stderr
+    people = json.loads(res.stdout)["people"]
+    assert len(people) == 2
+    w = frame.shape[1] / 2
+    for p in people:
+        kinds = [i["kind"] for i in p["items"]]
+        assert {"upper", "lower"} <= set(kinds) and len(kinds) == len(set(kinds))
+        side = (p["box"][0] + p["box"][2]) / 2 < w
+        assert all(((i["box"][0] + i["box"][2]) / 2 < w) == side for i in p["items"])
+        assert all(len(i["results"]) == 2 for i in p["items"])
+    assert signage("shop", str(tmp_path / "none.png"), "--catalog", str(demo_store)).returncode == 2
+
+
+def test_tag_cli(demo_store, tmp_path):
+    shoe = cc0_path(cc0_rows("Shoes", 8)[7])
+    (tmp_path / "bad.jpg").write_bytes(b"")
+    res = signage("tag", str(shoe), str(tmp_path / "bad.jpg"), "--catalog", str(demo_store), "--json")
+    assert res.returncode == 2                                        # one image was bad...
+    out = json.loads(res.stdout)
+    assert out["images"][0]["category"] == "Shoes"                     # ...the good one is tagged
+    assert out["images"][0]["description"].lower().endswith("shoes") and out["images"][0]["colors"]
+    assert out["skipped"][0]["image"].endswith("bad.jpg") and "empty" in out["skipped"][0]["reason"]
+
+
+def test_import_tags_products_without_tags(demo_store):
+    cat = Catalog(demo_store)
+    p = cat.get("S0")
+    assert p.description and p.colors and p.description.lower().endswith("shoes")
+
+
+def test_colour_tagging_accuracy_on_hand_labels(vision):
+    from bench.tagging import colour_accuracy
+    res = colour_accuracy(vision)
+    # measured 0.71 first colour / 0.83 any colour on 48 hand-labelled photos
+    assert res["first_colour_accuracy"] >= 0.6 and res["any_colour_accuracy"] >= 0.75, res

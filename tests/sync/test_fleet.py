@@ -1,0 +1,60 @@
+"""A chain: 20 store brokers bridged to head office's broker, 2 screens each, all on loopback."""
+import shutil
+import time
+
+import pytest
+
+from bench.harness.fleet import Fleet
+
+pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None, reason="deploy/install.sh installs mosquitto")
+
+
+def rows(cat):
+    return {p.sku: (p.name, p.price, p.stock) for p in cat.products()}
+
+
+def test_wave_reaches_every_screen_and_cut_stores_catch_up(tmp_path):
+    fleet = Fleet(tmp_path, n_stores=20, screens_per_store=2)
+    try:
+        fleet.start_screens()
+        cut = fleet.stores[:2]                       # 10% of the stores lose their uplink
+        for s in cut:
+            fleet.cut_uplink(s)
+        fleet.wave(1000)
+        t0 = time.monotonic()
+        report = fleet.publish()
+        assert all(r["ops"] == 1000 for r in report.stores.values())
+        online = [sc for sc in fleet.screens if sc.store not in cut]
+        end = time.monotonic() + 120
+        while time.monotonic() < end and not all(fleet.seq_of(sc) == fleet.hq.last_seq(sc.store) for sc in online):
+            time.sleep(0.2)
+        assert all(fleet.seq_of(sc) == fleet.hq.last_seq(sc.store) for sc in online)
+        # the cut stores' screens keep working on what they had, and agree with each other
+        cut_screens = [sc for sc in fleet.screens if sc.store in cut]
+        assert all(fleet.seq_of(sc) == 0 for sc in cut_screens)
+        for s in cut:
+            fleet.restore_uplink(s)
+        assert fleet.wait_all(120), [(sc.store, sc.name, fleet.seq_of(sc)) for sc in fleet.screens]
+        took = time.monotonic() - t0
+        # head office sees every screen's status through the bridges (what `signage fleet status` shows)
+        from bench.harness.fleet import CAT
+        from sync.hq import fleet_status
+        end = time.monotonic() + 20
+        while True:
+            st = fleet_status("127.0.0.1", fleet.hq_broker.port, "hq", "hq-pw", CAT, wait=1.0)
+            done = all(st.get(f"{sc.store}/{sc.name}", {}).get("seq") == fleet.hq.last_seq(sc.store)
+                       for sc in fleet.screens)
+            if done or time.monotonic() > end:
+                break
+        assert done, sorted((k, v.get("seq")) for k, v in st.items())[:10]
+    finally:
+        fleet.close()
+    # every screen equals head office, and applied each delta exactly once
+    from edge.catalog.store import Catalog
+    want = rows(fleet.hq.catalog)
+    for sc in fleet.screens:
+        cat = Catalog(sc.sync.catalog.dir)
+        assert rows(cat) == want, (sc.store, sc.name)
+        assert cat.version == cat.sync_seq == fleet.hq.last_seq(sc.store)
+        cat.close()
+    assert took < 300

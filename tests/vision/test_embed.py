@@ -1,0 +1,55 @@
+import cv2
+import numpy as np
+
+from conftest import cc0_path, cc0_rows
+from edge.vision.colors import color_histogram, color_names
+from edge.vision.embed import DIM
+from edge.types import Item
+
+
+def test_vector_is_unit_length_with_model_version(vision):
+    img = cv2.imread(str(cc0_path(cc0_rows("Shoes", 1)[0])))
+    item = vision.find_items(img).items[0]
+    iv = vision.embedder(img, item)
+    assert iv.vector.shape == (DIM,) and iv.vector.dtype == np.float32
+    assert abs(float(np.linalg.norm(iv.vector)) - 1.0) < 1e-5
+    assert iv.model_version.startswith("embedder:") and "hsv8x4x4" in iv.model_version
+
+
+def test_same_photo_closer_than_other_category(vision):
+    rows = cc0_rows("Shoes", 2) + cc0_rows("Dress", 1)
+    imgs = [cv2.imread(str(cc0_path(r))) for r in rows]
+    vecs = [vision.embedder(i, vision.find_items(i).items[0]).vector for i in imgs]
+    flipped = cv2.flip(imgs[0], 1)
+    v_flip = vision.embedder(flipped, vision.find_items(flipped).items[0]).vector
+    assert float(vecs[0] @ v_flip) > 0.9
+    assert float(vecs[0] @ vecs[1]) > float(vecs[0] @ vecs[2])   # shoe-shoe beats shoe-dress
+
+
+def test_colour_names_come_from_masked_pixels_only():
+    img = np.zeros((100, 100, 3), np.uint8)
+    img[:] = (60, 40, 190)          # BGR red-ish background
+    img[25:75, 25:75] = (75, 36, 28)  # navy garment
+    mask = np.zeros((100, 100), bool)
+    mask[25:75, 25:75] = True
+    assert color_names(img, mask)[0] == "navy"
+    assert color_names(img)[0] == "red"
+
+
+def test_histogram_is_normalised_and_mask_sensitive():
+    img = np.zeros((50, 50, 3), np.uint8)
+    img[:, 25:] = (0, 255, 255)
+    mask = np.zeros((50, 50), bool)
+    mask[:, 25:] = True
+    h_all, h_yellow = color_histogram(img), color_histogram(img, mask)
+    assert abs(np.linalg.norm(h_all) - 1) < 1e-5
+    assert float(h_all @ h_yellow) < 0.9
+
+
+def test_item_mask_keeps_background_out(vision):
+    img = np.full((200, 200, 3), (60, 40, 190), np.uint8)
+    img[50:150, 50:150] = (75, 36, 28)
+    mask = np.zeros((150, 150), bool)
+    mask[:100, :100] = True
+    iv = vision.embedder(img, Item("garment", (50, 50, 200, 200), 1.0, None, mask))
+    assert iv.colors[0] == "navy"

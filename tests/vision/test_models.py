@@ -1,0 +1,74 @@
+import shutil
+
+import numpy as np
+import pytest
+
+from edge.vision.detector import decode_boxes, nms, ssd_anchors
+from edge.errors import ModelMissing
+from edge.vision.models import ModelStore
+
+
+def test_manifest_records_provenance_and_verifies(cfg):
+    store = ModelStore(cfg.models_dir)
+    for name in ("detector", "pose", "embedder"):
+        info = store.verify(name)
+        src = info.entry["source"]
+        assert len(src["sha256"]) == 64 and src["package"] and src["version"]
+        assert info.entry["licence"] == "Apache-2.0"
+    assert store.info("detector").entry["labels"][19] == "Footwear"
+    assert (cfg.models_dir / "licences" / "mediapipe.LICENSE").is_file()
+
+
+@pytest.fixture
+def models_copy(cfg, tmp_path):
+    dst = tmp_path / "models"
+    shutil.copytree(cfg.models_dir / "ir", dst / "ir")
+    shutil.copy(cfg.models_dir / "manifest.json", dst / "manifest.json")
+    return dst
+
+
+def test_corrupt_model_names_the_fix(models_copy):
+    b = models_copy / "ir" / "embedder.bin"
+    data = bytearray(b.read_bytes())
+    data[1000] ^= 0xFF
+    b.write_bytes(bytes(data))
+    with pytest.raises(ModelMissing, match="corrupt.*signage models build"):
+        ModelStore(models_copy).compiled("embedder")
+
+
+def test_missing_model_and_manifest_name_the_fix(models_copy):
+    (models_copy / "ir" / "pose.xml").unlink()
+    with pytest.raises(ModelMissing, match="not found.*signage models build"):
+        ModelStore(models_copy).compiled("pose")
+    (models_copy / "manifest.json").unlink()
+    with pytest.raises(ModelMissing, match="manifest.*signage models build"):
+        ModelStore(models_copy).compiled("detector")
+
+
+def test_ssd_anchor_layout():
+    a = ssd_anchors()
+    assert a.shape == (1917, 4)
+    # first layer: 19x19 cells with 3 boxes, the first a 0.1 square at the first cell centre
+    assert np.allclose(a[0], [0.5 / 19, 0.5 / 19, 0.1, 0.1])
+    # last anchor: the single 1x1 cell, interpolated scale sqrt(0.95 * 1.0)
+    assert np.allclose(a[-1], [0.5, 0.5, np.sqrt(0.95), np.sqrt(0.95)], atol=1e-6)
+
+
+def test_zero_encoding_decodes_to_the_anchor():
+    a = ssd_anchors()
+    boxes = decode_boxes(np.zeros((1917, 4), np.float32), a)
+    cy, cx, h, w = a[5]
+    assert np.allclose(boxes[5], [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+
+
+def test_nms_keeps_best_of_overlaps():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30]], np.float32)
+    assert nms(boxes, np.array([0.5, 0.9, 0.4]), 0.45) == [1, 2]
+
+
+def test_openvino_telemetry_is_kept_out(vision):
+    import sys
+
+    import openvino.tools.ovc.convert_impl as convert_impl
+    assert sys.modules["openvino_telemetry"] is None
+    assert convert_impl.tm.__name__.endswith("telemetry_stub")   # OpenVINO's own no-op fallback
