@@ -19,6 +19,7 @@ STRIDES = (16, 32, 64, 128, 256, 512)   # feature maps 19, 10, 5, 3, 2, 1 -> 191
 ASPECTS = (1.0, 2.0, 0.5, 3.0, 1.0 / 3.0)
 MIN_SCALE, MAX_SCALE = 0.2, 0.95
 BOX_SCALE = (10.0, 10.0, 5.0, 5.0)
+MIN_SIDE = 8          # a crop narrower than this (in frame pixels) is not searched
 # The SSD's Open Images labels that we use; High heels and Boot score low, so all are footwear.
 KIND_OF_LABEL = {"Person": "person", "Footwear": "footwear", "Boot": "footwear", "High heels": "footwear"}
 
@@ -121,11 +122,15 @@ class Detector:
             if idx.size == 0:
                 continue
             for i in nms(boxes[idx], s[idx], self.params.nms_iou):
-                out.append(Detection(kind, _to_pixels(boxes[idx[i]], width, height, offset), float(s[idx[i]])))
+                box = _to_pixels(boxes[idx[i]], width, height, offset)
+                if box[2] - box[0] >= 2 and box[3] - box[1] >= 2:   # a box clipped to nothing at the edge
+                    out.append(Detection(kind, box, float(s[idx[i]])))
         return out
 
     def detect_once(self, bgr: np.ndarray, offset: tuple[int, int] = (0, 0)) -> list[Detection]:
         h, w = bgr.shape[:2]
+        if h < MIN_SIDE or w < MIN_SIDE:      # an empty or sliver crop: nothing to find, and resize would fail
+            return []
         return self.postprocess(*self.infer(bgr), w, h, offset)
 
     def __call__(self, bgr: np.ndarray) -> list[Detection]:

@@ -67,3 +67,24 @@ def test_garment_without_person_is_the_main_object(vision):
 def test_blank_frame_gives_a_fallback_item_not_a_crash(vision):
     found = vision.find_items(np.full((240, 320, 3), 128, np.uint8))
     assert not found.people and len(found.items) == 1
+
+
+def test_a_degenerate_person_box_never_crashes_the_frame(vision, messi, monkeypatch):
+    """At a low person threshold the SSD can return a box of zero width or height (seen at the
+    frame's edge); re-detecting shoes on it resized an empty crop and the live loop died."""
+    from edge.types import Detection
+    det = vision.detector
+    real = det.detect_once
+
+    def first_pass_with_thin_people(bgr, offset=(0, 0)):
+        found = real(bgr, offset)
+        if offset == (0, 0) and bgr.shape == messi.shape:
+            h, w = bgr.shape[:2]
+            found += [Detection("person", (w - 1, 40, w, 300), 0.99), Detection("person", (30, h, 200, h), 0.98),
+                      Detection("person", (5, 5, 5, 5), 0.97)]
+        return found
+    monkeypatch.setattr(det, "detect_once", first_pass_with_thin_people)
+    found = vision.find_items(messi)
+    assert any(p.label == "person" for p in found.detections)
+    assert det.detect_once(np.zeros((0, 16, 3), np.uint8)) == []
+    assert det.detect_once(np.zeros((16, 0, 3), np.uint8)) == []
