@@ -98,6 +98,7 @@ class Config:
         _unit("detector.footwear_threshold", self.detector.footwear_threshold)
         _unit("detector.footwear_alone_threshold", self.detector.footwear_alone_threshold)
         _unit("detector.nms_iou", self.detector.nms_iou)
+        _unit("detector.passer_by_height", self.detector.passer_by_height)
         _unit("pose.min_person", self.pose.min_person)
         _unit("pose.min_visibility", self.pose.min_visibility)
         _unit("pose.mask_threshold", self.pose.mask_threshold)

@@ -85,6 +85,9 @@ class DetectorParams:
     nms_iou: float = 0.45
     rerun_on_person: bool = True     # small shoes: run again on each person box
     max_people: int = 6
+    # A person shorter than this share of the leading person is a passer-by far behind, not a
+    # shopper at the screen: left out (ItemFinder).
+    passer_by_height: float = 0.5
 
 
 class Detector:
@@ -133,21 +136,26 @@ class Detector:
             return []
         return self.postprocess(*self.infer(bgr), w, h, offset)
 
+    def shoes_on(self, bgr: np.ndarray, boxes: list[Box]) -> list[Detection]:
+        """Footwear found by running again on each person box: a shoe is a few pixels in a 300x300
+        view of the whole frame; on the person box it is not."""
+        H, W = bgr.shape[:2]
+        out: list[Detection] = []
+        for box in boxes:
+            x1, y1, x2, y2 = expand(box, 0.1, W, H)
+            if (x2 - x1) * (y2 - y1) > 0.8 * W * H:
+                continue
+            out += [d for d in self.detect_once(bgr[y1:y2, x1:x2], (x1, y1)) if d.label == "footwear"]
+        return out
+
     def __call__(self, bgr: np.ndarray) -> list[Detection]:
         found = self.detect_once(bgr)
         people = sorted((d for d in found if d.label == "person"), key=lambda d: -d.score)
         people = people[: self.params.max_people]
         shoes = [d for d in found if d.label == "footwear"]
         if self.params.rerun_on_person:
-            # A shoe is a few pixels in a 300x300 view of the whole frame; on the person box it is not.
-            H, W = bgr.shape[:2]
-            for p in people:
-                x1, y1, x2, y2 = expand(p.box, 0.1, W, H)
-                if (x2 - x1) * (y2 - y1) > 0.8 * W * H:
-                    continue
-                shoes += [d for d in self.detect_once(bgr[y1:y2, x1:x2], (x1, y1)) if d.label == "footwear"]
-        shoes = merge(shoes, self.params.nms_iou)
-        return people + shoes
+            shoes += self.shoes_on(bgr, [p.box for p in people])
+        return people + merge(shoes, self.params.nms_iou)
 
 
 def merge(dets: list[Detection], iou: float) -> list[Detection]:

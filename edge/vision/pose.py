@@ -13,7 +13,7 @@ import numpy as np
 from ..types import Box, Item, Person
 
 INPUT = 256
-L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW = 11, 12, 13, 14
+L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 11, 12, 13, 14, 15, 16
 L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 23, 24, 25, 26, 27, 28
 L_HEEL, R_HEEL, L_TOE, R_TOE = 29, 30, 31, 32
 
@@ -90,9 +90,58 @@ def _clip(x1, y1, x2, y2, width, height) -> Box | None:
     return b
 
 
+# Tuned on the CCP tune half (bench/street.py): skin's chroma within 8 (OpenCV Lab a, b units) of the
+# face's, on half of the legs' pixels, for 8% of the leg's length.
+HEM_SKIN_DIST, HEM_SHARE, HEM_RUN = 8.0, 0.5, 0.08
+NOSE, L_EYE, R_EYE, MOUTH_L, MOUTH_R = 0, 2, 5, 9, 10
+
+
+def skin_colour(bgr: np.ndarray, lm: np.ndarray, thr: float) -> tuple[np.ndarray, float] | None:
+    """The person's skin tone (Lab median, spread) from the middle of their face, between nose and
+    mouth: what their bare legs or arms look like in this light. Stays in memory, like the frame."""
+    if min(lm[NOSE, 2], lm[L_EYE, 2], lm[R_EYE, 2]) < thr:
+        return None
+    eyes = float(np.linalg.norm(lm[L_EYE, :2] - lm[R_EYE, :2]))
+    cx, cy = (lm[NOSE, :2] + (lm[MOUTH_L, :2] + lm[MOUTH_R, :2]) / 2) / 2
+    r = max(2, int(0.35 * eyes))
+    x1, y1, x2, y2 = int(cx) - r, int(cy) - r, int(cx) + r + 1, int(cy) + r + 1
+    if x1 < 0 or y1 < 0 or x2 > bgr.shape[1] or y2 > bgr.shape[0]:
+        return None
+    # chroma only (a, b): a face in a hat's shadow and legs in the sun differ in lightness, not hue
+    patch = cv2.cvtColor(bgr[y1:y2, x1:x2], cv2.COLOR_BGR2LAB).reshape(-1, 3)[:, 1:].astype(np.float32)
+    colour = np.median(patch, axis=0)
+    return colour, float(np.percentile(np.linalg.norm(patch - colour, axis=1), 80))
+
+
+def hem_row(bgr: np.ndarray, mask: np.ndarray, x1: int, x2: int, scan: tuple[int, int], skin, min_run: int) -> int | None:
+    """Where a garment on the legs ends going down: the first row of `scan` (y from, y to) from which,
+    for `min_run` rows, more than HEM_SHARE of the person's pixels between x1 and x2 are bare skin.
+    None: no skin shows (trousers, tights): the garment goes on to the end of the scan."""
+    y0, y1 = max(0, scan[0]), min(bgr.shape[0], scan[1])
+    x1, x2 = max(0, x1), min(bgr.shape[1], x2)
+    if x2 - x1 < 4 or y1 - y0 <= min_run:
+        return None
+    colour, spread = skin
+    lab = cv2.cvtColor(bgr[y0:y1, x1:x2], cv2.COLOR_BGR2LAB)[..., 1:].astype(np.float32)
+    person = mask[y0:y1, x1:x2]
+    bare = np.linalg.norm(lab - colour, axis=2) < max(HEM_SKIN_DIST, 1.5 * spread)
+    counts = person.sum(axis=1)
+    share = np.where(counts > 4, (bare & person).sum(axis=1) / np.maximum(counts, 1), 0.0)
+    share = np.convolve(share, np.ones(5) / 5, mode="same")      # one odd row is not a hem
+    hit = share > HEM_SHARE
+    if hit[: min_run].any():
+        return None       # the garment itself has the skin's hue (beige, tan, camel): no hem to see
+    for r in range(0, len(share) - min_run):
+        if hit[r:r + min_run].all():
+            return y0 + r
+    return None
+
+
 def garment_regions(person: Person, pose: PoseResult, width: int, height: int,
-                    params: PoseParams = PoseParams()) -> list[Item]:
-    """Upper body (shoulders -> hips), lower body (hips -> ankles) and feet, from landmarks."""
+                    params: PoseParams = PoseParams(), bgr: np.ndarray | None = None) -> list[Item]:
+    """Upper body (shoulders -> hips), lower body (hips -> the hem, or the ankles) and feet, from
+    the landmarks; with the frame, the lower body ends where its colour does (a skirt or shorts
+    over legs) instead of at the ankles."""
     lm, thr = pose.landmarks, params.min_visibility
     px1, py1, px2, py2 = person.box
     items: list[Item] = []
@@ -124,8 +173,24 @@ def garment_regions(person: Person, pose: PoseResult, width: int, height: int,
         hip_w = float(np.ptp(hip[:, 0])) if len(hip) == 2 else (px2 - px1) * 0.25
         pad = max(hip_w * 0.35, 4.0)
         xs = np.concatenate([hip[:, 0], ank[:, 0]])
-        add("lower", _clip(xs.min() - pad, float(hip[:, 1].min()), xs.max() + pad,
-                           float(ank[:, 1].max()), width, height))
+        top, bottom = float(hip[:, 1].min()), float(ank[:, 1].max())
+        skin = skin_colour(bgr, lm, thr) if bgr is not None else None
+        if skin is not None:
+            leg = bottom - float(hip[:, 1].max())
+            hy = int(hip[:, 1].max())
+            # the legs' own columns (hip joints and knees); hands hang beside the thighs: not a hem
+            legs = np.concatenate([hip[:, 0]] + ([knee[:, 0]] if (knee := _visible(lm, (L_KNEE, R_KNEE), thr)) is not None else []))
+            legs_mask = mask.copy()
+            hand = max(0.12 * leg, 6.0)
+            for w in (L_WRIST, R_WRIST):
+                if lm[w, 2] >= thr:
+                    wx, wy = lm[w, :2]
+                    legs_mask[max(0, int(wy - hand)):max(0, int(wy + 2 * hand)), max(0, int(wx - hand)):max(0, int(wx + hand))] = False
+            hem = hem_row(bgr, legs_mask, int(legs.min()), int(legs.max()) + 1, (hy + int(0.1 * leg), int(bottom)),
+                          skin, max(3, int(HEM_RUN * leg)))
+            if hem is not None:
+                bottom = hem + 0.02 * leg
+        add("lower", _clip(xs.min() - pad, top, xs.max() + pad, bottom, width, height))
     if feet is not None:
         span = max(float(np.ptp(feet[:, 0])), (px2 - px1) * 0.15)
         pad = span * 0.25

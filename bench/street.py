@@ -1,0 +1,147 @@
+"""People, garment regions and shoes on full-body street photos (CCP, research data: measured here,
+never shipped).
+
+    python -m bench.street [--data DIR] [--split tune|report|all] [--set detector.person_threshold=0.3] [--json]
+
+The 401 photos are split in two by a fixed seed: thresholds are tuned on `tune` and figures are
+reported on `report`, which nothing was tuned on. Ground truth per photo (boxes_coco.json):
+- the person: the union of everything worn (top, outerwear, bottom, dress, footwear); found when a
+  person box covers >= 70% of it; every other person kept is a false person;
+- upper: the union of top and outerwear; lower: the union of bottoms and legwear; a dress on its
+  own; footwear: any one shoe or both shoes together. A region counts at IoU >= 0.5, taken from the
+  items of the person that matched (or, with none matched, from every item).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import random
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from edge.config import load_config
+from edge.types import Box
+from edge.vision.imageio import read_image
+from edge.vision.stages import Vision
+
+DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ccp-street-dev"
+WORN = ("top", "outerwear", "bottom_or_legwear", "dress", "footwear")
+
+
+def _box(b) -> Box:
+    x, y, w, h = b
+    return (int(x), int(y), int(x + w), int(y + h))
+
+
+def union(boxes: list[Box]) -> Box | None:
+    if not boxes:
+        return None
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def iou(a: Box, b: Box) -> float:
+    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0, x2 - x1) * max(0, y2 - y1)
+    ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / ua if ua > 0 else 0.0
+
+
+def covered(gt: Box, by: Box) -> float:
+    x1, y1, x2, y2 = max(gt[0], by[0]), max(gt[1], by[1]), min(gt[2], by[2]), min(gt[3], by[3])
+    return max(0, x2 - x1) * max(0, y2 - y1) / max(1, (gt[2] - gt[0]) * (gt[3] - gt[1]))
+
+
+def load(data: Path = DATA) -> list[dict]:
+    coco = json.loads((data / "boxes_coco.json").read_text())
+    by_image: dict[int, list] = {}
+    for a in coco["annotations"]:
+        by_image.setdefault(a["image_id"], []).append(a)
+    photos = []
+    for im in sorted(coco["images"], key=lambda i: i["id"]):
+        anns = by_image.get(im["id"], [])
+        of = lambda *coarse: [_box(a["bbox"]) for a in anns if a["coarse"] in coarse]  # noqa: E731
+        photos.append({"id": im["id"], "path": data / im["file_name"], "person": union(of(*WORN)),
+                       "upper": union(of("top", "outerwear")), "lower": union(of("bottom_or_legwear")),
+                       "dress": union(of("dress")), "shoes": of("footwear")})
+    return photos
+
+
+def split(photos: list[dict], which: str, seed: int = 0) -> list[dict]:
+    if which == "all":
+        return photos
+    order = list(range(len(photos)))
+    random.Random(seed).shuffle(order)
+    half = set(order[: len(order) // 2])
+    return [p for i, p in enumerate(photos) if (i in half) == (which == "tune")]
+
+
+def measure(vision: Vision, photos: list[dict]) -> dict:
+    n = {"photos": 0, "people": 0, "false_people": 0, "upper": 0, "upper_n": 0, "lower": 0, "lower_n": 0,
+         "dress": 0, "dress_n": 0, "footwear": 0, "footwear_n": 0}
+    ms = []
+    for ph in photos:
+        if ph["person"] is None:
+            continue          # nothing worn is annotated: no person to find
+        bgr = read_image(ph["path"])
+        t = time.perf_counter()
+        found = vision.find_items(bgr)
+        ms.append((time.perf_counter() - t) * 1000)
+        n["photos"] += 1
+        best = max(found.people, key=lambda p: covered(ph["person"], p.box), default=None)
+        matched = best is not None and covered(ph["person"], best.box) >= 0.7
+        n["people"] += matched
+        n["false_people"] += len(found.people) - (1 if matched else 0)
+        items = [i for i in found.items if not matched or i.person == best.id]
+        for kind, gt in (("upper", ph["upper"]), ("lower", ph["lower"])):
+            if gt is not None:
+                n[f"{kind}_n"] += 1
+                n[kind] += any(iou(i.box, gt) >= 0.5 for i in items if i.kind == kind)
+        if ph["dress"] is not None:
+            n["dress_n"] += 1
+            n["dress"] += any(iou(i.box, ph["dress"]) >= 0.5 for i in items)
+        if ph["shoes"]:
+            n["footwear_n"] += 1
+            targets = ph["shoes"] + [union(ph["shoes"])]
+            n["footwear"] += any(iou(i.box, g) >= 0.5 for i in items if i.kind == "footwear" for g in targets)
+    ms.sort()
+    out = {"photos": n["photos"], "people_found": round(n["people"] / max(n["photos"], 1), 3),
+           "false_people_per_photo": round(n["false_people"] / max(n["photos"], 1), 3)}
+    for kind in ("upper", "lower", "dress", "footwear"):
+        out[f"{kind}_recall"] = round(n[kind] / max(n[f"{kind}_n"], 1), 3)
+        out[f"{kind}_photos"] = n[f"{kind}_n"]
+    out["frame_to_items_ms_p50"] = round(ms[len(ms) // 2], 1) if ms else None
+    return out
+
+
+def configured(overrides: list[str]):
+    """The config with `section.key=value` overrides (numbers and true/false)."""
+    cfg = copy.deepcopy(load_config())
+    for o in overrides:
+        key, _, value = o.partition("=")
+        section, _, name = key.partition(".")
+        v = {"true": True, "false": False}.get(value.lower())
+        if v is None:
+            v = float(value) if "." in value else int(value)
+        setattr(cfg, section, replace(getattr(cfg, section), **{name: v}))
+    return cfg
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=str(DATA))
+    ap.add_argument("--split", choices=["tune", "report", "all"], default="report")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    data = Path(a.data)
+    if not (data / "boxes_coco.json").is_file():
+        sys.exit(f"bench.street: {data}/boxes_coco.json not found (give --data)")
+    res = {"split": a.split, "set": a.set, **measure(Vision(configured(a.set)), split(load(data), a.split))}
+    print(json.dumps(res) if a.json else "\n".join(f"{k}: {v}" for k, v in res.items()))
+
+
+if __name__ == "__main__":
+    main()
