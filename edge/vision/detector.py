@@ -85,7 +85,7 @@ class DetectorParams:
     nms_iou: float = 0.45
     rerun_on_person: bool = True     # small shoes: run again on each person box
     max_people: int = 6
-    # A person shorter than this share of the leading person is a passer-by far behind, not a
+    # A person shorter than this share of the tallest person is a passer-by far behind, not a
     # shopper at the screen: left out (ItemFinder).
     passer_by_height: float = 0.5
 

@@ -56,19 +56,19 @@ def pair_of_shoes(shoes: list[Detection], person: int) -> Item:
     return Item("footwear", a, ranked[0].score, person, None)
 
 
-TORSO = (11, 12, 23, 24)                        # shoulders, hips
+HEAD_SHOULDERS = (0, 11, 12)                    # nose, shoulders
 BODY = (11, 12, 23, 24, 25, 26, 27, 28)         # + knees, ankles: how complete a person is in view
 
 
 def _same_person(a: np.ndarray, b: np.ndarray, thr: float) -> bool:
     """Two poses of one skeleton (the SSD's full-body box and a box of the same person's top half):
-    their visible torso points lie within a fifth of the torso's size of each other."""
-    both = [i for i in TORSO if a[i, 2] >= thr and b[i, 2] >= thr]
+    nose and shoulders lie within half a shoulder width of each other. Two real people cannot
+    stand closer than a shoulder width. (Hips are left out: a pose on a half-body box guesses them.)"""
+    both = [i for i in HEAD_SHOULDERS if a[i, 2] >= thr and b[i, 2] >= thr]
     if len(both) < 2:
         return False
-    pa, pb = a[both, :2], b[both, :2]
-    size = max(float(np.ptp(pa[:, 0])), float(np.ptp(pa[:, 1])), 1.0)
-    return float(np.linalg.norm(pa - pb, axis=1).mean()) < 0.2 * size
+    width = max(float(np.linalg.norm(a[11, :2] - a[12, :2])), float(np.linalg.norm(b[11, :2] - b[12, :2])), 1.0)
+    return float(np.linalg.norm(a[both, :2] - b[both, :2], axis=1).mean()) < 0.5 * width
 
 
 def lead_score(box: Box, landmarks: np.ndarray, width: int, height: int, thr: float) -> float:
@@ -92,25 +92,29 @@ class ItemFinder:
 
     def people(self, bgr: np.ndarray, candidates: list[Detection]) -> list[tuple[Detection, object]]:
         """The people in the frame, the shopper at the screen first: every candidate box the pose
-        model accepts, one per skeleton, passers-by far behind left out."""
+        model accepts, one per skeleton; passers-by far behind (under `passer_by_height` of the
+        tallest person) are left out before their pose is even run: a crowd costs nothing."""
         H, W = bgr.shape[:2]
         thr = self.pose_params.min_visibility
         kept: list[tuple[Detection, object]] = []
-        for det in sorted(candidates, key=lambda d: -d.score)[: 2 * self.params.max_people]:
-            if det.box[2] - det.box[0] < 8 or det.box[3] - det.box[1] < 8:
+        tallest, runs = 0, 0
+        for det in sorted(candidates, key=lambda d: -(d.box[3] - d.box[1])):
+            h = det.box[3] - det.box[1]
+            if h < self.params.passer_by_height * tallest or runs >= 2 * self.params.max_people:
+                break                      # tallest first: everyone after is shorter still
+            if det.box[2] - det.box[0] < 8 or h < 8:
                 continue
             pose = self.pose(bgr, det.box)
+            runs += 1
             if pose.score < self.pose_params.min_person:
                 continue   # the SSD's "person" was a garment on a hanger, a mannequin's part, ...
+            tallest = max(tallest, h)
             twin = next((k for k, (_, p) in enumerate(kept) if _same_person(p.landmarks, pose.landmarks, thr)), None)
             if twin is None:
                 kept.append((det, pose))
             elif box_area(det.box) > box_area(kept[twin][0].box):
                 kept[twin] = (det, pose)   # the same person: keep the box that holds all of them
         kept.sort(key=lambda dp: -lead_score(dp[0].box, dp[1].landmarks, W, H, thr))
-        if kept:
-            lead_h = kept[0][0].box[3] - kept[0][0].box[1]
-            kept = [dp for dp in kept if dp[0].box[3] - dp[0].box[1] >= self.params.passer_by_height * lead_h]
         return kept[: self.params.max_people]
 
     def __call__(self, bgr: np.ndarray) -> FrameItems:
