@@ -44,6 +44,13 @@ KIND_LABEL = {"upper": "Top", "lower": "Bottom", "footwear": "Shoes", "garment":
 KIND_CATEGORY = {"footwear": "Shoes", "upper": "Top", "lower": "Bottoms", "garment": ""}  # no catalogue
 
 
+# Which outfit slots an item the camera found may be: an upper-body region is a top or a dress,
+# never shoes or a hat; the lower body is a bottom (a dress's skirt too); footwear is shoes. A
+# garment seen alone (held up) may be anything.
+KIND_SLOTS = {"upper": ("upper",), "lower": ("bottom",), "footwear": ("shoe",)}
+ONE_PIECE = ("dress", "jumpsuit", "romper", "overall")     # cover upper and lower: either region
+
+
 def _slot_by_words(category: str) -> str | None:
     c = category.lower()
     for slot, words in SLOT_WORDS.items():
@@ -63,3 +70,13 @@ def photo_kind(category: str) -> str | None:
     """Which item of a product photo shows the product: footwear for shoes, lower for bottoms,
     None (the photo's main item) for the rest. A dress covers upper and lower: the main item."""
     return PHOTO_KIND.get(_slot_by_words(category or "")) if category else None
+
+
+def kind_allows(kind: str, category: str) -> bool:
+    """May an item of this kind be a product of this category? Unknown categories are allowed:
+    the store's own words decide what they are."""
+    slots = KIND_SLOTS.get(kind)
+    slot = slot_of(category)
+    if slots is None or slot is None:
+        return True
+    return slot in slots or any(w in (category or "").lower() for w in ONE_PIECE)

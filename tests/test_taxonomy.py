@@ -21,3 +21,12 @@ def test_camera_kinds_fill_outfit_slots():
 def test_a_product_photo_is_narrowed_to_its_kind_only_for_shoes_and_bottoms():
     assert photo_kind("Sneakers") == "footwear" and photo_kind("Shorts") == "lower"
     assert photo_kind("T-Shirt") is None and photo_kind("Dress") is None and photo_kind("") is None
+
+
+def test_an_items_kind_bounds_its_category():
+    from edge.taxonomy import kind_allows
+    assert kind_allows("upper", "T-Shirt") and kind_allows("upper", "Blazer") and kind_allows("upper", "Dress")
+    assert not kind_allows("upper", "Shoes") and not kind_allows("upper", "Hat") and not kind_allows("upper", "Pants")
+    assert kind_allows("lower", "Skirt") and kind_allows("lower", "Dress") and not kind_allows("lower", "Polo")
+    assert kind_allows("footwear", "Ankle boots") and not kind_allows("footwear", "Blazer")
+    assert kind_allows("garment", "Shoes") and kind_allows("upper", "Something new")

@@ -7,6 +7,7 @@ import numpy as np
 
 from ..catalog.products import Product
 from ..catalog.store import Catalog
+from ..taxonomy import KIND_SLOTS, kind_allows
 from ..types import FrameItems, ItemMatches, ItemVector, Match
 from ..vision.embed import shape_query
 from ..vision.items import main_item
@@ -44,10 +45,19 @@ class FindSimilar:
         near = self.catalog.search(shape_query(vector), k or self.vote_k, model_version)
         return vote_category([(p, s) for p, s in near if p.sku != exclude])
 
+    def _search(self, vector: np.ndarray, k: int, iv: ItemVector) -> list[tuple[Product, float]]:
+        """The k nearest products this item may be (its kind bounds the category: an upper-body
+        region never matches shoes); looks deeper when the kind rules some out."""
+        kind = iv.item.kind
+        if kind not in KIND_SLOTS:
+            return self.catalog.search(vector, k, iv.model_version)
+        near = self.catalog.search(vector, 4 * k, iv.model_version)
+        return [(p, s) for p, s in near if kind_allows(kind, p.category)][:k]
+
     def match(self, iv: ItemVector, k: int) -> ItemMatches:
-        by_shape = self.catalog.search(shape_query(iv.vector), self.vote_k, iv.model_version)
+        by_shape = self._search(shape_query(iv.vector), self.vote_k, iv)
         category = vote_category(by_shape)
-        near = self.catalog.search(iv.vector, max(k, self.pool), iv.model_version)
+        near = self._search(iv.vector, max(k, self.pool), iv)
         if category:
             same = [(p, s) for p, s in near if p.category == category]
             seen = {p.sku for p, _ in same}

@@ -240,3 +240,23 @@ def test_colour_tagging_accuracy_on_hand_labels(vision):
     res = colour_accuracy(vision)
     # measured 0.71 first colour / 0.83 any colour on 48 hand-labelled photos
     assert res["first_colour_accuracy"] >= 0.6 and res["any_colour_accuracy"] >= 0.75, res
+
+
+def test_what_a_shopper_wears_matches_only_products_of_its_kind(demo_store, cfg, messi):
+    """messi5 against a store of shoes, pants, T-shirts and hats: the shirt never comes back as a
+    shoe or a hat, the shoes only as shoes."""
+    import copy
+    from edge.runtime import Runtime
+    c = copy.deepcopy(cfg)
+    c.catalog_dir = demo_store
+    rt = Runtime(c)
+    found = rt.vision.find_items(messi)
+    for item in found.items:
+        m = rt.similar.match(rt.vision.embed(messi, item), 8)
+        cats = {r.category for r in m.results}
+        if item.kind == "upper":
+            assert cats and cats <= {"T-Shirt"}, cats
+        elif item.kind == "lower":
+            assert cats and cats <= {"Pants"}, cats
+        elif item.kind == "footwear":
+            assert cats == {"Shoes"}, cats
