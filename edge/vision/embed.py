@@ -13,6 +13,7 @@ import numpy as np
 
 from ..types import Item, ItemVector
 from .colors import HIST_DIM, color_histogram, color_names
+from .saliency import backdrop, off_backdrop
 
 INPUT = 224
 CNN_DIM = 1280
@@ -40,6 +41,19 @@ class EmbedParams:
     """The `embedding` section of the config (validated there)."""
     # Share of the vector's energy given to the colour histogram (the rest is the CNN).
     color_weight: float = 0.35
+
+
+def naming_mask(bgr: np.ndarray, crop: np.ndarray, mask: np.ndarray | None) -> np.ndarray | None:
+    """The pixels a colour is named from: the item's own mask, or, for an item without one (a shoe
+    box) on a plain backdrop, the crop's pixels that are not the backdrop's colour. (Names only:
+    the vector keeps its colour histogram as it was, so stored catalogue vectors stay valid.)"""
+    if mask is not None:
+        return mask
+    plain = backdrop(bgr)
+    if plain is None:
+        return None
+    cut = off_backdrop(crop, plain)
+    return cut if 0.05 <= cut.mean() <= 0.98 else None
 
 
 def embedder_version(model_version: str, color_weight: float) -> str:
@@ -78,4 +92,4 @@ class Embedder:
     def __call__(self, bgr: np.ndarray, item: Item) -> ItemVector:
         crop, mask = item_crop(bgr, item)
         vec = self.join(self.features(crop, mask), color_histogram(crop, mask))
-        return ItemVector(item, vec, color_names(crop, mask), self.version)
+        return ItemVector(item, vec, color_names(crop, naming_mask(bgr, crop, mask)), self.version)

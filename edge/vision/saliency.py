@@ -2,7 +2,9 @@
 
 GrabCut, seeded with "the border is background, the middle may be the object", on a small copy of
 the frame; the largest foreground component is the item. Falls back to the centre of the frame
-when the cut is implausible (almost nothing, or almost everything).
+when the cut is implausible (almost nothing, or almost everything). `backdrop` reads a plain
+backdrop's colour from the frame's border, so items without a mask (a shoe's box) are named
+from their own pixels.
 """
 from __future__ import annotations
 
@@ -13,6 +15,30 @@ from ..types import Box, Item
 
 WORK_SIDE = 128       # GrabCut cost grows with pixels; 128 px keeps it to a few ms
 BORDER = 0.05         # this share of each side is assumed background
+BACKDROP_SPREAD = 15.0  # a border whose colours stay this close (Lab) to their median is a plain backdrop
+
+
+def backdrop(bgr: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """A plain backdrop's colour (Lab) and spread, read from the frame's border; None when the
+    border is not plain (a room, a shop floor)."""
+    H, W = bgr.shape[:2]
+    s = WORK_SIDE / max(H, W)
+    small = cv2.resize(bgr, (max(1, round(W * s)), max(1, round(H * s))), interpolation=cv2.INTER_AREA)
+    h, w = small.shape[:2]
+    bx, by = max(1, int(w * BORDER)), max(1, int(h * BORDER))
+    lab = cv2.cvtColor(small, cv2.COLOR_BGR2LAB).astype(np.float32)
+    ring = np.concatenate([lab[:by].reshape(-1, 3), lab[-by:].reshape(-1, 3),
+                           lab[:, :bx].reshape(-1, 3), lab[:, -bx:].reshape(-1, 3)])
+    colour = np.median(ring, axis=0)
+    spread = float(np.percentile(np.linalg.norm(ring - colour, axis=1), 80))
+    return None if spread > BACKDROP_SPREAD else (colour, spread)
+
+
+def off_backdrop(bgr: np.ndarray, plain: tuple[np.ndarray, float]) -> np.ndarray:
+    """True where a pixel is not the plain backdrop's colour."""
+    colour, spread = plain
+    lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2LAB).astype(np.float32)
+    return np.linalg.norm(lab - colour, axis=2) > max(12.0, 2.5 * spread)
 
 
 def main_object(bgr: np.ndarray) -> Item:
