@@ -9,7 +9,8 @@ from ..catalog.products import Product
 from ..catalog.store import Catalog
 from ..taxonomy import KIND_SLOTS, kind_allows
 from ..types import FrameItems, ItemMatches, ItemVector, Match
-from ..vision.embed import shape_query
+from .category import CatalogueCategories
+from ..vision.embed import CNN_DIM, shape_query
 from ..vision.items import main_item
 
 
@@ -27,8 +28,9 @@ def vote_category(neighbours: list[tuple[Product, float]]) -> str:
 
 
 class FindSimilar:
-    """Two looks at the index: the CNN alone says which category the item is (its neighbours'
-    vote); CNN + colour then rank the products, those of that category first.
+    """The CNN alone says which category the item is (a classifier learned from this catalogue's
+    own products, edge/styling/category.py); CNN + colour then rank the products, those of that
+    category first.
 
     Measured on the CC0 photos (bench/quality.py): ranking by CNN + colour alone gave category
     precision@5 0.32; voting the category by shape first and ranking inside it, 0.55-0.6.
@@ -37,6 +39,7 @@ class FindSimilar:
     def __init__(self, vision, catalog: Catalog, vote_k: int = 15, pool: int = 100):
         self.vision = vision
         self.catalog = catalog
+        self.categories = CatalogueCategories(catalog)
         self.vote_k = vote_k
         self.pool = pool
 
@@ -54,9 +57,17 @@ class FindSimilar:
         near = self.catalog.search(vector, 4 * k, iv.model_version)
         return [(p, s) for p, s in near if kind_allows(kind, p.category)][:k]
 
+    def category(self, iv: ItemVector, by_shape: list[tuple[Product, float]]) -> str:
+        """What the item is, in this store's categories: the classifier learned from the catalogue,
+        else (a catalogue too small to learn from) its nearest products' vote."""
+        model = self.categories.model(iv.model_version)
+        if model is None:
+            return vote_category(by_shape)
+        return model.predict(shape_query(iv.vector)[:CNN_DIM], lambda c: kind_allows(iv.item.kind, c))
+
     def match(self, iv: ItemVector, k: int) -> ItemMatches:
         by_shape = self._search(shape_query(iv.vector), self.vote_k, iv)
-        category = vote_category(by_shape)
+        category = self.category(iv, by_shape)
         near = self._search(iv.vector, max(k, self.pool), iv)
         if category:
             same = [(p, s) for p, s in near if p.category == category]
