@@ -104,6 +104,8 @@ class ItemFinder:
                 break                      # tallest first: everyone after is shorter still
             if det.box[2] - det.box[0] < 8 or h < 8:
                 continue
+            if any(_inside(det.box, k.box) > 0.9 for k, _ in kept):
+                continue   # a box inside a person's box is that person's half (a pose would say so: skip it)
             pose = self.pose(bgr, det.box)
             runs += 1
             if pose.score < self.pose_params.min_person:
