@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from edge.config import load_config
-from edge.types import Box
+from edge.types import Box, inside, iou, union
 from edge.vision.imageio import read_image
 from edge.vision.stages import Vision
 
@@ -34,24 +34,6 @@ WORN = ("top", "outerwear", "bottom_or_legwear", "dress", "footwear")
 def _box(b) -> Box:
     x, y, w, h = b
     return (int(x), int(y), int(x + w), int(y + h))
-
-
-def union(boxes: list[Box]) -> Box | None:
-    if not boxes:
-        return None
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
-
-
-def iou(a: Box, b: Box) -> float:
-    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0, x2 - x1) * max(0, y2 - y1)
-    ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / ua if ua > 0 else 0.0
-
-
-def covered(gt: Box, by: Box) -> float:
-    x1, y1, x2, y2 = max(gt[0], by[0]), max(gt[1], by[1]), min(gt[2], by[2]), min(gt[3], by[3])
-    return max(0, x2 - x1) * max(0, y2 - y1) / max(1, (gt[2] - gt[0]) * (gt[3] - gt[1]))
 
 
 def load(data: Path = DATA) -> list[dict]:
@@ -90,8 +72,8 @@ def measure(vision: Vision, photos: list[dict]) -> dict:
         found = vision.find_items(bgr)
         ms.append((time.perf_counter() - t) * 1000)
         n["photos"] += 1
-        best = max(found.people, key=lambda p: covered(ph["person"], p.box), default=None)
-        matched = best is not None and covered(ph["person"], best.box) >= 0.7
+        best = max(found.people, key=lambda p: inside(ph["person"], p.box), default=None)
+        matched = best is not None and inside(ph["person"], best.box) >= 0.7
         n["people"] += matched
         n["false_people"] += len(found.people) - (1 if matched else 0)
         items = [i for i in found.items if not matched or i.person == best.id]

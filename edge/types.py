@@ -18,6 +18,28 @@ def box_area(box: Box) -> int:
     return (box[2] - box[0]) * (box[3] - box[1])
 
 
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes."""
+    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(0, x2 - x1) * max(0, y2 - y1)
+    union_area = box_area(a) + box_area(b) - inter
+    return inter / union_area if union_area > 0 else 0.0
+
+
+def inside(inner: Box, outer: Box) -> float:
+    """Share of `inner`'s area that lies in `outer`."""
+    x1, y1 = max(inner[0], outer[0]), max(inner[1], outer[1])
+    x2, y2 = min(inner[2], outer[2]), min(inner[3], outer[3])
+    return max(0, x2 - x1) * max(0, y2 - y1) / max(1, box_area(inner))
+
+
+def union(boxes: list[Box]) -> Box | None:
+    """The smallest box holding all of them (None for none)."""
+    if not boxes:
+        return None
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
 @dataclass(frozen=True)
 class Detection:
     """One raw detector box (person or footwear), before items are formed."""

@@ -18,10 +18,11 @@ import numpy as np
 
 from edge.catalog.images import image_relpath
 from edge.catalog.products import Product
+from edge.catalog.store import MERCH_ACTIONS, MERCH_KINDS
 from edge.ids import ID_RE, SHA256_RE, SKU_RE
 
 MAX_VECTOR_DIM = 4096
-MERCH_ACTIONS = ("pin", "ban", "boost", "clear")
+MERCH_OPS = MERCH_ACTIONS + ("clear",)     # clear: every rule of the target goes
 
 
 class Rejected(Exception):
@@ -29,6 +30,20 @@ class Rejected(Exception):
 
 
 # ---- the operations ---------------------------------------------------------------------------
+# Each op has a key: what it is about ("p:<sku>", "l:<look_id>", "m:<kind>:<target>:<action>"). Head
+# office keeps, per store and key, the hash of what it last sent.
+class ProductOp:
+    @property
+    def key(self) -> str:
+        return f"p:{self.sku}"
+
+
+class LookOp:
+    @property
+    def key(self) -> str:
+        return f"l:{self.look_id}"
+
+
 @dataclass(frozen=True)
 class VectorRef:
     model_version: str
@@ -43,17 +58,13 @@ class VectorRef:
 
 
 @dataclass(frozen=True)
-class UpsertProduct:
+class UpsertProduct(ProductOp):
     product: Product            # as the store will sell it (its image path is the store's own)
     vector: VectorRef | None = None
 
     @property
     def sku(self) -> str:
         return self.product.sku
-
-    @property
-    def key(self) -> str:
-        return f"p:{self.product.sku}"
 
     @classmethod
     def of(cls, p: Product, vector: VectorRef | None = None) -> "UpsertProduct":
@@ -76,26 +87,18 @@ class UpsertProduct:
 
 
 @dataclass(frozen=True)
-class DeleteProduct:
+class DeleteProduct(ProductOp):
     sku: str
-
-    @property
-    def key(self) -> str:
-        return f"p:{self.sku}"
 
     def to_json(self) -> dict:
         return {"op": "delete_product", "sku": self.sku}
 
 
 @dataclass(frozen=True)
-class SetPrice:
+class SetPrice(ProductOp):
     sku: str
     price: float
     currency: str | None = None
-
-    @property
-    def key(self) -> str:
-        return f"p:{self.sku}"
 
     def to_json(self) -> dict:
         d = {"op": "set_price", "sku": self.sku, "price": self.price}
@@ -105,39 +108,27 @@ class SetPrice:
 
 
 @dataclass(frozen=True)
-class SetStock:
+class SetStock(ProductOp):
     sku: str
     stock: int
-
-    @property
-    def key(self) -> str:
-        return f"p:{self.sku}"
 
     def to_json(self) -> dict:
         return {"op": "set_stock", "sku": self.sku, "stock": self.stock}
 
 
 @dataclass(frozen=True)
-class UpsertLook:
+class UpsertLook(LookOp):
     look_id: str
     name: str
     skus: tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def key(self) -> str:
-        return f"l:{self.look_id}"
 
     def to_json(self) -> dict:
         return {"op": "upsert_look", "look_id": self.look_id, "name": self.name, "skus": list(self.skus)}
 
 
 @dataclass(frozen=True)
-class DeleteLook:
+class DeleteLook(LookOp):
     look_id: str
-
-    @property
-    def key(self) -> str:
-        return f"l:{self.look_id}"
 
     def to_json(self) -> dict:
         return {"op": "delete_look", "look_id": self.look_id}
@@ -254,7 +245,7 @@ def parse_op(op) -> Op:
     if kind == "delete_look":
         return DeleteLook(_look_id(op))
     if kind == "set_merch":
-        if op.get("kind") not in ("sku", "look") or op.get("action") not in MERCH_ACTIONS:
+        if op.get("kind") not in MERCH_KINDS or op.get("action") not in MERCH_OPS:
             raise Rejected("op set_merch: 'kind' must be sku|look and 'action' pin|ban|boost|clear")
         target = _str(op, "target", max_len=64)
         return SetMerch(op["kind"], target, op["action"], float(_num(op, "weight", lo=-10.0, required=False) or 0.0))

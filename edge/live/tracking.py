@@ -7,16 +7,9 @@ import itertools
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from ..types import Box, Item, ItemMatches
+from ..types import Box, Item, ItemMatches, iou
 
 _track_ids = itertools.count(1)
-
-
-def iou(a: Box, b: Box) -> float:
-    x1, y1, x2, y2 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
-    inter = max(0, x2 - x1) * max(0, y2 - y1)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 @dataclass

@@ -75,21 +75,17 @@ class CatalogueCategories:
         self._model: CategoryModel | None = None
         self._version = -1          # catalogue version last checked (a price change keeps the model)
 
-    def _state(self, model_version: str) -> tuple:
-        rows = self.catalog.db.execute(
-            "SELECT id, category FROM products WHERE category_source='catalogue' AND category<>'' ORDER BY id").fetchall()
-        digest = hashlib.sha1(repr([tuple(r) for r in rows]).encode()).hexdigest()
-        return (model_version, self.catalog.vector_generation, digest)
-
     def model(self, model_version: str) -> CategoryModel | None:
         if self.catalog.version == self._version and self._key and self._key[0] == model_version:
             return self._model
-        key = self._state(model_version)
         self._version = self.catalog.version
+        labelled = self.catalog.db.execute(
+            "SELECT id, category FROM products WHERE category_source='catalogue' AND category<>'' ORDER BY id").fetchall()
+        key = (model_version, self.catalog.vector_generation,
+               hashlib.sha1(repr([tuple(r) for r in labelled]).encode()).hexdigest())
         if key != self._key:
+            by_id = dict(labelled)
             ids, vecs = self.catalog.vectors(model_version)
-            by_id = dict(self.catalog.db.execute(
-                "SELECT id, category FROM products WHERE category_source='catalogue' AND category<>''").fetchall())
             rows = [i for i, pid in enumerate(ids) if int(pid) in by_id]
             self._model = CategoryModel.fit(vecs[rows, :CNN_DIM], [by_id[int(ids[i])] for i in rows]) if rows else None
             self._key = key

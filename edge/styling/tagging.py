@@ -1,7 +1,7 @@
 """Auto-tagging: a product photo in; its category, colour names and a one-line description out.
 
-The description is a template over the tags. The category comes from the catalogue's neighbours
-(find similar's vote) or, with no catalogue, from what the detector saw. Products imported without
+The description is a template over the tags. The category is find similar's (learned from the
+catalogue) or, with no catalogue, what the detector saw. Products imported without
 a category take the one their visual neighbours have (`infer_categories`).
 """
 from __future__ import annotations
@@ -13,7 +13,6 @@ import numpy as np
 from ..catalog.products import Product
 from ..catalog.store import Catalog
 from ..taxonomy import KIND_CATEGORY
-from ..vision.items import main_item
 from .similar import FindSimilar
 
 
@@ -49,7 +48,7 @@ def tag_item(category: str, colors: tuple[str, ...], kind: str) -> Tags:
 
 
 class Tagger:
-    """Tags for a photo: the main item's colours, and its category by the catalogue's vote (or,
+    """Tags for a photo: the main item's colours, and its category as find similar names it (or,
     with no catalogue, the kind of item the detector saw)."""
 
     def __init__(self, vision, similar: FindSimilar | None = None):
@@ -57,7 +56,7 @@ class Tagger:
         self.similar = similar
 
     def __call__(self, bgr: np.ndarray) -> Tags:
-        item = main_item(self.vision.find_items(bgr).items)
+        item = self.vision.main_item(bgr)
         iv = self.vision.embed(bgr, item)
         if self.similar is not None:
             m = self.similar.match(iv, 1)

@@ -6,7 +6,7 @@ from typing import Iterable, TypeVar
 import numpy as np
 
 from ..taxonomy import photo_kind
-from ..types import Box, Detection, FrameItems, Item, Person, box_area
+from ..types import Box, Detection, FrameItems, Item, Person, box_area, inside, union
 from .detector import Detector, expand, merge
 from .pose import PoseEstimator, PoseParams, garment_regions
 from .saliency import main_object
@@ -31,14 +31,6 @@ def product_item(found: FrameItems, category: str) -> Item | None:
     return main_item(found.items)
 
 
-def _inside(inner: Box, outer: Box) -> float:
-    """Share of `inner`'s area that lies in `outer`."""
-    x1, y1 = max(inner[0], outer[0]), max(inner[1], outer[1])
-    x2, y2 = min(inner[2], outer[2]), min(inner[3], outer[3])
-    area = max(1, (inner[2] - inner[0]) * (inner[3] - inner[1]))
-    return max(0, x2 - x1) * max(0, y2 - y1) / area
-
-
 def pair_of_shoes(shoes: list[Detection], person: int) -> Item:
     """A shopper's footwear is one product, a pair: the surest shoe box joined with the next
     surest when that one stands beside it (level with it, within two shoe widths). On the CCP
@@ -51,7 +43,7 @@ def pair_of_shoes(shoes: list[Detection], person: int) -> Item:
         w = max(a[2] - a[0], b[2] - b[0])
         level = min(a[3], b[3]) - max(a[1], b[1]) > 0
         if level and max(a[0], b[0]) - min(a[2], b[2]) < 2 * w:
-            a = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+            a = union([a, b])
             break
     return Item("footwear", a, ranked[0].score, person, None)
 
@@ -104,7 +96,7 @@ class ItemFinder:
                 break                      # tallest first: everyone after is shorter still
             if det.box[2] - det.box[0] < 8 or h < 8:
                 continue
-            if any(_inside(det.box, k.box) > 0.9 for k, _ in kept):
+            if any(inside(det.box, k.box) > 0.9 for k, _ in kept):
                 continue   # a box inside a person's box is that person's half (a pose would say so: skip it)
             pose = self.pose(bgr, det.box)
             runs += 1
@@ -136,7 +128,7 @@ class ItemFinder:
             regions = garment_regions(person, pose, W, H, self.pose_params, bgr)
             # The detector's shoe boxes are tighter than the ones from ankle landmarks: prefer them.
             area = expand(det.box, 0.1, W, H)
-            mine = [i for i, s in enumerate(shoes) if i not in claimed and _inside(s.box, area) > 0.6]
+            mine = [i for i, s in enumerate(shoes) if i not in claimed and inside(s.box, area) > 0.6]
             if mine:
                 claimed.update(mine)
                 regions = [r for r in regions if r.kind != "footwear"]

@@ -137,6 +137,17 @@ def hem_row(bgr: np.ndarray, mask: np.ndarray, x1: int, x2: int, scan: tuple[int
     return None
 
 
+def _without_hands(mask: np.ndarray, lm: np.ndarray, thr: float, hand: float) -> np.ndarray:
+    """The person mask less a box around each visible hand: hands hang beside the thighs, and
+    their skin is not a hem."""
+    out = mask.copy()
+    for w in (L_WRIST, R_WRIST):
+        if lm[w, 2] >= thr:
+            wx, wy = lm[w, :2]
+            out[max(0, int(wy - hand)):max(0, int(wy + 2 * hand)), max(0, int(wx - hand)):max(0, int(wx + hand))] = False
+    return out
+
+
 def garment_regions(person: Person, pose: PoseResult, width: int, height: int,
                     params: PoseParams = PoseParams(), bgr: np.ndarray | None = None) -> list[Item]:
     """Upper body (shoulders -> hips), lower body (hips -> the hem, or the ankles) and feet, from
@@ -178,16 +189,11 @@ def garment_regions(person: Person, pose: PoseResult, width: int, height: int,
         if skin is not None:
             leg = bottom - float(hip[:, 1].max())
             hy = int(hip[:, 1].max())
-            # the legs' own columns (hip joints and knees); hands hang beside the thighs: not a hem
-            legs = np.concatenate([hip[:, 0]] + ([knee[:, 0]] if (knee := _visible(lm, (L_KNEE, R_KNEE), thr)) is not None else []))
-            legs_mask = mask.copy()
-            hand = max(0.12 * leg, 6.0)
-            for w in (L_WRIST, R_WRIST):
-                if lm[w, 2] >= thr:
-                    wx, wy = lm[w, :2]
-                    legs_mask[max(0, int(wy - hand)):max(0, int(wy + 2 * hand)), max(0, int(wx - hand)):max(0, int(wx + hand))] = False
-            hem = hem_row(bgr, legs_mask, int(legs.min()), int(legs.max()) + 1, (hy + int(0.1 * leg), int(bottom)),
-                          skin, max(3, int(HEM_RUN * leg)))
+            # the legs' own columns (hip joints and knees)
+            knee = _visible(lm, (L_KNEE, R_KNEE), thr)
+            legs = np.concatenate([hip[:, 0]] + ([knee[:, 0]] if knee is not None else []))
+            hem = hem_row(bgr, _without_hands(mask, lm, thr, max(0.12 * leg, 6.0)), int(legs.min()),
+                          int(legs.max()) + 1, (hy + int(0.1 * leg), int(bottom)), skin, max(3, int(HEM_RUN * leg)))
             if hem is not None:
                 bottom = hem + 0.02 * leg
         add("lower", _clip(xs.min() - pad, top, xs.max() + pad, bottom, width, height))

@@ -18,14 +18,19 @@ BORDER = 0.05         # this share of each side is assumed background
 BACKDROP_SPREAD = 15.0  # a border whose colours stay this close (Lab) to their median is a plain backdrop
 
 
-def backdrop(bgr: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """A plain backdrop's colour (Lab) and spread, read from the frame's border; None when the
-    border is not plain (a room, a shop floor)."""
+def _small(bgr: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """A copy of the frame WORK_SIDE px on its long side, and the width of its border (x, y)."""
     H, W = bgr.shape[:2]
     s = WORK_SIDE / max(H, W)
     small = cv2.resize(bgr, (max(1, round(W * s)), max(1, round(H * s))), interpolation=cv2.INTER_AREA)
     h, w = small.shape[:2]
-    bx, by = max(1, int(w * BORDER)), max(1, int(h * BORDER))
+    return small, max(1, int(w * BORDER)), max(1, int(h * BORDER))
+
+
+def backdrop(bgr: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """A plain backdrop's colour (Lab) and spread, read from the frame's border; None when the
+    border is not plain (a room, a shop floor)."""
+    small, bx, by = _small(bgr)
     lab = cv2.cvtColor(small, cv2.COLOR_BGR2LAB).astype(np.float32)
     ring = np.concatenate([lab[:by].reshape(-1, 3), lab[-by:].reshape(-1, 3),
                            lab[:, :bx].reshape(-1, 3), lab[:, -bx:].reshape(-1, 3)])
@@ -43,11 +48,9 @@ def off_backdrop(bgr: np.ndarray, plain: tuple[np.ndarray, float]) -> np.ndarray
 
 def main_object(bgr: np.ndarray) -> Item:
     H, W = bgr.shape[:2]
-    s = WORK_SIDE / max(H, W)
-    small = cv2.resize(bgr, (max(1, round(W * s)), max(1, round(H * s))), interpolation=cv2.INTER_AREA)
+    small, bx, by = _small(bgr)
     h, w = small.shape[:2]
     mask = np.zeros((h, w), np.uint8)
-    bx, by = max(1, int(w * BORDER)), max(1, int(h * BORDER))
     rect = (bx, by, w - 2 * bx, h - 2 * by)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     try:
