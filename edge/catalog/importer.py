@@ -173,7 +173,7 @@ def import_catalog(path: Path, catalog: Catalog, vision, progress: bool = True, 
                     raise BadImage(f"image {image_path}: no item found in it")
                 iv = vision.embed(bgr, item)
                 if not product.colors:
-                    product.colors = iv.colors
+                    product.colors = vision.photo_colors(bgr, item, iv)
                 product.image = catalog.store_image(data, product.image_sha256, image_path.suffix or ".jpg")
                 pending.append((product, iv.vector, model_version))
             if not product.category:

@@ -58,12 +58,8 @@ class Tagger:
     def __call__(self, bgr: np.ndarray) -> Tags:
         item = self.vision.main_item(bgr)
         iv = self.vision.embed(bgr, item)
-        if self.similar is not None:
-            m = self.similar.match(iv, 1)
-            category, colors = m.category, m.colors
-        else:
-            category, colors = "", iv.colors
-        return tag_item(category, colors, item.kind)
+        category = self.similar.match(iv, 1).category if self.similar is not None else ""
+        return tag_item(category, self.vision.photo_colors(bgr, item, iv), item.kind)
 
 
 def infer_categories(catalog: Catalog, products: list[Product], model_version: str,

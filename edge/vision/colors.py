@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-# Named palette a shop uses (sRGB). Names are what a shopper reads on a card.
+# The names a shopper reads on a card, with the sRGB swatch the screen shows for each.
 PALETTE: dict[str, tuple[int, int, int]] = {
     "black": (20, 20, 22), "charcoal": (60, 60, 64), "grey": (128, 128, 128),
     "light grey": (190, 190, 190), "white": (242, 242, 240), "beige": (215, 195, 160),
@@ -18,21 +18,72 @@ PALETTE: dict[str, tuple[int, int, int]] = {
     "burgundy": (110, 25, 45), "orange": (235, 120, 40), "yellow": (240, 210, 50),
 }
 _NAMES = list(PALETTE)
-_LAB = cv2.cvtColor(np.array([list(PALETTE.values())], np.uint8), cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+_INDEX = {n: i for i, n in enumerate(_NAMES)}
+_ACHROMATIC = {"black", "charcoal", "grey", "light grey", "white"}
 
+# A pixel is named by lightness L (0-100), chroma C and hue h (degrees) in CIE Lab, not by the
+# nearest swatch: phone photos of clothes are desaturated (denim has C ~15, navy in a dim room
+# C ~13), and the nearest swatch to those is grey. Below ACHROMATIC_C a pixel is black to white
+# by L alone; above it the hue decides the family and L/C the name within it. Thresholds were
+# set on the tune half of tests/data/colour_labels.csv (split by sender, bench/tagging.py).
+ACHROMATIC_C = 9.0
+_GREYS = ((18, "black"), (38, "charcoal"), (62, "grey"), (82, "light grey"), (101, "white"))
+# (hue from, hue to, [(condition on L and C, name), ...]): first condition that holds wins.
+_HUES = (
+    (330, 380, [(lambda L, C: L >= 55, "pink"), (lambda L, C: L < 30, "burgundy"),
+                (lambda L, C: C >= 45, "red"), (lambda L, C: L >= 42, "pink"), (None, "burgundy")]),
+    (20, 45, [(lambda L, C: L < 30, "burgundy"), (lambda L, C: (C < 30) & (L >= 50), "pink"),
+              (lambda L, C: C < 25, "brown"), (lambda L, C: L >= 68, "pink"), (None, "red")]),
+    (45, 75, [(lambda L, C: L < 42, "brown"), (lambda L, C: C >= 50, "orange"),
+              (lambda L, C: (L >= 70) & (C < 30), "beige"), (lambda L, C: C < 22, "beige"), (None, "camel")]),
+    (75, 105, [(lambda L, C: C >= 45, "yellow"), (lambda L, C: L < 45, "olive"),
+               (lambda L, C: L >= 72, "beige"), (lambda L, C: (C < 22) & (L >= 58), "beige"), (None, "khaki")]),
+    (105, 170, [(lambda L, C: (L < 45) & (C < 35), "olive"), (None, "green")]),
+    (170, 225, [(lambda L, C: (L >= 75) & (C < 25), "light blue"), (None, "teal")]),
+    (225, 300, [(lambda L, C: L < 30, "navy"), (lambda L, C: L >= 62, "light blue"), (None, "blue")]),
+    (300, 330, [(lambda L, C: L >= 60, "pink"), (None, "purple")]),
+)
+_VERY_DARK_L = 12     # below this a coloured pixel is black, or navy if its hue is blue
+
+
+def name_lch(L: np.ndarray, C: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Palette index for each pixel given in L, C, h (arrays of one shape)."""
+    out = np.full(L.shape, -1, np.int32)
+
+    def put(cond, name):
+        free = cond & (out < 0)
+        out[free] = _INDEX[name]
+
+    grey = C < ACHROMATIC_C
+    for top, name in _GREYS:
+        put(grey & (L < top), name)
+    put((L < _VERY_DARK_L) & (h >= 225) & (h < 300), "navy")
+    put(L < _VERY_DARK_L, "black")
+    hue = np.where(h < 20, h + 360, h)   # the pink-red family wraps round 0 degrees
+    for lo, hi, rules in _HUES:
+        family = (hue >= lo) & (hue < hi)
+        for cond, name in rules:
+            put(family if cond is None else family & cond(L, C), name)
+    return out
 
 
 def _palette_lut() -> np.ndarray:
-    """Nearest palette colour (in Lab) for every BGR colour quantised to 32 levels a channel:
-    naming an item's pixels is then one table look-up each."""
+    """The palette name of every BGR colour quantised to 32 levels a channel: naming an item's
+    pixels is then one table look-up each."""
     q = (np.arange(32, dtype=np.uint8) * 8 + 4)
     b, g, r = np.meshgrid(q, q, q, indexing="ij")
-    bgr = np.stack([b, g, r], axis=-1).reshape(1, -1, 3)
-    lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2LAB)[0].astype(np.float32)
-    return np.argmin(((lab[:, None, :] - _LAB[None]) ** 2).sum(-1), axis=1).astype(np.uint8)
+    bgr = np.stack([b, g, r], axis=-1).reshape(1, -1, 3).astype(np.float32) / 255.0
+    lab = cv2.cvtColor(bgr, cv2.COLOR_BGR2LAB)[0]
+    chroma = np.hypot(lab[:, 1], lab[:, 2])
+    hue = np.degrees(np.arctan2(lab[:, 2], lab[:, 1])) % 360
+    return name_lch(lab[:, 0], chroma, hue).astype(np.uint8)
 
 
 _LUT = _palette_lut()
+_IS_CHROMATIC = np.array([n not in _ACHROMATIC for n in _NAMES])
+# A garment's colour shows in fewer pixels than its shadows and highlights (which read as greys):
+# coloured pixels count this much more when shares are compared. Set on the tune half.
+CHROMATIC_WEIGHT = 1.5
 
 H_BINS, S_BINS, V_BINS = 8, 4, 4
 HIST_DIM = H_BINS * S_BINS * V_BINS
@@ -63,7 +114,9 @@ def color_names(bgr: np.ndarray, mask: np.ndarray | None = None, min_share: floa
     """Palette names covering at least `min_share` of the item's pixels, most present first."""
     px = _pixels(bgr, mask).astype(np.int32) >> 3
     nearest = _LUT[(px[:, 0] << 10) | (px[:, 1] << 5) | px[:, 2]]
-    share = np.bincount(nearest, minlength=len(_NAMES)) / max(len(nearest), 1)
+    share = np.bincount(nearest, minlength=len(_NAMES)).astype(np.float64)
+    share[_IS_CHROMATIC] *= CHROMATIC_WEIGHT
+    share /= max(share.sum(), 1.0)
     order = np.argsort(-share)
     names = tuple(_NAMES[i] for i in order[:most] if share[i] >= min_share)
     return names or (_NAMES[int(order[0])],)

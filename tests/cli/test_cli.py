@@ -89,4 +89,4 @@ def test_bad_k_and_missing_csv_exit_2(store, tmp_path):
 
 def test_models_verify():
     res = signage("models", "verify")
-    assert res.returncode == 0 and res.stdout.count("ok ") == 3
+    assert res.returncode == 0 and res.stdout.count("ok ") == 4   # detector, pose, embedder, cutout

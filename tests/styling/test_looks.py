@@ -236,10 +236,13 @@ def test_import_tags_products_without_tags(demo_store):
 
 
 def test_colour_tagging_accuracy_on_hand_labels(vision):
-    from bench.tagging import colour_accuracy
-    res = colour_accuracy(vision)
-    # measured 0.71 first colour / 0.83 any colour on 48 hand-labelled photos
-    assert res["first_colour_accuracy"] >= 0.6 and res["any_colour_accuracy"] >= 0.75, res
+    """The report half (senders never tuned on) measured 0.80 first colour / 0.91 any colour on
+    110 photos (0.62 with the old nearest-swatch names). Floor: 0.80 less two standard errors."""
+    from bench.tagging import colour_accuracy, labelled
+    rows = [r for r in labelled() if r["half"] == "report"]
+    res = colour_accuracy(vision, rows)["report"]
+    assert res["photos"] >= 100
+    assert res["first_colour_accuracy"] >= 0.72 and res["any_colour_accuracy"] >= 0.85, res
 
 
 def test_what_a_shopper_wears_matches_only_products_of_its_kind(demo_store, cfg, messi):

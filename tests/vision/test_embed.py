@@ -36,6 +36,24 @@ def test_colour_names_come_from_masked_pixels_only():
     assert color_names(img)[0] == "red"
 
 
+def test_every_swatch_is_named_by_its_own_name():
+    from edge.vision.colors import PALETTE
+    for name, rgb in PALETTE.items():
+        assert color_names(np.full((8, 8, 3), rgb[::-1], np.uint8))[0] == name
+
+
+def test_desaturated_phone_colours_keep_their_hue():
+    """Under room light denim, dusty pink and dim navy are low in chroma: the nearest swatch to
+    each was a grey, which is what the old names said."""
+    for bgr, name in (((135, 105, 80), "blue"),        # washed denim
+                      ((70, 48, 38), "navy"),          # navy in a dim room
+                      ((150, 150, 190), "pink"),       # dusty pink
+                      ((200, 175, 150), "light blue"), # pale blue shirt
+                      ((128, 128, 128), "grey"),
+                      ((28, 28, 28), "black")):
+        assert color_names(np.full((8, 8, 3), bgr, np.uint8))[0] == name, (bgr, name)
+
+
 def test_histogram_is_normalised_and_mask_sensitive():
     img = np.zeros((50, 50, 3), np.uint8)
     img[:, 25:] = (0, 255, 255)
