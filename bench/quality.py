@@ -8,6 +8,7 @@ same garment) is in the catalogue. Labels that are not product categories are le
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import json
 import random
@@ -22,6 +23,7 @@ from edge.config import load_config
 from edge.vision.imageio import read_image
 from edge.catalog.importer import import_catalog
 from edge.styling.similar import FindSimilar
+from edge.vision.cutout import CutoutParams
 from edge.vision.stages import Vision
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "clothing-cc0"
@@ -65,7 +67,8 @@ def write_csv(rows, folder: Path, data: Path = DATA) -> Path:
 
 def measure(cat_per_label: int | None = 30, query_per_label: int | None = 10, k: int = 5,
             catalog_dir: Path | None = None, data: Path = DATA, cfg=None) -> dict:
-    cfg = cfg or load_config()
+    cfg = copy.deepcopy(cfg or load_config())
+    cfg.cutout = CutoutParams(catalogue=False)   # colour tags play no part in category precision
     vision = Vision(cfg)
     cat_rows, qry_rows = split(data)
     cat_rows, qry_rows = take(cat_rows, cat_per_label, 1), take(qry_rows, query_per_label, 2)

@@ -1,22 +1,29 @@
-"""Auto-tagging accuracy on hand-labelled CC0 photos, on a tune half and a report half.
+"""Colour names against hand labels, side by side: the old nearest-swatch names, the live loop's
+names, and the catalogue-import names (ISNet cut); on a tune half and a report half.
 
     python -m bench.tagging [--json]
 
-Colour: the tagger's first colour name against tests/data/colour_labels.csv (218 photos hand
-labelled, several acceptable names per photo; see tests/data/README.md). The photos are split in
-two halves by sender (crc32 of the sender id): thresholds in edge/vision/colors.py were set on
-"tune"; "report" is the figure to quote. Category: the catalogue-neighbour vote of find similar
-on held-out senders is bench/quality.py's `category_top1_vote`.
+Labels: tests/data/colour_labels.csv (218 CC0 photos hand labelled, several acceptable names per
+photo; see tests/data/README.md). The photos are split in two halves by sender (crc32 of the
+sender id): the thresholds in edge/vision/colors.py were set on "tune"; "report" is the figure to
+quote. Category: the catalogue-neighbour vote of find similar on held-out senders is
+bench/quality.py's `category_top1_vote`.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import time
 import zlib
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from edge.config import load_config
+from edge.vision.colors import PALETTE, item_pixels
+from edge.vision.embed import item_crop, naming_mask
 from edge.vision.imageio import read_image
 from edge.vision.items import main_item
 from edge.vision.stages import Vision
@@ -25,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LABELS = ROOT / "tests" / "data" / "colour_labels.csv"
 DATA = ROOT.parent / "shared" / "data" / "clothing-cc0"
 HALVES = ("tune", "report")
+PATHS = ("nearest swatch (before)", "live cut", "catalogue (ISNet) cut")
 
 
 def half_of(sender_id: str) -> str:
@@ -39,28 +47,54 @@ def labelled(data: Path = DATA, labels: Path = LABELS) -> list[dict]:
             for r in csv.DictReader(open(labels))]
 
 
-def colour_accuracy(vision: Vision | None = None, rows: list[dict] | None = None, cutout: bool = False) -> dict:
-    """First-colour accuracy per half. cutout=False: the colours the live loop names (the item's
-    own cut); True: the catalogue-import path (ISNet cut where the backdrop is not plain)."""
+_NAMES = list(PALETTE)
+_SWATCH_LAB = cv2.cvtColor(np.array([list(PALETTE.values())], np.uint8), cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+
+
+def nearest_swatch_names(crop: np.ndarray, mask: np.ndarray | None, min_share: float = 0.15) -> tuple[str, ...]:
+    """The baseline: each pixel takes the nearest swatch in Lab (how colours were named before)."""
+    lab = cv2.cvtColor(item_pixels(crop, mask)[None], cv2.COLOR_BGR2LAB)[0].astype(np.float32)
+    nearest = np.argmin(((lab[:, None, :] - _SWATCH_LAB[None]) ** 2).sum(-1), axis=1)
+    share = np.bincount(nearest, minlength=len(_NAMES)) / max(len(nearest), 1)
+    order = np.argsort(-share)
+    return tuple(_NAMES[i] for i in order[:3] if share[i] >= min_share) or (_NAMES[int(order[0])],)
+
+
+def colour_accuracy(vision: Vision | None = None, rows: list[dict] | None = None,
+                    paths: tuple[str, ...] = PATHS) -> dict:
+    """First- and any-colour accuracy per naming path and half, with each path's misses."""
     vision = vision or Vision(load_config())
     rows = labelled() if rows is None else rows
-    out: dict = {}
-    for half in HALVES:
-        part = [r for r in rows if r["half"] == half]
-        if not part:
-            continue
-        first = any_of = 0
-        misses = []
-        for r in part:
-            bgr = read_image(r["path"])
-            item = main_item(vision.find_items(bgr).items)
-            colors = vision.photo_colors(bgr, item) if cutout else vision.embed(bgr, item).colors
-            first += colors[0] in r["ok"]
-            any_of += bool(r["ok"] & set(colors))
+    tally = {p: {h: {"photos": 0, "first": 0, "any": 0, "misses": []} for h in HALVES} for p in paths}
+    cut_ms = []
+    for r in rows:
+        bgr = read_image(r["path"])
+        item = main_item(vision.find_items(bgr).items)
+        iv = vision.embed(bgr, item)
+        said = {}
+        if PATHS[0] in paths:
+            crop, mask = item_crop(bgr, item)
+            said[PATHS[0]] = nearest_swatch_names(crop, naming_mask(bgr, crop, mask))
+        if PATHS[1] in paths:
+            said[PATHS[1]] = iv.colors
+        if PATHS[2] in paths:
+            t = time.perf_counter()
+            said[PATHS[2]] = vision.photo_colors(bgr, item, iv)
+            cut_ms.append(1000 * (time.perf_counter() - t))
+        for p, colors in said.items():
+            t = tally[p][r["half"]]
+            t["photos"] += 1
+            t["first"] += colors[0] in r["ok"]
+            t["any"] += bool(r["ok"] & set(colors))
             if colors[0] not in r["ok"]:
-                misses.append({"image": r["image"], "said": list(colors), "label": sorted(r["ok"])})
-        out[half] = {"photos": len(part), "first_colour_accuracy": round(first / len(part), 4),
-                     "any_colour_accuracy": round(any_of / len(part), 4), "misses": misses}
+                t["misses"].append({"image": r["image"], "said": list(colors), "label": sorted(r["ok"])})
+    out: dict = {"paths": {}}
+    for p, halves in tally.items():
+        out["paths"][p] = {h: {"photos": t["photos"], "first_colour_accuracy": round(t["first"] / t["photos"], 4),
+                               "any_colour_accuracy": round(t["any"] / t["photos"], 4), "misses": t["misses"]}
+                           for h, t in halves.items() if t["photos"]}
+    if cut_ms:
+        out["catalogue_cut_ms_p50"] = round(float(np.median(cut_ms)), 1)
     return out
 
 
@@ -68,16 +102,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", action="store_true", help="print everything, misses included")
     a = ap.parse_args()
-    cfg = load_config()
-    vision = Vision(cfg)
-    res = {"live cut": colour_accuracy(vision), "catalogue (ISNet) cut": colour_accuracy(vision, cutout=True)}
+    res = colour_accuracy()
     if a.json:
         print(json.dumps(res, indent=2))
         return
-    for path, halves in res.items():
+    for path, halves in res["paths"].items():
         for half, r in halves.items():
-            print(f"{path:22s} {half:6s} {r['photos']} photos: first colour {r['first_colour_accuracy']:.3f}, "
+            print(f"{path:24s} {half:6s} {r['photos']} photos: first colour {r['first_colour_accuracy']:.3f}, "
                   f"any colour {r['any_colour_accuracy']:.3f}")
+    if "catalogue_cut_ms_p50" in res:
+        print(f"catalogue path (ISNet where the backdrop is not plain + names): p50 {res['catalogue_cut_ms_p50']} ms a photo")
 
 
 if __name__ == "__main__":

@@ -90,7 +90,8 @@ HIST_DIM = H_BINS * S_BINS * V_BINS
 MAX_PIXELS = 4_096      # pixels sampled per item: plenty for a histogram and names, ~1 ms
 
 
-def _pixels(bgr: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+def item_pixels(bgr: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """The item's own pixels (all of the crop without a mask), at most MAX_PIXELS of them."""
     px = bgr.reshape(-1, 3) if mask is None or not mask.any() else bgr[mask]
     if len(px) > MAX_PIXELS:
         px = px[:: len(px) // MAX_PIXELS + 1]
@@ -99,7 +100,7 @@ def _pixels(bgr: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
 
 def color_histogram(bgr: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     """HSV histogram (8x4x4) of the item's pixels, square-rooted and L2-normalised."""
-    px = _pixels(bgr, mask)
+    px = item_pixels(bgr, mask)
     hsv = cv2.cvtColor(px[None], cv2.COLOR_BGR2HSV)[0].astype(np.int32)
     h = np.minimum(hsv[:, 0] * H_BINS // 180, H_BINS - 1)
     s = np.minimum(hsv[:, 1] * S_BINS // 256, S_BINS - 1)
@@ -112,7 +113,7 @@ def color_histogram(bgr: np.ndarray, mask: np.ndarray | None = None) -> np.ndarr
 def color_names(bgr: np.ndarray, mask: np.ndarray | None = None, min_share: float = 0.15,
                 most: int = 3) -> tuple[str, ...]:
     """Palette names covering at least `min_share` of the item's pixels, most present first."""
-    px = _pixels(bgr, mask).astype(np.int32) >> 3
+    px = item_pixels(bgr, mask).astype(np.int32) >> 3
     nearest = _LUT[(px[:, 0] << 10) | (px[:, 1] << 5) | px[:, 2]]
     share = np.bincount(nearest, minlength=len(_NAMES)).astype(np.float64)
     share[_IS_CHROMATIC] *= CHROMATIC_WEIGHT

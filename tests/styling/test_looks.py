@@ -235,16 +235,6 @@ def test_import_tags_products_without_tags(demo_store):
     assert p.description and p.colors and p.description.lower().endswith("shoes")
 
 
-def test_colour_tagging_accuracy_on_hand_labels(vision):
-    """The report half (senders never tuned on) measured 0.80 first colour / 0.91 any colour on
-    110 photos (0.62 with the old nearest-swatch names). Floor: 0.80 less two standard errors."""
-    from bench.tagging import colour_accuracy, labelled
-    rows = [r for r in labelled() if r["half"] == "report"]
-    res = colour_accuracy(vision, rows)["report"]
-    assert res["photos"] >= 100
-    assert res["first_colour_accuracy"] >= 0.72 and res["any_colour_accuracy"] >= 0.85, res
-
-
 def test_what_a_shopper_wears_matches_only_products_of_its_kind(demo_store, cfg, messi):
     """messi5 against a store of shoes, pants, T-shirts and hats: the shirt never comes back as a
     shoe or a hat, the shoes only as shoes."""

@@ -39,7 +39,7 @@ def keys(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def hq_seed(tmp_path_factory, cfg, vision):
+def hq_seed(tmp_path_factory, cfg, fast_vision):
     """Head office's catalogue of 1,000 real photos, embedded once for the whole session."""
     from edge.catalog.importer import import_catalog
     d = tmp_path_factory.mktemp("hqseed")
@@ -49,7 +49,7 @@ def hq_seed(tmp_path_factory, cfg, vision):
               for i, r in enumerate(rows)]
     (d / "catalog.csv").write_text("\n".join(lines) + "\n")
     cat = Catalog(d / "catalog", create=True)
-    rep = import_catalog(d / "catalog.csv", cat, vision, progress=False)
+    rep = import_catalog(d / "catalog.csv", cat, fast_vision, progress=False)
     assert rep.imported == N_PRODUCTS, rep.errors[:3]
     cat.close()
     return d

@@ -17,13 +17,12 @@ from edge.types import Item
 
 
 @pytest.fixture(scope="session")
-def demo_catalog(tmp_path_factory, cfg):
+def demo_catalog(tmp_path_factory, cfg, fast_vision):
     from edge.catalog.store import Catalog
     from edge.catalog.importer import import_catalog
-    from edge.vision.stages import Vision
     folder = tmp_path_factory.mktemp("kiosk") / "catalog"
     cat = Catalog(folder, cfg.index, create=True)
-    rep = import_catalog(ROOT / "demo" / "catalog", cat, Vision(cfg), progress=False)
+    rep = import_catalog(ROOT / "demo" / "catalog", cat, fast_vision, progress=False)
     assert rep.imported == 330 and not rep.errors
     cat.close()
     return folder
