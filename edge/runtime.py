@@ -41,9 +41,10 @@ class Runtime:
         """The vector version the models produce (read from the manifest: loads no model)."""
         return self.vision.model_version if "vision" in self.__dict__ else model_version(self.cfg)
 
-    def open_catalog(self, create: bool = False) -> Catalog:
+    def open_catalog(self, create: bool = False, reader: bool = False) -> Catalog:
+        """The store's catalogue; reader=True for the kiosk and watch (read-only while sync writes)."""
         if self._catalog is None:
-            self._catalog = Catalog(self.cfg.catalog_dir, self.cfg.index, create=create)
+            self._catalog = Catalog(self.cfg.catalog_dir, self.cfg.index, create=create, reader=reader)
         return self._catalog
 
     @property

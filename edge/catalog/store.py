@@ -97,7 +97,12 @@ class Writer:
 
 
 class Catalog:
-    def __init__(self, folder: Path, index_params: IndexParams = IndexParams(), create: bool = False):
+    def __init__(self, folder: Path, index_params: IndexParams = IndexParams(), create: bool = False,
+                 reader: bool = False):
+        """reader=True: the kiosk's way in. The catalogue is opened read-only (SQLite refuses any
+        write from this process) while `signage sync` writes it: a WAL reader sees each committed
+        delta whole, and needs only the -shm file (which SQLite keeps, not this code). Only where
+        even that is impossible (a read-only disk) is the last good catalogue served frozen."""
         self.dir = Path(folder)
         db = self.dir / DB_NAME
         if not db.is_file():
@@ -107,19 +112,27 @@ class Catalog:
             self.dir.mkdir(parents=True, exist_ok=True)
         self.index_params = index_params
         self.images = ImageStore(self.dir)
-        self.read_only = False
+        self.reader = reader
+        self.read_only = False      # True: frozen (immutable), no other process's change is seen
         try:
-            self.db = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")   # a committed catalogue change survives power loss
-            self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(SCHEMA)
-            migrate(self.db)
+            if reader:
+                self.db = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False,
+                                          isolation_level=None)
+                self.db.row_factory = sqlite3.Row
+                self.db.execute("SELECT COUNT(*) FROM meta").fetchone()   # fails here, not mid-search
+            else:
+                self.db = sqlite3.connect(db, check_same_thread=False, isolation_level=None)
+                self.db.row_factory = sqlite3.Row
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=FULL")   # a committed catalogue change survives power loss
+                self.db.execute("PRAGMA foreign_keys=ON")
+                self.db.executescript(SCHEMA)
+                migrate(self.db)
         except sqlite3.OperationalError:
             if create or not db.is_file():
                 raise
-            # A read-only data folder (or disk): the kiosk still serves the last good catalogue.
+            # A read-only disk with no -shm to share: immutable=1 is safe only because nothing
+            # can write this file either; the kiosk serves the last good catalogue.
             self.db = sqlite3.connect(f"file:{db}?immutable=1", uri=True, check_same_thread=False,
                                       isolation_level=None)
             self.db.row_factory = sqlite3.Row
@@ -244,6 +257,10 @@ class Catalog:
         q = f"SELECT * FROM products WHERE id IN ({','.join('?' * len(ids))})"
         return {r["id"]: row_to_product(r) for r in self.db.execute(q, ids)}
 
+    def count(self) -> int:
+        """How many products the catalogue holds."""
+        return self.db.execute("SELECT COUNT(*) FROM products").fetchone()[0]
+
     def products(self) -> list[Product]:
         return [row_to_product(r) for r in self.db.execute("SELECT * FROM products ORDER BY sku")]
 
@@ -298,7 +315,7 @@ class Catalog:
                 ids, vecs = self.vectors(model_version)
                 dim = vecs.shape[1] if len(ids) else 1
                 idx = VectorIndex(dim, self.index_params).build(ids, vecs)
-                if len(ids):
+                if len(ids) and not self.reader:   # the writer (import, sync) keeps the file
                     try:
                         idx.save(path, generation, model_version)
                     except OSError:

@@ -390,12 +390,15 @@ def test_chaos_broker_restarts_and_store_sigkills(tmp_path, broker, hq, keys, cf
 
 
 def test_apply_runs_while_the_kiosk_searches(tmp_path, broker, hq, keys, cfg):
-    """Suggestions keep coming during a large update: searches from another connection go on."""
+    """The kiosk reads the catalogue (read-only, WAL) while 20 deltas apply: searches go on, no
+    error, every new product is seen as its delta commits, and never through immutable mode."""
     hq.publish(["s1"], max_ops=50)
+    assert hq.last_seq("s1") >= 20
     s = store(tmp_path, broker, keys, cfg)
-    kiosk_cat = Catalog(s.catalog.dir)
+    kiosk_cat = Catalog(s.catalog.dir, reader=True)
+    assert kiosk_cat.reader and not kiosk_cat.read_only
     seed = hq.catalog.vectors(s.model_version)[1][0]
-    done, counts, errors = threading.Event(), [0, 0], []
+    done, counts, errors, seen = threading.Event(), [0, 0], [], []
 
     def kiosk():
         while not done.is_set():
@@ -403,6 +406,7 @@ def test_apply_runs_while_the_kiosk_searches(tmp_path, broker, hq, keys, cfg):
                 res = kiosk_cat.search(seed, 5, s.model_version)
                 counts[0] += 1
                 counts[1] = max(counts[1], len(res))
+                seen.append(kiosk_cat.count())
             except Exception as e:   # any failure would be a kiosk without suggestions
                 errors.append(repr(e))
             time.sleep(0.005)
@@ -410,11 +414,15 @@ def test_apply_runs_while_the_kiosk_searches(tmp_path, broker, hq, keys, cfg):
     t.start()
     try:
         assert run_until(s, lambda: s.catalog.sync_seq == hq.last_seq("s1"), 90)
+        time.sleep(0.2)
     finally:
         done.set()
         t.join()
         s.stop()
-    assert not errors and counts[0] > 50 and counts[1] == 5
+    assert not errors and counts[0] > 50 and counts[1] == 5, errors[:3]
+    assert seen == sorted(seen) and len(set(seen)) > 5              # products arrived delta by delta
+    assert kiosk_cat.count() == hq.catalog.count() == N_PRODUCTS    # ...and every one is seen
+    assert {p.sku for p in kiosk_cat.products()} == {p.sku for p in hq.catalog.products()}
 
 
 def test_a_long_gap_does_not_stall_the_store(tmp_path, broker, hq, keys, cfg):
