@@ -38,6 +38,19 @@ def fast_vision(cfg):
 
 
 @pytest.fixture(scope="session")
+def demo_catalog(tmp_path_factory, cfg, fast_vision):
+    """The bundled demo catalogue (330 products), imported once for the session."""
+    from edge.catalog.store import Catalog
+    from edge.catalog.importer import import_catalog
+    folder = tmp_path_factory.mktemp("kiosk") / "catalog"
+    cat = Catalog(folder, cfg.index, create=True)
+    rep = import_catalog(ROOT / "demo" / "catalog", cat, fast_vision, progress=False)
+    assert rep.imported == 330 and not rep.errors
+    cat.close()
+    return folder
+
+
+@pytest.fixture(scope="session")
 def messi():
     import cv2
     assert MESSI.is_file(), "install Debian's opencv-doc (deploy/install.sh does)"

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from ..styling.looks import Anchor, CompleteTheLook, Suggestion
 from ..styling.similar import FindSimilar
 from ..types import Box, Match
+from ..vision.colors import color_histogram
+from ..vision.embed import item_crop
 from ..vision.items import main_item
 from .capture import Frame
 from .tracking import ItemTracker, Track
@@ -47,6 +49,19 @@ class FrameResult:
         return main_item(i for i in self.items if i.stable and i.matches)
 
 
+# A garment swapped for another in the same place keeps its track (same kind, same box). Measured
+# on the demo video and CC0 photos (tests/live/test_swap.py, bench/swaps.py): one garment from
+# frame to frame, vector cosine p5 0.96 and colour-histogram similarity p5 0.986; two different
+# garments, vector p99 0.60 (0.755 for two of the same category) and histogram p95 0.70.
+SWAP_COLOURS = 0.9    # histogram similarity below this: look again now, not at the next embed_every
+SWAP_VECTOR = 0.8     # vector cosine below this: another item, decided at once
+
+
+def _colours(frame: Frame, t: Track):
+    crop, mask = item_crop(frame.image, t.item)
+    return color_histogram(crop, mask)
+
+
 class Recognizer:
     """One frame -> FrameResult: items, tracks, matches for steady items, the look for the main one."""
 
@@ -58,12 +73,26 @@ class Recognizer:
         self.k = k
         self.tracker = ItemTracker(stable_frames=stable_frames)
         self.embed_every = embed_every
+        self.swaps = 0
+
+    def _due(self, frame: Frame, t: Track) -> bool:
+        """Embed this track now? New or unsteady items every frame, steady ones every few frames,
+        or at once when its colours no longer look like what was last embedded."""
+        if t.shown is None or not self.tracker.is_stable(t) or t.age % self.embed_every == 0:
+            return True
+        return t.seen_colours is not None and float(_colours(frame, t) @ t.seen_colours) < SWAP_COLOURS
 
     def _observe(self, frame: Frame, t: Track) -> None:
-        m = self.similar.match(self.vision.embed(frame.image, t.item), self.k)
+        iv = self.vision.embed(frame.image, t.item)
+        m = self.similar.match(iv, self.k)
         top = m.results[0].sku if m.results else None
-        if t.vote(top) or t.shown is None:
+        if t.seen_vector is not None and float(iv.vector @ t.seen_vector) < SWAP_VECTOR:
+            t.swapped(top)
+            t.shown = m
+            self.swaps += 1
+        elif t.vote(top) or t.shown is None:
             t.shown, t.looks = m, None
+        t.seen_vector, t.seen_colours = iv.vector, _colours(frame, t)
 
     def _look_for(self, t: Track) -> list[Suggestion]:
         """Complete the look for a track, computed once per shown match (cached on the track)."""
@@ -79,7 +108,7 @@ class Recognizer:
         t1 = time.perf_counter()
         tracks = self.tracker.update(found.items, frame.id)
         for t in tracks:
-            if t.misses == 0 and (t.shown is None or t.age % self.embed_every == 0 or not self.tracker.is_stable(t)):
+            if t.misses == 0 and self._due(frame, t):
                 self._observe(frame, t)
         t2 = time.perf_counter()
         items = []

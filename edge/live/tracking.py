@@ -7,9 +7,13 @@ import itertools
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..types import Box, Item, ItemMatches, iou
 
 _track_ids = itertools.count(1)
+VOTES = 7          # recent looks kept per item
+HOLD_VOTES = 5     # of those, how many another product needs to replace a card on screen
 
 
 @dataclass
@@ -24,19 +28,33 @@ class Track:
     misses: int = 0              # consecutive frames not seen
     age: int = 1                 # frames since it started
     last_frame: int = 0
-    votes: deque = field(default_factory=lambda: deque(maxlen=7))   # top sku of recent looks
+    votes: deque = field(default_factory=lambda: deque(maxlen=VOTES))   # top sku of recent looks
     shown_sku: str | None = None  # what the screen shows for it (changes only by majority)
     shown: ItemMatches | None = None   # the matches behind shown_sku
     looks: list | None = None          # complete the look for `shown`, made once when first needed
+    seen_vector: np.ndarray | None = None   # the item's vector when last embedded
+    seen_colours: np.ndarray | None = None  # its colour histogram then (checked every frame: cheap)
 
     def vote(self, sku: str | None) -> bool:
-        """Record this frame's top match; True when what is shown should change."""
+        """Record this look's top match; True when what is shown should change. Until the card is
+        on screen a simple majority decides; once it is, another product must win HOLD_VOTES of
+        the last looks (a swapped item is caught apart, in Recognizer, and decided at once)."""
         self.votes.append(sku)
         winner, n = Counter(self.votes).most_common(1)[0]
-        if winner != self.shown_sku and n > len(self.votes) // 2:
+        need = HOLD_VOTES if self.confirmed else len(self.votes) // 2 + 1
+        if winner != self.shown_sku and n >= need:
             self.shown_sku = winner
             return True
         return False
+
+    def swapped(self, sku: str | None) -> None:
+        """Another item took this one's place: it is a new item, decided at once on this look
+        (the old item's votes would hold its card for several more looks)."""
+        self.id = next(_track_ids)
+        self.votes.clear()
+        self.votes.append(sku)
+        self.shown_sku = sku
+        self.looks = None
 
 
 class ItemTracker:
