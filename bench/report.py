@@ -337,6 +337,15 @@ def bench_colours(vision) -> dict:
     return res
 
 
+def bench_swaps() -> dict:
+    """Swap -> card latency through `watch --pipeline --realtime`, with and without the swap detector."""
+    from bench.quality import DATA
+    from bench.swaps import measure
+    if not (DATA / "images.csv").is_file():
+        return {"skipped": f"CC0 photos not found at {DATA}"}
+    return {"now": measure(40), "baseline": measure(40, swap_detector=False)}
+
+
 def bench_people(vision, runs: int) -> list[dict]:
     img = cv2.imread(str(OPENCV_DATA / "messi5.jpg"))
     rows = []
@@ -493,6 +502,22 @@ def markdown(res: dict) -> str:
         L += ["", f"Target: first colour >= 0.85 on photos not tuned on: {verdict(rep >= 0.85)} ({rep}). "
               f"The catalogue path costs {co.get('catalogue_cut_ms_p50')} ms a photo (p50, ISNet where the "
               "backdrop is not plain, then names); the live loop keeps the person mask / GrabCut cut.", ""]
+    sw = res.get("swaps")
+    L += ["## A garment swapped in place (`python -m bench.swaps`: 40 held-out photos, 2.5 s each, 12 fps, paced like a camera)", ""]
+    if not sw or "skipped" in sw:
+        L += [(sw or {}).get("skipped", "not run"), ""]
+    else:
+        n, b = sw["now"], sw["baseline"]
+        L += ["| | now | baseline (no swap detector) | baseline / now |", "|---|---|---|---|"]
+        for key, name in (("to_new_card_s", "swap -> the new item's card"), ("to_right_category_s", "swap -> a card of the right category")):
+            for q in ("p50", "p95"):
+                ratio = round(b[key][q] / n[key][q], 1) if n[key][q] and b[key][q] else "-"
+                L.append(f"| {name}, {q} s | {n[key][q]} | {b[key][q]} | {ratio}x |")
+        L += [f"| photos with no new card in their 2.5 s | {n['missed']} | {b['missed']} | |",
+              f"| photos whose card never had the right category | {n['never_right_category']} | {b['never_right_category']} | |", "",
+              f"Target: swap -> card of the right category p95 <= 0.5 s: {verdict((n['to_right_category_s']['p95'] or 9) <= 0.5)} "
+              f"({n['to_right_category_s']['p95']} s over the {n['to_right_category_s']['n']} photos whose category was found; "
+              "the others are the category accuracy of find similar, issue 12).", ""]
     L += ["## Growth with people in frame", "", "| people | found | items | p50 ms | p95 ms |", "|---|---|---|---|---|"]
     for r in res["people"]:
         L.append(f"| {r['people']} | {r['found']} | {r['items']} | {r['p50']} | {r['p95']} |")
@@ -548,6 +573,8 @@ def run(quick: bool = False, full: bool = False, out_dir: Path = ROOT / "docs") 
     res["street"] = bench_street(cfg)
     print("colour names...", file=sys.stderr)
     res["colours"] = bench_colours(vision)
+    print("swapped garments...", file=sys.stderr)
+    res["swaps"] = bench_swaps()
     if full:
         print("sync apply...", file=sys.stderr)
         p = subprocess.run([sys.executable, "-m", "bench.sync_apply"], capture_output=True, text=True, cwd=ROOT)

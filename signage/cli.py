@@ -90,9 +90,14 @@ def cmd_catalog_stats(args) -> int:
 
 
 def cmd_watch(args) -> int:
-    """Headless: find similar on a live source, printing a line whenever the top match changes."""
+    """Headless: find similar on a live source, printing a line whenever the top match changes;
+    with --pipeline, the kiosk's own path, a line whenever what the screen shows changes."""
     from edge.live.capture import open_source
+    if args.realtime and not args.pipeline:
+        raise SignageError("--realtime paces the kiosk's pipeline: give --pipeline too")
     rt = _runtime(args)
+    if args.pipeline:
+        return _watch_pipeline(args, rt)
     rt.open_catalog()
     similar = rt.similar
     last, shown = None, 0
@@ -112,6 +117,21 @@ def cmd_watch(args) -> int:
                 else:
                     print(f"frame {frame.id}: " + (f"{top.name} ({top.sku}) {top.price} {top.currency}, aisle {top.aisle}"
                                                    if top else "nothing"), flush=True)
+    return 0
+
+
+def _watch_pipeline(args, rt) -> int:
+    from edge.live.watch import watch_every_frame, watch_realtime
+    rt.open_catalog(reader=True)
+
+    def emit(change) -> None:
+        if args.json:
+            print(json.dumps(change.to_json()), flush=True)
+        else:
+            what = "; ".join(f"{c.kind} {c.category}: {c.name} ({c.sku})" for c in change.cards) or "nothing"
+            print(f"{change.shown_at:7.2f} s  frame {change.frame}: {what}", flush=True)
+    watch = watch_realtime if args.realtime else watch_every_frame
+    watch(rt, args.source, emit, loop=args.loop, frames=args.frames)
     return 0
 
 
@@ -408,6 +428,10 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("source", help="camera index, stream URL, video file, image folder or image")
     w.add_argument("--loop", action="store_true", help="loop a video or folder")
     w.add_argument("--frames", type=int, help="stop after this many frames")
+    w.add_argument("--pipeline", action="store_true",
+                   help="the kiosk's capture -> inference -> tracking -> cards path: a line when the cards change")
+    w.add_argument("--realtime", action="store_true",
+                   help="with --pipeline: pace a file at its frame rate, as a camera delivers (frames dropped while busy)")
     w.set_defaults(func=cmd_watch)
 
     lk = common(sub.add_parser("look", help="complete the look for the item in a photo, or a sku"), True)

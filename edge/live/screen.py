@@ -61,3 +61,28 @@ def panel_for(result: FrameResult | None, mode: str, n: int) -> Panel:
                 KIND_TITLE.get(it.kind, it.kind)
             cards.append(Card(m.sku, m.name, m.price, m.currency or "", m.stock or 0, m.aisle or "", "", m.image, badge))
     return Panel("Everything in view, in this store", tuple(cards))
+
+
+@dataclass(frozen=True)
+class ItemCard:
+    """One recognised item as the screen names it: what the shopper has (kind, category, colours)
+    and the product shown for it."""
+    kind: str
+    category: str
+    sku: str
+    name: str
+    colors: tuple[str, ...]
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "category": self.category, "sku": self.sku, "name": self.name,
+                "colors": list(self.colors)}
+
+
+def item_cards(result: FrameResult | None) -> tuple[ItemCard, ...]:
+    """Every steady item with a match, the main item (the one the panel is about) first."""
+    if result is None:
+        return ()
+    steady = [i for i in result.items if i.stable and i.matches]
+    main = result.main
+    ordered = ([main] if main is not None else []) + [i for i in steady if i is not main]
+    return tuple(ItemCard(i.kind, i.category, i.matches[0].sku, i.matches[0].name, tuple(i.colors)) for i in ordered)

@@ -90,3 +90,30 @@ def test_bad_k_and_missing_csv_exit_2(store, tmp_path):
 def test_models_verify():
     res = signage("models", "verify")
     assert res.returncode == 0 and res.stdout.count("ok ") == 4   # detector, pose, embedder, cutout
+
+
+def test_watch_pipeline_prints_what_the_screen_shows(demo_catalog):
+    """The kiosk's own path with no window: one JSON line each time the cards change."""
+    res = signage("watch", str(ROOT / "demo" / "demo.avi"), "--pipeline", "--json", "--frames", "160",
+                  "--catalog", str(demo_catalog))
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert len(lines) >= 2, lines
+    assert all(set(x) == {"shown_at", "frame", "cards"} for x in lines)
+    assert [x["shown_at"] for x in lines] == sorted(x["shown_at"] for x in lines)
+    shown = [x for x in lines if x["cards"]]
+    assert shown and all(set(c) == {"kind", "category", "sku", "name", "colors"} for x in shown for c in x["cards"])
+    assert len({x["cards"][0]["sku"] for x in shown}) >= 2      # the demo video holds up one garment after another
+
+
+def test_watch_pipeline_realtime_is_paced_like_a_camera(demo_catalog):
+    import time
+    t = time.monotonic()
+    res = signage("watch", str(ROOT / "demo" / "demo.avi"), "--pipeline", "--realtime", "--json", "--frames", "36",
+                  "--catalog", str(demo_catalog))
+    took = time.monotonic() - t
+    assert res.returncode == 0, res.stderr
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    # the demo video is 12 fps: 36 frames take 3 s as a camera delivers them, not as fast as decoding
+    assert lines and 2.0 <= lines[-1]["shown_at"] <= 4.0 and took >= 3.0, (lines[-1], took)
+    assert signage("watch", "x.avi", "--realtime").returncode == 2
