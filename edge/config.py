@@ -54,6 +54,7 @@ class KioskConfig:
     stable_frames: int = 3             # frames an item must be seen before its suggestions show
     attract_after_s: float = 8.0       # nobody and nothing in view this long: the attract loop
     suggestions: int = 4               # product cards per item
+    restart_after_s: float = 10.0      # a failed inference/capture thread: show why this long, then exit non-zero
 
 
 @dataclass
@@ -122,8 +123,9 @@ class Config:
         for key, value in (("kiosk.stable_frames", k.stable_frames), ("kiosk.suggestions", k.suggestions)):
             if value < 1:
                 raise ConfigError(f"config key '{key}': must be at least 1, got {value}")
-        if k.attract_after_s <= 0:
-            raise ConfigError(f"config key 'kiosk.attract_after_s': must be above 0, got {k.attract_after_s}")
+        for key in ("attract_after_s", "restart_after_s"):
+            if getattr(k, key) <= 0:
+                raise ConfigError(f"config key 'kiosk.{key}': must be above 0, got {getattr(k, key)}")
         for key in ("primary_color", "accent_color", "text_color"):
             if not re.fullmatch(r"#[0-9a-fA-F]{6}", getattr(self.brand, key)):
                 raise ConfigError(f"config key 'brand.{key}': expected a colour like #1f2a44, got {getattr(self.brand, key)!r}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
-from PySide6.QtWidgets import (QBoxLayout, QDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
+from PySide6.QtWidgets import (QApplication, QBoxLayout, QDialog, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QMainWindow,
                                QScrollArea, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget)
 
 from edge.config import Config
@@ -23,6 +23,10 @@ from edge.live.screen import MODES, Panel, panel_for
 from .theme import stylesheet
 from .widgets import (BigButton, ProductCard, QrView, VideoView, bgr_to_qimage, clear_layout, money,
                       pixmap_for)
+
+
+# The kiosk's exit status when a pipeline thread died (EX_TEMPFAIL): systemd's Restart= starts it again.
+EXIT_RESTART = 75
 
 
 @dataclass
@@ -126,6 +130,7 @@ class KioskWindow(QMainWindow):
         self._last_seen = time.monotonic()
         self._corner_taps: list[float] = []
         self._attract_index = 0
+        self._failing = False
         self.setWindowTitle(f"{cfg.brand.store_name} · signage")
         self.setStyleSheet(stylesheet(cfg.brand))
 
@@ -317,6 +322,25 @@ class KioskWindow(QMainWindow):
         self.problem_text.setText(text)
         self.stack.setCurrentWidget(self.problem)
 
+    def fill_screen(self) -> None:
+        """Fullscreen, also on a bare X server (X and this one app, as many kiosk PCs run): with no
+        window manager to honour the fullscreen request the window takes the screen's geometry
+        itself, and follows it when the screen is turned or resized."""
+        screen = self.screen()
+        self.setMinimumSize(1, 1)    # the screen decides, not the content's preferred minimum
+        self.setGeometry(screen.geometry())
+        self.showFullScreen()
+        screen.geometryChanged.connect(self.setGeometry)
+
+    def _failed(self, detail: str) -> None:
+        """A pipeline thread died: say so, then leave with EXIT_RESTART so systemd starts afresh."""
+        if self._failing:
+            return
+        self._failing = True
+        wait = self.cfg.kiosk.restart_after_s
+        self.show_problem(f"Recognition stopped: {detail}.\n\nThe screen restarts in {wait:g} s.")
+        QTimer.singleShot(int(wait * 1000), lambda: QApplication.instance().exit(EXIT_RESTART))
+
     def set_mode(self, mode: str) -> None:
         self.mode = mode
         for k, b in self.mode_buttons.items():
@@ -390,6 +414,9 @@ class KioskWindow(QMainWindow):
 
     def refresh(self) -> None:
         frame, result, status, fps = self.state.snapshot()
+        if status is not None and status.state == "failed":
+            self._failed(status.detail)
+            return
         if frame is not None:
             self.video.show_frame(bgr_to_qimage(frame.image))
         someone = result is not None and (result.people or any(i.stable for i in result.items))

@@ -18,7 +18,7 @@ def run_kiosk(cfg: Config, source: str | None = None, windowed: bool = False, qu
 
     from edge.runtime import Runtime
 
-    from .app import KioskState, KioskWindow
+    from .app import EXIT_RESTART, KioskState, KioskWindow
 
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"):
         raise SignageError("no display: run under X (DISPLAY) or set QT_QPA_PLATFORM=offscreen")
@@ -27,8 +27,8 @@ def run_kiosk(cfg: Config, source: str | None = None, windowed: bool = False, qu
     rt = Runtime(cfg)
     pipeline, catalog, problem = None, None, None
     try:
+        catalog = rt.open_catalog(reader=True)   # sync writes it; the kiosk only reads
         pipeline = rt.pipeline(source or cfg.kiosk.source, **state.callbacks())
-        catalog = rt.catalog
     except SignageError as e:
         problem = str(e)
 
@@ -38,7 +38,7 @@ def run_kiosk(cfg: Config, source: str | None = None, windowed: bool = False, qu
         return f"sync: seq {catalog.sync_seq}"
     window = KioskWindow(cfg, state, catalog, problem, sync_status=sync_status)
     if cfg.kiosk.fullscreen and not windowed:
-        window.showFullScreen()
+        window.fill_screen()
     else:
         window.resize(1600, 900)
         window.show()
@@ -47,8 +47,11 @@ def run_kiosk(cfg: Config, source: str | None = None, windowed: bool = False, qu
     if quit_after:
         QTimer.singleShot(int(quit_after * 1000), window.close)
     try:
-        return app.exec()
+        rc = app.exec()
     finally:
         if pipeline is not None:
             pipeline.stop()
-            pipeline.raise_if_failed()
+    if pipeline is not None and pipeline.failure:
+        print(f"signage kiosk: {pipeline.failure}; exiting so that the service restarts it", file=sys.stderr)
+        return rc or EXIT_RESTART
+    return rc

@@ -49,7 +49,7 @@ class LatestFrame:
 
 @dataclass
 class SourceStatus:
-    state: str            # "starting" | "live" | "lost"
+    state: str            # "starting" | "live" | "lost" | "failed" (a thread died: the kiosk must restart)
     detail: str = ""
     retry_in: float = 0.0
 
@@ -72,6 +72,7 @@ class KioskPipeline:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._error: BaseException | None = None
+        self._failure: str | None = None
         self.frames_captured = 0
         self.results = 0
         self.reconnects = 0
@@ -89,6 +90,11 @@ class KioskPipeline:
         for t in self._threads:
             t.join(timeout)
 
+    @property
+    def failure(self) -> str | None:
+        """Which thread died and why, or None while both run (or after a clean stop)."""
+        return self._failure
+
     def raise_if_failed(self) -> None:
         if self._error is not None:
             raise self._error
@@ -98,7 +104,10 @@ class KioskPipeline:
             fn()
         except BaseException as e:  # kept for the caller: a thread must not die silently
             self._error = e
+            self._failure = f"the {threading.current_thread().name} thread failed: {type(e).__name__}: {e}"
             self._stop.set()
+            self.slot.wake()
+            self.on_status(SourceStatus("failed", self._failure))
 
     def _capture(self) -> None:
         delay = self.backoff[0]

@@ -16,18 +16,6 @@ from edge.live.tracking import ItemTracker
 from edge.types import Item
 
 
-@pytest.fixture(scope="session")
-def demo_catalog(tmp_path_factory, cfg, fast_vision):
-    from edge.catalog.store import Catalog
-    from edge.catalog.importer import import_catalog
-    folder = tmp_path_factory.mktemp("kiosk") / "catalog"
-    cat = Catalog(folder, cfg.index, create=True)
-    rep = import_catalog(ROOT / "demo" / "catalog", cat, fast_vision, progress=False)
-    assert rep.imported == 330 and not rep.errors
-    cat.close()
-    return folder
-
-
 @pytest.fixture
 def kiosk_cfg(cfg, demo_catalog):
     import copy
@@ -273,3 +261,52 @@ def test_repainting_does_not_leak_references(qtbot, kiosk_cfg):
     for _ in range(300):
         win.repaint()
     assert sys.getrefcount(None) >= before - 50
+
+
+def test_a_failed_inference_thread_shows_why_on_screen(qtbot, kiosk_cfg):
+    win, pipeline = make_window(qtbot, kiosk_cfg)
+    win.cfg.kiosk.restart_after_s = 600      # the exit itself is test_a_failed_kiosk_exits_non_zero's
+    real = pipeline.recognize
+
+    def failing(frame):
+        if pipeline.results >= 3:
+            raise RuntimeError("injected model failure")
+        return real(frame)
+    pipeline.recognize = failing
+    pipeline.start()
+    try:
+        qtbot.waitUntil(lambda: win.stack.currentWidget() is win.problem, timeout=20_000)
+    finally:
+        pipeline.stop()
+    assert "inference thread failed" in win.problem_text.text() and "injected model failure" in win.problem_text.text()
+    assert "restarts in 600 s" in win.problem_text.text()
+
+
+def test_a_failed_kiosk_exits_non_zero_after_restart_after_s(demo_catalog):
+    t = time.monotonic()
+    res = subprocess.run([sys.executable, str(ROOT / "tests" / "ui" / "failing_kiosk.py"), str(demo_catalog), "2"],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT)
+    took = time.monotonic() - t
+    assert res.returncode == 75, (res.returncode, res.stderr[-2000:])
+    assert "injected: the embedder's model call failed" in res.stderr and "restarts it" in res.stderr
+    assert took < 60, took
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is installed by deploy/install.sh")
+@pytest.mark.parametrize("screen,direction", [("1280x800", "LeftToRight"), ("800x1280", "TopToBottom")])
+def test_fullscreen_covers_a_bare_x_screen(screen, direction):
+    """X and the kiosk, no window manager (how many kiosk PCs run): the window covers the screen,
+    and a portrait screen re-flows the live view top to bottom."""
+    import os
+    env = dict(os.environ, QT_QPA_PLATFORM="xcb")
+    res = subprocess.run(["xvfb-run", "-a", "-s", f"-screen 0 {screen}x24", sys.executable,
+                          str(ROOT / "tests" / "ui" / "screen_probe.py")],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    line = next((ln for ln in res.stdout.splitlines() if ln.startswith("SCREEN")), None)
+    assert line, (res.returncode, res.stdout, res.stderr[-2000:])
+    f = line.split()
+    sw, sh = int(f[1]), int(f[2])
+    x, y, w, h = map(int, f[4:8])
+    assert (sw, sh) == tuple(map(int, screen.split("x")))
+    assert (x, y, w, h) == (0, 0, sw, sh), line
+    assert f[9] == direction, line
