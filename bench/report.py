@@ -463,7 +463,7 @@ def markdown(res: dict) -> str:
           "(clustered, like a real catalogue); random vectors are the worst case for IVF recall.", ""]
     L += ["## Catalogue", ""]
     c = res["catalogue"]
-    L += [f"- import of the {c['import_products']}-product demo catalogue (detect + embed every photo): {c['import_s']} s "
+    L += [f"- import of the {c['import_products']}-product demo catalogue (detect + embed every photo; the ISNet cut for colour tags where the backdrop is not plain, most of the time): {c['import_s']} s "
           f"({c['import_per_product_ms']} ms a product); the same file again (idempotent, nothing to embed): "
           f"{c['reimport_unchanged_s']} s.",
           f"- cold start to first suggestion (`signage similar` as a new process: load and check models, open the "
