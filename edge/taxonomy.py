@@ -79,4 +79,6 @@ def kind_allows(kind: str, category: str) -> bool:
     slot = slot_of(category)
     if slots is None or slot is None:
         return True
-    return slot in slots or any(w in (category or "").lower() for w in ONE_PIECE)
+    # a dress covers the upper and the lower body: either region may be one, a shoe never is
+    one_piece = kind in ("upper", "lower") and any(w in (category or "").lower() for w in ONE_PIECE)
+    return slot in slots or one_piece

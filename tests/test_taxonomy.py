@@ -29,4 +29,5 @@ def test_an_items_kind_bounds_its_category():
     assert not kind_allows("upper", "Shoes") and not kind_allows("upper", "Hat") and not kind_allows("upper", "Pants")
     assert kind_allows("lower", "Skirt") and kind_allows("lower", "Dress") and not kind_allows("lower", "Polo")
     assert kind_allows("footwear", "Ankle boots") and not kind_allows("footwear", "Blazer")
+    assert not kind_allows("footwear", "Dress")     # a dress covers upper and lower, never the feet
     assert kind_allows("garment", "Shoes") and kind_allows("upper", "Something new")
