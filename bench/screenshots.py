@@ -86,6 +86,14 @@ def main() -> int:
         win.resize(1080, 1920)          # a portrait screen
         pump(1.5)
         shoot(win, "6-portrait")
+        win.resize(1920, 1080)
+        win.set_mode("shop")            # the demo video's last part: people walking
+        if wait_for(lambda: state.result is not None and state.result.people >= 2 and win._shown_key is not None
+                    and win._shown_key[0] == "shop" and len(win._shown_key[2]) >= 4, 60):
+            pump(0.3)
+            shoot(win, "8-shop-the-look-people")
+        else:
+            print("no people with items in the demo video within 60 s", file=sys.stderr)
     finally:
         pipeline.stop()
         win.close()

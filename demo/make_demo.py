@@ -5,6 +5,11 @@
 Writes demo/catalog/catalog.csv + demo/catalog/images/*.jpg (photos resized to <= 320 px) and
 demo/demo.avi (MJPG: OpenCV's pip wheel writes it; it cannot write H.264). Deterministic: the
 same data gives the same files. Source: github.com/alexeygrigorev/clothing-dataset, CC0 1.0.
+
+The video's last 20 s are people walking, for shop the look (top, bottom and shoes per person):
+a 480x360 crop of `vtest.avi` from Debian's opencv-doc (OpenCV's sample data; Debian's copyright
+file puts it under Apache-2.0 AND BSD-3-Clause, OpenCV's licences). The people in it are small
+(40-110 px tall), so their matches are rough: it shows the flow, not the accuracy.
 """
 from __future__ import annotations
 
@@ -28,6 +33,9 @@ ADJECTIVES = ["Classic", "Relaxed", "Everyday", "Essential", "Soft", "Tailored",
               "Light", "Modern", "Heritage", "Studio"]
 PER_LABEL = 24
 VIDEO_ITEMS = 8
+PEOPLE_VIDEO = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+PEOPLE_FRAMES = (560, 800)          # where people walk closest to the camera
+PEOPLE_CROP = (216, 576, 144, 624)  # y0, y1, x0, x1: 480x360, the demo video's size
 
 
 def resize(img: np.ndarray, side: int) -> np.ndarray:
@@ -88,6 +96,17 @@ def main() -> None:
             gh, gw = min(g.shape[0], H - y), min(g.shape[1], W - x)
             frame[y:y + gh, x:x + gw] = g[:gh, :gw]
             writer.write(frame)
+    cap = cv2.VideoCapture(str(PEOPLE_VIDEO))
+    if not cap.isOpened():
+        raise SystemExit(f"{PEOPLE_VIDEO} not found: apt install opencv-doc")
+    y0, y1, x0, x1 = PEOPLE_CROP
+    for i in range(PEOPLE_FRAMES[1]):
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if i >= PEOPLE_FRAMES[0]:
+            writer.write(frame[y0:y1, x0:x1])
+    cap.release()
     writer.release()
     print(f"{len(catalog)} products in {out}, video {HERE / 'demo.avi'}")
 
