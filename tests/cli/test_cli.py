@@ -109,11 +109,12 @@ def test_watch_pipeline_prints_what_the_screen_shows(demo_catalog):
 def test_watch_pipeline_realtime_is_paced_like_a_camera(demo_catalog):
     import time
     t = time.monotonic()
-    res = signage("watch", str(ROOT / "demo" / "demo.avi"), "--pipeline", "--realtime", "--json", "--frames", "36",
+    res = signage("watch", str(ROOT / "demo" / "demo.avi"), "--pipeline", "--realtime", "--json", "--frames", "48",
                   "--catalog", str(demo_catalog))
     took = time.monotonic() - t
     assert res.returncode == 0, res.stderr
     lines = [json.loads(line) for line in res.stdout.splitlines()]
-    # the demo video is 12 fps: 36 frames take 3 s as a camera delivers them, not as fast as decoding
-    assert lines and 2.0 <= lines[-1]["shown_at"] <= 4.0 and took >= 3.0, (lines[-1], took)
+    # the demo video is 12 fps: 48 frames take 4 s as a camera delivers them, not as fast as they
+    # decode (~0.1 s); every change is stamped within that time
+    assert lines and took >= 4.0 and all(0 <= x["shown_at"] <= took for x in lines), (lines, took)
     assert signage("watch", "x.avi", "--realtime").returncode == 2
