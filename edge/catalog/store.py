@@ -333,7 +333,7 @@ class Catalog:
         return [(found[int(i)], float(s)) for i, s in zip(ids, scores) if int(i) in found]
 
     def stats(self) -> dict:
-        n = self.db.execute("SELECT COUNT(*) FROM products").fetchone()[0]
+        n = self.count()
         in_stock = self.db.execute("SELECT COUNT(*) FROM products WHERE stock>0").fetchone()[0]
         cats = {r[0] or "(none)": r[1] for r in self.db.execute(
             "SELECT category, COUNT(*) FROM products GROUP BY 1 ORDER BY 2 DESC")}

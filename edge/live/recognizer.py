@@ -9,7 +9,7 @@ from ..styling.looks import Anchor, CompleteTheLook, Suggestion
 from ..styling.similar import FindSimilar
 from ..types import Box, Match
 from ..vision.colors import color_histogram
-from ..vision.embed import item_crop
+from ..vision.embed import colour_part, item_crop
 from ..vision.items import main_item
 from .capture import Frame
 from .tracking import ItemTracker, Track
@@ -44,9 +44,14 @@ class FrameResult:
         return (self.done_at - self.captured_at) * 1000.0
 
     @property
+    def shown(self) -> list[TrackedItem]:
+        """The items the screen shows products for: steady, with matches."""
+        return [i for i in self.items if i.stable and i.matches]
+
+    @property
     def main(self) -> TrackedItem | None:
         """The steady item the screen is about (the same rule as a still photo's main item)."""
-        return main_item(i for i in self.items if i.stable and i.matches)
+        return main_item(self.shown)
 
 
 # A garment swapped for another in the same place keeps its track (same kind, same box). Measured
@@ -92,7 +97,8 @@ class Recognizer:
             self.swaps += 1
         elif t.vote(top) or t.shown is None:
             t.shown, t.looks = m, None
-        t.seen_vector, t.seen_colours = iv.vector, _colours(frame, t)
+        seen = colour_part(iv.vector)   # the histogram the embedder just made, not made again
+        t.seen_vector, t.seen_colours = iv.vector, seen if seen is not None else _colours(frame, t)
 
     def _look_for(self, t: Track) -> list[Suggestion]:
         """Complete the look for a track, computed once per shown match (cached on the track)."""

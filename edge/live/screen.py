@@ -53,7 +53,7 @@ def panel_for(result: FrameResult | None, mode: str, n: int) -> Panel:
                      tuple(Card(s.product.sku, s.product.name, s.product.price, s.product.currency, s.product.stock,
                                 s.product.aisle, s.why, s.product.image or None, s.slot) for s in main.looks[:n]))
     cards = []
-    groups = by_person(i for i in result.items if i.stable and i.matches)
+    groups = by_person(result.shown)
     for person, items in groups:
         for it in items:
             m = it.matches[0]
@@ -82,7 +82,6 @@ def item_cards(result: FrameResult | None) -> tuple[ItemCard, ...]:
     """Every steady item with a match, the main item (the one the panel is about) first."""
     if result is None:
         return ()
-    steady = [i for i in result.items if i.stable and i.matches]
     main = result.main
-    ordered = ([main] if main is not None else []) + [i for i in steady if i is not main]
+    ordered = ([main] if main is not None else []) + [i for i in result.shown if i is not main]
     return tuple(ItemCard(i.kind, i.category, i.matches[0].sku, i.matches[0].name, tuple(i.colors)) for i in ordered)

@@ -42,18 +42,16 @@ def watch_realtime(runtime, source: str, emit: Callable[[ShownChange], None], lo
     frames dropped while inference is busy). shown_at: when the result was ready, from the first
     frame's capture. Returns the number of results."""
     changes, done = ScreenChanges(), threading.Event()
-    start: list[float] = []
-    lock = threading.Lock()
+    start: list[float] = []     # the first frame's capture time (set before that frame is inferred)
 
     def on_frame(frame):
         if not start:
             start.append(frame.timestamp)
 
-    def on_result(result: FrameResult):
-        with lock:
-            change = changes(result, result.done_at - start[0])
-            if change is not None:
-                emit(change)
+    def on_result(result: FrameResult):     # the inference thread only: one result at a time
+        change = changes(result, result.done_at - start[0])
+        if change is not None:
+            emit(change)
         if frames is not None and pipe.frames_captured >= frames:
             done.set()
 

@@ -29,6 +29,14 @@ def shape_query(vector: np.ndarray) -> np.ndarray:
     return q / max(float(np.linalg.norm(q)), 1e-9)
 
 
+def colour_part(vector: np.ndarray) -> np.ndarray | None:
+    """The colour histogram a joined vector carries (unit length, as color_histogram gives it),
+    or None when the vector was made with no colour weight."""
+    h = np.asarray(vector, np.float32)[CNN_DIM:]
+    n = float(np.linalg.norm(h))
+    return h / n if n > 1e-6 else None
+
+
 def item_crop(bgr: np.ndarray, item: Item) -> tuple[np.ndarray, np.ndarray | None]:
     x1, y1, x2, y2 = item.box
     crop = bgr[y1:y2, x1:x2]
