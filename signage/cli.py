@@ -89,6 +89,16 @@ def cmd_catalog_stats(args) -> int:
     return 0
 
 
+def cmd_catalog_reembed(args) -> int:
+    from edge.catalog.importer import reembed
+    rt = _runtime(args)
+    report = reembed(rt.catalog, rt.vision, log=None if args.json else lambda m: print(m, file=sys.stderr))
+    text = f"re-embedded {report.reembedded} products for {report.model_version}"
+    text += "".join(f"\n  skipped sku {e.sku}: {e.reason}" for e in report.errors)
+    _emit(args, report.to_json(), text)
+    return 0
+
+
 def cmd_watch(args) -> int:
     """Headless: find similar on a live source, printing a line whenever the top match changes;
     with --pipeline, the kiosk's own path, a line whenever what the screen shows changes."""
@@ -393,6 +403,22 @@ def cmd_models_build(args) -> int:
     return 0
 
 
+def cmd_models_train(args) -> int:
+    from models.build import DEFAULT_CACHE, BuildError
+    from models.train import train
+    data = Path(args.data)
+    if not (data / "images.csv").is_file():
+        raise SignageError(f"--data {data}: no images.csv there (the labelled CC0 garment photos)")
+    try:
+        record = train(data, cache=Path(args.cache) if args.cache else DEFAULT_CACHE, epochs=args.epochs,
+                       log=lambda m: print(m, file=sys.stderr))
+    except BuildError as e:
+        raise SignageError(str(e)) from e
+    _emit(args, record, f"trained {record['file']} (sha256 {record['sha256']}): put it in models/sources.yaml "
+                        "under embedder.finetune, then run `signage models build --only embedder`")
+    return 0
+
+
 def cmd_models_verify(args) -> int:
     from edge.vision.models import ModelStore
     cfg = _config(args)
@@ -511,6 +537,9 @@ def build_parser() -> argparse.ArgumentParser:
     ci.add_argument("path")
     ci.add_argument("--quiet", action="store_true", help="no progress bar")
     ci.set_defaults(func=cmd_catalog_import)
+    cr = common(c.add_parser("reembed", help="vectors from the shipped models for products that lack them "
+                                             "(after a model update; the sync service does it at start)"), True)
+    cr.set_defaults(func=cmd_catalog_reembed)
     cs = common(c.add_parser("stats", help="what the catalogue holds"), True)
     cs.set_defaults(func=cmd_catalog_stats)
 
@@ -520,6 +549,12 @@ def build_parser() -> argparse.ArgumentParser:
     mb.add_argument("--only", action="append", metavar="NAME",
                     help="build only this model (repeatable); the others stay as they are")
     mb.set_defaults(func=cmd_models_build)
+    mt = common(m.add_parser("train", help="fine-tune the embedder on labelled garment photos (build time, torch)"))
+    mt.add_argument("model", choices=["embedder"])
+    mt.add_argument("--data", required=True, help="folder with images.csv and images/ (the CC0 garment photos)")
+    mt.add_argument("--epochs", type=int, default=12)
+    mt.add_argument("--cache", help="where downloaded packages are kept")
+    mt.set_defaults(func=cmd_models_train)
     mv = common(m.add_parser("verify", help="check the model files against the manifest"))
     mv.set_defaults(func=cmd_models_verify)
     return p

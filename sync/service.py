@@ -32,6 +32,11 @@ def store_sync(cfg: Config, catalog=None):
                           "(`signage keys generate` at head office makes it)")
     rt = Runtime(cfg)
     catalog = catalog if catalog is not None else rt.open_catalog(create=True)
+    if catalog.count() and catalog.model_versions().get(rt.model_version, 0) < catalog.count():
+        # the models were updated since these products were embedded: embed them again from the
+        # images the catalogue keeps, before the first delta (the kiosk reads them as they land)
+        from edge.catalog.importer import reembed
+        reembed(catalog, rt.vision)
     return StoreSync(catalog, cfg.sync.catalog_id, cfg.sync.store_id, load_public(cfg.sync.public_key),
                      cfg.sync.broker_host, cfg.sync.broker_port, cfg.sync.username or cfg.sync.store_id,
                      _password(cfg), rt.model_version, vision_factory=lambda: rt.vision,

@@ -195,3 +195,50 @@ def import_catalog(path: Path, catalog: Catalog, vision, progress: bool = True, 
         catalog.upsert([(p, None, model_version) for p in infer_categories(catalog, inferred, model_version)])
     report.catalog_version = catalog.version
     return report
+
+
+@dataclass
+class ReembedReport:
+    model_version: str
+    reembedded: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"model_version": self.model_version, "reembedded": self.reembedded,
+                "skipped": [{"sku": e.sku, "reason": e.reason} for e in self.errors]}
+
+
+def reembed(catalog: Catalog, vision, batch_size: int = 32, log=None) -> ReembedReport:
+    """Vectors for the products that have none from the models shipped now, made from the images
+    the catalogue keeps: after a model update a store's catalogue is searchable again without
+    head office sending anything. A product whose image is gone is reported and left as it is."""
+    model_version = vision.model_version
+    report = ReembedReport(model_version)
+    rows = catalog.db.execute(
+        "SELECT sku FROM products p WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.product_id=p.id "
+        "AND v.model_version=?) ORDER BY sku", (model_version,)).fetchall()
+    pending: list[tuple[Product, object, str]] = []
+    for (sku,) in rows:
+        product = catalog.get(sku)
+        path = catalog.image_path(product)
+        try:
+            if path is None or not path.is_file():
+                raise BadImage(f"its image {product.image or '(none)'} is not in the catalogue")
+            bgr = decode_image(path.read_bytes(), str(path))
+            item = product_item(vision.find_items(bgr), product.category)
+            if item is None:
+                raise BadImage(f"image {path}: no item found in it")
+            pending.append((product, vision.embed(bgr, item).vector, model_version))
+        except BadImage as e:
+            report.errors.append(RowError(0, sku, str(e)))
+            continue
+        if len(pending) >= batch_size:
+            catalog.upsert(pending)
+            report.reembedded += len(pending)
+            pending = []
+            if log:
+                log(f"re-embedded {report.reembedded} of {len(rows)}")
+    if pending:
+        catalog.upsert(pending)
+        report.reembedded += len(pending)
+    return report

@@ -3,6 +3,7 @@ import subprocess
 import sys
 import textwrap
 
+import cv2
 import numpy as np
 import pytest
 
@@ -172,3 +173,32 @@ def test_crash_during_index_write_leaves_a_loadable_index(tmp_path):
     cat2 = Catalog(tmp_path)          # the catalogue committed 25: the stale index is rebuilt
     assert cat2.index("m1").count == 25 and cat2.index_rebuilt
     assert cat2.search(vecs[4], 1, "m1")[0][0].sku == "P4"
+
+
+def test_a_model_update_reembeds_the_stored_images_and_reports_a_lost_one(cfg, fast_vision, tmp_path):
+    """Vectors of another model (here: another colour weight, so another vector version) are
+    made again from the images the catalogue keeps; a product whose image is gone is said."""
+    import copy
+    from edge.catalog.importer import reembed
+    from edge.vision.stages import Vision
+    rows = list(csv.DictReader(open(ROOT / "demo" / "catalog" / "catalog.csv")))[:6]
+    path = write_csv(tmp_path, [[r["sku"], r["name"], r["category"], "", "10", "EUR", "1", "",
+                                 str(ROOT / "demo" / "catalog" / r["image"])] for r in rows])
+    cat = Catalog(tmp_path / "store", create=True)
+    import_catalog(path, cat, fast_vision, progress=False)
+    c = copy.deepcopy(cfg)
+    c.embedding = type(cfg.embedding)(color_weight=0.2)
+    c.cutout = type(cfg.cutout)(catalogue=False)
+    updated = Vision(c)
+    assert updated.model_version != fast_vision.model_version
+    assert cat.search(np.ones(1408, np.float32) / 1408 ** 0.5, 3, updated.model_version) == []
+    lost = cat.get(rows[0]["sku"])
+    cat.image_path(lost).unlink()
+    rep = reembed(cat, updated)
+    assert rep.reembedded == 5 and [e.sku for e in rep.errors] == [rows[0]["sku"]]
+    assert "not in the catalogue" in rep.errors[0].reason
+    assert cat.model_versions()[updated.model_version] == 5
+    bgr = cv2.imread(str(ROOT / "demo" / "catalog" / rows[1]["image"]))
+    iv = updated.embed(bgr, updated.main_item(bgr))
+    assert cat.search(iv.vector, 1, updated.model_version)[0][0].sku == rows[1]["sku"]
+    assert reembed(cat, updated).reembedded == 0 and len(reembed(cat, updated).errors) == 1   # nothing new to do

@@ -72,3 +72,18 @@ def test_openvino_telemetry_is_kept_out(vision):
     import openvino.tools.ovc.convert_impl as convert_impl
     assert sys.modules["openvino_telemetry"] is None
     assert convert_impl.tm.__name__.endswith("telemetry_stub")   # OpenVINO's own no-op fallback
+
+
+def test_the_fine_tuned_embedder_is_recorded_and_its_weights_are_the_pinned_ones(cfg):
+    """The IR was built from the registry weights plus models/trained/embedder-finetune.npz: the
+    manifest pins that file's sha256 (as sources.yaml does) and says how it was trained."""
+    import hashlib
+    import yaml
+    entry = ModelStore(cfg.models_dir).info("embedder").entry
+    src = yaml.safe_load((cfg.models_dir / "sources.yaml").read_text())["embedder"]["finetune"]
+    data = (cfg.models_dir / src["file"]).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == src["sha256"] == entry["finetune"]["sha256"]
+    training = entry["finetune"]["training"]
+    assert "query senders" in training["held_out"] and training["photos"] > 1000
+    assert (cfg.models_dir / "licences" / "embedder-finetune.NOTICE").is_file()
+
