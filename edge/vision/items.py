@@ -48,6 +48,10 @@ def pair_of_shoes(shoes: list[Detection], person: int) -> Item:
     return Item("footwear", a, ranked[0].score, person, None)
 
 
+# A followed person's box is enlarged by this share on each side before the detector looks again:
+# at 30 fps a shopper moves a few per cent of their height between frames.
+FOLLOW_MARGIN = 0.15
+
 HEAD_SHOULDERS = (0, 11, 12)                    # nose, shoulders
 BODY = (11, 12, 23, 24, 25, 26, 27, 28)         # + knees, ankles: how complete a person is in view
 
@@ -111,14 +115,37 @@ class ItemFinder:
         kept.sort(key=lambda dp: -lead_score(dp[0].box, dp[1].landmarks, W, H, thr))
         return kept[: self.params.max_people]
 
-    def __call__(self, bgr: np.ndarray) -> FrameItems:
+    def __call__(self, bgr: np.ndarray, follow: list[Box] | None = None) -> FrameItems:
+        """The frame's items. `follow`: the boxes of the people found in the previous frame (the
+        live loop, edge/live/recognizer.py): the detector then runs once on each of those boxes
+        (enlarged) instead of once on the whole frame plus once per person for the shoes: one
+        run, not two, for one shopper. Someone not found again there means a full pass."""
+        found = self._follow(bgr, follow) if follow else None
+        if found is None:
+            first = self.detector.detect_once(bgr)
+            people = self.people(bgr, [d for d in first if d.label == "person"])
+            shoes = [d for d in first if d.label == "footwear"]
+            if self.params.rerun_on_person:
+                shoes += self.detector.shoes_on(bgr, [det.box for det, _ in people])
+        else:
+            people, shoes = found
+        return self._items(bgr, people, merge(shoes, self.params.nms_iou))
+
+    def _follow(self, bgr: np.ndarray, follow: list[Box]):
         H, W = bgr.shape[:2]
-        first = self.detector.detect_once(bgr)
-        people = self.people(bgr, [d for d in first if d.label == "person"])
-        shoes = [d for d in first if d.label == "footwear"]
-        if self.params.rerun_on_person:
-            shoes += self.detector.shoes_on(bgr, [det.box for det, _ in people])
-        shoes = merge(shoes, self.params.nms_iou)
+        candidates: list[Detection] = []
+        shoes: list[Detection] = []
+        for box in follow[: self.params.max_people]:
+            x1, y1, x2, y2 = expand(box, FOLLOW_MARGIN, W, H)
+            for d in self.detector.detect_once(bgr[y1:y2, x1:x2], (x1, y1)):
+                (candidates if d.label == "person" else shoes).append(d)
+        people = self.people(bgr, candidates)
+        if len(people) < min(len(follow), self.params.max_people):
+            return None         # someone left the box they stood in (or a pose failed): look at the whole frame
+        return people, shoes
+
+    def _items(self, bgr: np.ndarray, people, shoes: list[Detection]) -> FrameItems:
+        H, W = bgr.shape[:2]
         out = FrameItems(detections=[det for det, _ in people] + shoes)
         claimed: set[int] = set()
         for det, pose in people:      # the lead shopper first: their shoes are theirs

@@ -39,8 +39,9 @@ class Vision:
     def model_version(self) -> str:
         return self.embedder.version
 
-    def find_items(self, bgr: np.ndarray) -> FrameItems:
-        return self.finder(bgr)
+    def find_items(self, bgr: np.ndarray, follow: list | None = None) -> FrameItems:
+        """The frame's items; `follow` (live loop): the people boxes of the frame before."""
+        return self.finder(bgr, follow)
 
     def embed(self, bgr: np.ndarray, item: Item) -> ItemVector:
         return self.embedder(bgr, item)

@@ -67,3 +67,40 @@ def test_the_hem_is_where_bare_legs_begin_and_trousers_have_none():
     assert skirt is not None and abs(skirt - 180) <= 8
     assert hem_row(_legs((140, 60, 30), 1.0), mask, 20, 180, (20, 400), (skin, 2.0), 20) is None      # trousers
     assert hem_row(_legs((125, 155, 205), 0.45), mask, 20, 180, (20, 400), (skin, 2.0), 20) is None   # beige
+
+
+def _iou(a, b):
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def test_following_a_shopper_costs_one_detector_run_and_finds_the_same_items(vision, messi):
+    """The live loop's follow pass (detector on the last frame's person box only) against a full
+    pass on the same frame; a box nobody stands in any more falls back to a full pass."""
+    H, W = messi.shape[:2]
+    frame = np.full((H + 40, W + 200, 3), 40, np.uint8)
+    frame[20:20 + H, 100:100 + W] = messi
+    runs = []
+    detect_once = vision.detector.detect_once
+    vision.detector.detect_once = lambda *a, **k: runs.append(1) or detect_once(*a, **k)
+    try:
+        full = vision.find_items(frame)
+        full_runs = len(runs)
+        runs.clear()
+        followed = vision.find_items(frame, [p.box for p in full.people])
+        assert len(runs) == 1 < full_runs
+        assert len(followed.people) == len(full.people) == 1
+        assert _iou(followed.people[0].box, full.people[0].box) > 0.9
+        by_kind = {i.kind: i.box for i in full.items}
+        assert {i.kind for i in followed.items} == set(by_kind)
+        # the top is where it was; (mid-kick, the hem and which boot counts as "the pair" move
+        # with a few pixels of person box: not compared)
+        assert _iou(next(i.box for i in followed.items if i.kind == "upper"), by_kind["upper"]) > 0.8
+        runs.clear()
+        empty_corner = (0, 0, 60, 60)
+        lost = vision.find_items(frame, [empty_corner])
+        assert len(lost.people) == 1 and len(runs) == 1 + full_runs     # the corner, then a full pass
+    finally:
+        vision.detector.detect_once = detect_once
