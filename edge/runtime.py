@@ -19,7 +19,7 @@ from .config import Config
 from .live.capture import Frame, open_source
 from .live.pipeline import KioskPipeline, SourceStatus
 from .live.recognizer import FrameResult, Recognizer
-from .styling.compat import CompatModel, load_compat
+from .styling.pairs import TextCompat, load_text_compat
 from .styling.looks import CompleteTheLook
 from .styling.similar import FindSimilar
 from .styling.tagging import Tagger
@@ -52,8 +52,10 @@ class Runtime:
         return self.open_catalog()
 
     @cached_property
-    def compat(self) -> CompatModel:
-        return load_compat(self.cfg.models_dir / "compat.json")
+    def compat(self) -> TextCompat:
+        """Outfit compatibility: the pair model over sentence vectors of names (PMI words explain)."""
+        from .vision.models import ModelStore
+        return load_text_compat(self.cfg.models_dir, ModelStore(self.cfg.models_dir, self.cfg.device, self.cfg.precision))
 
     @cached_property
     def similar(self) -> FindSimilar:

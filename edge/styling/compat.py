@@ -136,6 +136,11 @@ class CompatModel:
             return 0.0
         return sum(self.pair_score(attrs[i], attrs[j]) for i, j in pairs) / len(pairs)
 
+    def pair_scores(self, anchor: CompatItem, items: list[CompatItem]) -> list[float]:
+        """How well each item goes with the anchor."""
+        aa = self.item_attributes(anchor)
+        return [self.pair_score(aa, self.item_attributes(i)) for i in items]
+
     def reasons(self, a: CompatItem, b: CompatItem, most: int = 1) -> list[tuple[str, str, float]]:
         """The attribute pairs (of a, of b) that make a and b go together best, strongest first."""
         found = []
@@ -169,7 +174,7 @@ class CompatModel:
         return cls.from_json(json.loads(Path(path).read_text()))
 
 
-TRAIN_HINT = "run `signage compat train`"
+TRAIN_HINT = "run `signage compat train --outfits ../shared/data/polyvore-outfits/outfits.json`"
 
 
 def load_compat(path: Path) -> CompatModel:

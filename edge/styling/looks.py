@@ -1,7 +1,9 @@
 """Complete the look: an anchor item in; one product for each other slot of an outfit, with why, out.
 
 Three sources of "goes with", added up per candidate:
-- learned compatibility of attributes (edge/compat.py, from real Polyvore outfits);
+- learned compatibility (edge/styling/pairs.py: a pair model over sentence vectors of the names,
+  from real Polyvore outfits), on a scale where real outfit pairs score 0 on average with a
+  spread of 1; the explanation's words come from the word-pair model (edge/styling/compat.py);
 - curated looks: a product that shares a look with the anchor (or with the catalogue product the
   anchor looks most like) gets `look_bonus`, and its reason is the look's name;
 - merchandising: boost adds its weight, pin puts a product first in its slot, ban removes it
@@ -18,6 +20,7 @@ from ..catalog.store import Catalog
 from ..taxonomy import SLOT_WORD, SLOTS, slot_of
 from ..types import ItemMatches
 from .compat import CompatItem, CompatModel
+from .pairs import TextCompat
 
 # A catalogue product this close to what the shopper has on is taken to be the same product:
 # its curated looks apply to the shopper's item too.
@@ -87,9 +90,9 @@ def _readable(attr: str) -> bool:
 @dataclass
 class CompleteTheLook:
     catalog: Catalog
-    compat: CompatModel
-    look_bonus: float = 1.0
-    stock_margin: float = 0.15
+    compat: TextCompat | CompatModel
+    look_bonus: float = 3.0       # three spreads: a store's own look beats all but a glaring mismatch
+    stock_margin: float = 0.5     # half a spread
     _cache_version: int = field(default=-1, repr=False)
     _products: list[Product] = field(default_factory=list, repr=False)
 
@@ -135,14 +138,12 @@ class CompleteTheLook:
                     look_of.setdefault(s, (lid, name))
 
         anchor_item = CompatItem(anchor.slot, f"{anchor.name} {anchor.category}", anchor.colors)
-        anchor_attrs = self.compat.item_attributes(anchor_item)
         best: dict[str, list[Suggestion]] = {}
-        for p in products:
+        cands = [p for p in products if slot_of(p.category) not in (None, anchor.slot)
+                 and p.sku not in banned and p.sku not in related]
+        for p, score in zip(cands, self.compat.pair_scores(anchor_item, [compat_item(p) for p in cands])):
             slot = slot_of(p.category)
-            if slot is None or slot == anchor.slot or p.sku in banned or p.sku in related:
-                continue
-            score = self.compat.pair_score(anchor_attrs, self.compat.item_attributes(compat_item(p)))
-            score += boost.get(p.sku, 0.0)
+            score = float(score) + boost.get(p.sku, 0.0)
             if p.sku in look_of:
                 lid, name = look_of[p.sku]
                 score += self.look_bonus + look_boost.get(lid, 0.0)

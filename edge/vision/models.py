@@ -72,10 +72,13 @@ class ModelStore:
         info = self.info(name)
         if name in self._verified:
             return info
-        for path, key in ((info.xml, "xml_sha256"), (info.bin, "bin_sha256")):
+        files = [(info.xml, info.entry["ir"]["xml_sha256"]), (info.bin, info.entry["ir"]["bin_sha256"])]
+        if "vocab" in info.entry:     # the text model's tokenizer vocabulary
+            files.append((info.xml.parent / info.entry["vocab"]["file"], info.entry["vocab"]["sha256"]))
+        for path, want in files:
             if not path.is_file():
                 raise ModelMissing(f"model '{name}': {path} not found: {BUILD_HINT}")
-            if sha256_file(path) != info.entry["ir"][key]:
+            if sha256_file(path) != want:
                 raise ModelMissing(f"model '{name}': {path} is corrupt (sha256 differs from the manifest): {BUILD_HINT}")
         self._verified.add(name)
         return info

@@ -89,7 +89,7 @@ def test_bad_k_and_missing_csv_exit_2(store, tmp_path):
 
 def test_models_verify():
     res = signage("models", "verify")
-    assert res.returncode == 0 and res.stdout.count("ok ") == 4   # detector, pose, embedder, cutout
+    assert res.returncode == 0 and res.stdout.count("ok ") == 5   # detector, pose, embedder, cutout, text
 
 
 def test_watch_pipeline_prints_what_the_screen_shows(demo_catalog):

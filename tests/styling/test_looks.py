@@ -17,11 +17,20 @@ OUTFITS = ROOT.parent / "shared" / "data" / "polyvore-outfits" / "outfits.json"
 
 
 @pytest.fixture(scope="module")
-def compat():
+def pmi():
+    """The word-pair PMI model: the baseline, and the words the explanations use."""
     return CompatModel.load(ROOT / "models" / "compat.json")
 
 
-def test_fitb_on_held_out_outfits_beats_chance(compat):
+@pytest.fixture(scope="module")
+def compat(cfg):
+    """What the kiosk's looks use: the pair model over sentence vectors of the names."""
+    from edge.runtime import Runtime
+    return Runtime(cfg).compat
+
+
+def test_fitb_on_held_out_outfits_beats_chance(pmi):
+    compat = pmi
     # the committed model was trained on split seed 0's training part: test on its held-out part
     _, held_out = split_outfits(load_polyvore(OUTFITS), seed=0)
     assert len(held_out) == 239
@@ -32,20 +41,70 @@ def test_fitb_on_held_out_outfits_beats_chance(compat):
     assert compatibility_auc(compat, held_out, 0) >= 0.56
 
 
-def test_model_was_not_trained_on_its_test_outfits(compat):
+def test_model_was_not_trained_on_its_test_outfits(pmi):
+    compat = pmi
     train, held_out = split_outfits(load_polyvore(OUTFITS), seed=0)
     assert compat.outfits == len(train)
     fresh = CompatModel.fit([items for _, items in train])
     assert fresh.counts == compat.counts
 
 
-def test_colour_pairs_learned_from_outfits(compat):
+def test_colour_pairs_learned_from_outfits(pmi):
+    compat = pmi
     # in real outfits, black goes with black more than chance (the most common pairing)
     assert compat.pmi("c:black", "c:black") == 0.0   # same attribute: not a pair
     assert compat.pmi("c:white", "c:black") > 0
     top = CompatItem("upper", "black leather jacket")
     assert compat.score([top, CompatItem("bottom", "black skinny jeans"), CompatItem("shoe", "black ankle boots")]) > \
         compat.score([top, CompatItem("bottom", "floral chiffon maxi skirt"), CompatItem("shoe", "pink glitter sandals")])
+
+
+def test_the_pair_model_beats_the_word_pairs_on_held_out_outfits(compat, pmi):
+    """Split 0's held-out fifth (the committed models trained on the other four fifths). The pair
+    model's settings were chosen on validation fifths of the training outfits, where it scored
+    0.40-0.44 FITB; held out, 5 splits x 3 draws measured 0.41 against PMI's 0.36
+    (bench/compat.py). Floor: the low end of validation less 2 SE (0.03 at 239 outfits)."""
+    _, held_out = split_outfits(load_polyvore(OUTFITS), seed=0)
+    text = [fitb_accuracy(compat, held_out, d) for d in range(3)]
+    words = [fitb_accuracy(pmi, held_out, d) for d in range(3)]
+    assert sum(text) / 3 >= 0.34, text
+    assert sum(text) > sum(words), (text, words)
+    assert compatibility_auc(compat, held_out, 0) > compatibility_auc(pmi, held_out, 0)
+
+
+SYNONYMS = [("white leather trainers", "white leather sneakers", "shoe"),
+            ("canvas tote bag", "canvas shopper bag", "bag"),
+            ("black slim trousers", "black slim pants", "bottom"),
+            ("grey wool jumper", "grey wool sweater", "upper"),
+            ("brown suede ankle boots", "brown suede booties", "shoe")]
+
+
+def test_same_meaning_names_score_alike(compat, pmi):
+    """Two names for one thing go with an outfit about equally: for each pair, the median gap
+    between their scores over 20 held-out outfits is under 0.75 of the spread of the scores of
+    other items of that slot, and on average smaller than the word-pair model's gap (which
+    knows a word only if outfits showed it)."""
+    outfits = load_polyvore(OUTFITS)
+    _, held_out = split_outfits(outfits, seed=0)
+    by_slot = {}
+    for _, items in outfits:
+        for it in items:
+            by_slot.setdefault(it.slot, []).append(it)
+
+    def gaps(model):
+        out = []
+        for a, b, slot in SYNONYMS:
+            rel = []
+            for _, items in held_out[:20]:
+                anchor = next((i for i in items if i.slot != slot), None)
+                if anchor is not None:
+                    s = np.asarray(model.pair_scores(anchor, [CompatItem(slot, a), CompatItem(slot, b)] + by_slot[slot][::25]))
+                    rel.append(abs(s[0] - s[1]) / s[2:].std())
+            out.append(float(np.median(rel)))
+        return out
+    text, words = gaps(compat), gaps(pmi)
+    assert max(text) < 0.75, text
+    assert np.mean(text) < np.mean(words), (text, words)
 
 
 def product(sku, name, category, colors, stock=3):
@@ -95,14 +154,24 @@ def test_banned_never_pinned_first(store, compat):
     assert all(s.product.sku != first_shoe for s in ctl(anchor))    # the ban stays
 
 
+def _base_scores(ctl, compat, anchor):
+    from edge.styling.looks import compat_item
+    item = CompatItem(anchor.slot, f"{anchor.name} {anchor.category}", anchor.colors)
+    products = [p for p in ctl.catalog.products() if slot_of(p.category) not in (None, anchor.slot)]
+    return {p.sku: float(s) for p, s in zip(products, compat.pair_scores(item, [compat_item(p) for p in products]))}
+
+
 def test_in_stock_first_within_the_margin(store, compat):
     ctl = CompleteTheLook(store, compat, stock_margin=0.15)
     anchor = ctl.anchor_for_sku("TOP-1")
-    # unboosted, the out-of-stock boots are not proposed while an in-stock shoe is within the margin
+    base = _base_scores(ctl, compat, anchor)
+    # the in-stock sneakers boosted to just within the margin of the out-of-stock boots: not the boots
     store.set_merch("sku", "SHOE-2", "boost", 0.0)
+    store.set_merch("sku", "SHOE-3", "boost", -10.0)
+    store.set_merch("sku", "SHOE-1", "boost", base["SHOE-2"] - base["SHOE-1"] - 0.1)
     shoe = next(s for s in ctl(anchor) if s.slot == "shoe")
-    assert shoe.product.stock > 0
-    # boost it far past the margin: now it is proposed, and says it is out of stock
+    assert shoe.product.sku == "SHOE-1"
+    # the boots boosted far past the margin: now they are proposed, and say they are out of stock
     store.set_merch("sku", "SHOE-2", "boost", 5.0)
     shoe = next(s for s in ctl(anchor) if s.slot == "shoe")
     assert shoe.product.sku == "SHOE-2" and "out of stock" in shoe.why
@@ -111,19 +180,20 @@ def test_in_stock_first_within_the_margin(store, compat):
 def test_property_never_out_of_stock_when_in_stock_is_within_margin(store, compat):
     rng = np.random.default_rng(3)
     ctl = CompleteTheLook(store, compat, stock_margin=0.2)
+    anchor = ctl.anchor_for_sku("TOP-2")
+    base = _base_scores(ctl, compat, anchor)
+    seen_out = 0
     for trial in range(20):
         for sku in ("SHOE-1", "SHOE-2", "SHOE-3", "PANTS-1", "PANTS-2", "SKIRT-1"):
-            store.set_merch("sku", sku, "boost", float(rng.uniform(-1, 1)))
-        for s in ctl(ctl.anchor_for_sku("TOP-2")):
+            store.set_merch("sku", sku, "boost", float(rng.uniform(-2, 2)))
+        boosts = {t: w for k, t, act, w in store.merch() if act == "boost"}
+        for s in ctl(anchor):
             if s.product.stock <= 0:
+                seen_out += 1
                 rivals = [p for p in store.products() if slot_of(p.category) == s.slot and p.stock > 0]
-                anchor = ctl.anchor_for_sku("TOP-2")
-                a = compat.item_attributes(CompatItem(anchor.slot, f"{anchor.name} {anchor.category}", anchor.colors))
-                from edge.styling.looks import compat_item
-                boosts = {t: w for k, t, act, w in store.merch() if act == "boost"}
-                best_in = max(compat.pair_score(a, compat.item_attributes(compat_item(p))) + boosts.get(p.sku, 0)
-                              for p in rivals)
+                best_in = max(base[p.sku] + boosts.get(p.sku, 0) for p in rivals)
                 assert best_in < s.score - 0.2
+    assert seen_out > 0       # the property was put to the test
 
 
 def test_curated_look_wins_and_says_so(store, compat):

@@ -87,3 +87,9 @@ def test_the_fine_tuned_embedder_is_recorded_and_its_weights_are_the_pinned_ones
     assert "query senders" in training["held_out"] and training["photos"] > 1000
     assert (cfg.models_dir / "licences" / "embedder-finetune.NOTICE").is_file()
 
+
+def test_a_corrupt_text_vocabulary_names_the_fix(models_copy):
+    vocab = models_copy / "ir" / "text-vocab.txt"
+    vocab.write_text(vocab.read_text().replace("[UNK]", "[UNKNOWN]"))
+    with pytest.raises(ModelMissing, match="text-vocab.txt is corrupt.*signage models build"):
+        ModelStore(models_copy).verify("text")
