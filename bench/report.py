@@ -337,6 +337,23 @@ def bench_colours(vision) -> dict:
     return res
 
 
+def bench_category() -> dict:
+    """Category top-1 and precision@5 on held-out senders: the fine-tuned embedder and the
+    ImageNet one it started from, on the same split (bench/quality.py)."""
+    from bench.quality import DATA, with_baseline
+    if not (DATA / "images.csv").is_file():
+        return {"skipped": f"CC0 photos not found at {DATA}"}
+    return with_baseline()
+
+
+def bench_compat() -> dict:
+    """Complete the look's compatibility model against the word-pair baseline (bench/compat.py)."""
+    from bench.compat import OUTFITS, measure
+    if not OUTFITS.is_file():
+        return {"skipped": f"Polyvore outfits not found at {OUTFITS}"}
+    return measure()
+
+
 def bench_swaps() -> dict:
     """Swap -> card latency through `watch --pipeline --realtime`, with and without the swap detector."""
     from bench.quality import DATA
@@ -489,6 +506,37 @@ def markdown(res: dict) -> str:
         L += ["", "Each person the pose model accepts costs one pose run (~8 ms) and one shoe re-detection on "
               "the person box (~9 ms); the hem search (skin under the garment) is a Lab conversion of the legs "
               "(~1 ms).", ""]
+    cm = res.get("compat")
+    L += ["## Complete the look: outfit compatibility on held-out Polyvore outfits (`python -m bench.compat`: "
+          "5 splits x 3 draws, both models trained on the same 80 %)", ""]
+    if not cm or "skipped" in cm:
+        L += [(cm or {}).get("skipped", "not run"), ""]
+    else:
+        L += ["| | pair model over sentence vectors (now) | word-pair PMI (baseline) |", "|---|---|---|",
+              f"| fill-in-the-blank (4 options, chance 0.25) | **{cm['text_fitb_mean']}** | {cm['pmi_fitb_mean']} |",
+              f"| compatibility AUC | {cm['text_auc_mean']} | {cm['pmi_auc_mean']} |", "",
+              f"Target FITB >= 0.55: {verdict(cm['text_fitb_mean'] >= 0.55)} ({cm['text_fitb_mean']}). Cost: the text "
+              f"model {cm['text_ms_per_new_name']} ms a name never seen before (batched; names are cached), "
+              f"scoring an outfit of new names {cm['score_ms_per_new_outfit']} ms one at a time; the pair model is "
+              f"{cm['pair_model_bytes'] / 1024:.0f} kB, the text model's IR 45 MB (FP16).", ""]
+    ca = res.get("category")
+    L += ["## Category on held-out senders (`python -m bench.quality --baseline`: the CC0 photos, catalogue from "
+          "70 % of senders, queries from the other 30 %, who never trained the embedder)", ""]
+    if not ca or "skipped" in ca:
+        L += [(ca or {}).get("skipped", "not run"), ""]
+    else:
+        n, b = ca["now"], ca["baseline"]
+        has_b = "skipped" not in b
+        L += [f"{n['queries']} queries, {n['catalog_products']} catalogue products, {len(n['per_label'])} labels; chance "
+              f"(precision@5 of a random catalogue product) {n['chance']}. Baseline: the registry's ImageNet weights "
+              f"(no fine-tune), built on the fly{'' if has_b else ': ' + b['skipped']}.", "",
+              "| label | queries | top-1 now | top-1 baseline | P@5 now | P@5 baseline |", "|---|---|---|---|---|---|"]
+        for lab in n["per_label"]:
+            L.append(f"| {lab} | {n['per_label_queries'][lab]} | {n['per_label_top1'][lab]} | "
+                     f"{b['per_label_top1'][lab] if has_b else '-'} | {n['per_label'][lab]} | {b['per_label'][lab] if has_b else '-'} |")
+        L.append(f"| **all** | {n['queries']} | **{n['category_top1_vote']}** | {b['category_top1_vote'] if has_b else '-'} | "
+                 f"**{n['precision_at_5']}** | {b['precision_at_5'] if has_b else '-'} |")
+        L += ["", f"Target: category precision@5 >= 0.80: {verdict(n['precision_at_5'] >= 0.80)} ({n['precision_at_5']}).", ""]
     co = res.get("colours")
     L += ["## Colour names against hand labels (218 CC0 photos, split by sender; thresholds set on the tune half)", ""]
     if not co or "skipped" in co:
@@ -542,14 +590,14 @@ def markdown(res: dict) -> str:
 
 def run(quick: bool = False, full: bool = False, out_dir: Path = ROOT / "docs") -> dict:
     from edge.catalog.store import Catalog
-    from edge.styling.compat import CompatModel
+    from edge.runtime import Runtime
     from edge.config import load_config
     from edge.vision.stages import Vision
     cfg = load_config()
     runs = 20 if quick else 50
     vision = Vision(cfg)
     catalog = Catalog(cfg.catalog_dir, cfg.index)
-    compat = CompatModel.load(cfg.models_dir / "compat.json")
+    compat = Runtime(cfg).compat       # what the kiosk's looks use
     res = {"quick": quick, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "machine": machine(), "runs": runs}
     print("stages...", file=sys.stderr)
@@ -571,6 +619,10 @@ def run(quick: bool = False, full: bool = False, out_dir: Path = ROOT / "docs") 
     res["people"] = bench_people(vision, runs)
     print("street photos...", file=sys.stderr)
     res["street"] = bench_street(cfg)
+    print("outfit compatibility...", file=sys.stderr)
+    res["compat"] = bench_compat()
+    print("category...", file=sys.stderr)
+    res["category"] = bench_category()
     print("colour names...", file=sys.stderr)
     res["colours"] = bench_colours(vision)
     print("swapped garments...", file=sys.stderr)

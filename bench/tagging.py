@@ -1,5 +1,6 @@
 """Colour names against hand labels, side by side: the old nearest-swatch names, the live loop's
-names, and the catalogue-import names (ISNet cut); on a tune half and a report half.
+names, the catalogue-import names (ISNet cut), and the names `signage tag` gives the same garment
+photographed the way a shop does (cut out, on white); on a tune half and a report half.
 
     python -m bench.tagging [--json]
 
@@ -32,7 +33,28 @@ ROOT = Path(__file__).resolve().parent.parent
 LABELS = ROOT / "tests" / "data" / "colour_labels.csv"
 DATA = ROOT.parent / "shared" / "data" / "clothing-cc0"
 HALVES = ("tune", "report")
-PATHS = ("nearest swatch (before)", "live cut", "catalogue (ISNet) cut")
+PATHS = ("nearest swatch (before)", "live cut", "catalogue (ISNet) cut", "shop photo on white")
+WHITE = (245, 245, 245)
+
+
+def on_white(vision: Vision, bgr: np.ndarray) -> np.ndarray | None:
+    """The photo as a shop would take it: the garment (ISNet's cut of the photo) on a white
+    backdrop with a 20 % margin; None when ISNet finds nothing in it."""
+    if vision.cutout is None:
+        return None
+    mask = vision.cutout(bgr)
+    ys, xs = np.nonzero(mask)
+    if len(ys) < 0.02 * mask.size:
+        return None
+    y1, y2, x1, x2 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    h, w = y2 - y1, x2 - x1
+    out = np.empty((int(h * 1.4), int(w * 1.4), 3), np.uint8)
+    out[:] = WHITE
+    oy, ox = (out.shape[0] - h) // 2, (out.shape[1] - w) // 2
+    region = out[oy:oy + h, ox:ox + w]
+    keep = mask[y1:y2, x1:x2]
+    region[keep] = bgr[y1:y2, x1:x2][keep]
+    return out
 
 
 def half_of(sender_id: str) -> str:
@@ -81,6 +103,11 @@ def colour_accuracy(vision: Vision | None = None, rows: list[dict] | None = None
             t = time.perf_counter()
             said[PATHS[2]] = vision.photo_colors(bgr, item, iv)
             cut_ms.append(1000 * (time.perf_counter() - t))
+        if PATHS[3] in paths:
+            shop = on_white(vision, bgr)
+            if shop is not None:     # tagged from scratch, as `signage tag` would a shop's photo
+                shop_item = main_item(vision.find_items(shop).items)
+                said[PATHS[3]] = vision.photo_colors(shop, shop_item)
         for p, colors in said.items():
             t = tally[p][r["half"]]
             t["photos"] += 1

@@ -54,8 +54,11 @@ def test_colour_names_on_hand_labels_beat_the_nearest_swatch(vision):
     from bench.tagging import PATHS, colour_accuracy, labelled
     rows = [r for r in labelled() if r["half"] == "report"]
     res = {p: h["report"] for p, h in colour_accuracy(vision, rows)["paths"].items()}
-    before, live, cut = (res[p] for p in PATHS)
+    before, live, cut, shop = (res[p] for p in PATHS)
     assert live["photos"] >= 100
     assert live["first_colour_accuracy"] >= 0.72 and live["any_colour_accuracy"] >= 0.85, res
     assert cut["first_colour_accuracy"] >= 0.75 and cut["any_colour_accuracy"] >= 0.87, res
     assert min(live["first_colour_accuracy"], cut["first_colour_accuracy"]) > before["first_colour_accuracy"], res
+    # the same garments cut out and put on white, as a shop photographs them (the case `signage
+    # tag` called black, navy and brown items "white"): measured 0.856 of 104; floor 0.856 - 2 SE
+    assert shop["photos"] >= 95 and shop["first_colour_accuracy"] >= 0.78, res
