@@ -27,6 +27,7 @@ from .products import COLUMNS, SCHEMA, Product, migrate, product_row, row_to_pro
 
 DB_NAME = "catalog.sqlite"
 INDEX_NAME = "index.faiss"
+PRODUCT_CACHE = 50_000          # products kept in memory between catalogue changes (by_ids)
 
 MERCH_KINDS = ("sku", "look")
 MERCH_ACTIONS = ("pin", "ban", "boost")
@@ -138,6 +139,8 @@ class Catalog:
             self.db.row_factory = sqlite3.Row
             self.read_only = True
         self._lock = threading.RLock()
+        self._cache: dict[int, Product] = {}
+        self._cache_version = -1
         self._index: VectorIndex | None = None
         self._index_model: str | None = None
         self._index_gen = -1
@@ -251,11 +254,20 @@ class Catalog:
         return row_to_product(row) if row else None
 
     def by_ids(self, ids) -> dict[int, Product]:
+        """Products by row id. Kept in memory per catalogue version: the live loop asks for the
+        same few hundred neighbours frame after frame, and building each from its row cost
+        ~3 ms per search of 400 (half of find similar's time)."""
         ids = [int(i) for i in ids]
         if not ids:
             return {}
-        q = f"SELECT * FROM products WHERE id IN ({','.join('?' * len(ids))})"
-        return {r["id"]: row_to_product(r) for r in self.db.execute(q, ids)}
+        version = self.version      # any change (here or by the sync process) starts afresh
+        if version != self._cache_version or len(self._cache) > PRODUCT_CACHE:
+            self._cache, self._cache_version = {}, version
+        missing = [i for i in ids if i not in self._cache]
+        if missing:
+            q = f"SELECT * FROM products WHERE id IN ({','.join('?' * len(missing))})"
+            self._cache.update({r["id"]: row_to_product(r) for r in self.db.execute(q, missing)})
+        return {i: self._cache[i] for i in ids if i in self._cache}
 
     def count(self) -> int:
         """How many products the catalogue holds."""

@@ -202,3 +202,16 @@ def test_a_model_update_reembeds_the_stored_images_and_reports_a_lost_one(cfg, f
     iv = updated.embed(bgr, updated.main_item(bgr))
     assert cat.search(iv.vector, 1, updated.model_version)[0][0].sku == rows[1]["sku"]
     assert reembed(cat, updated).reembedded == 0 and len(reembed(cat, updated).errors) == 1   # nothing new to do
+
+
+def test_a_reader_never_serves_a_product_older_than_the_catalogue(tmp_path):
+    """by_ids keeps products in memory; a change committed by another process (the sync service)
+    must show at the reader's next lookup, not after a restart."""
+    writer = Catalog(tmp_path, create=True)
+    fill(writer, 5)
+    reader = Catalog(tmp_path, reader=True)
+    pid = writer.get("P1").id
+    assert reader.by_ids([pid])[pid].price is None
+    with writer.transaction() as w:
+        w.set_price("P1", 12.5)
+    assert reader.by_ids([pid])[pid].price == 12.5
