@@ -21,6 +21,7 @@ from edge.config import load_config
 from edge.vision.imageio import read_image
 from edge.vision.saliency import main_object
 from edge.vision.stages import Vision
+from models.cc0 import SKIP_LABELS
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "clothing-cc0"
 BACKDROPS = {"white": (245, 245, 245), "black": (15, 15, 15), "orange": (40, 120, 235), "grey": (128, 128, 128)}
@@ -44,7 +45,7 @@ def pasted(bgr: np.ndarray, backdrop: tuple[int, int, int]) -> np.ndarray | None
 
 
 def photos(n: int, seed: int = 3) -> list[Path]:
-    rows = [r for r in csv.DictReader(open(DATA / "images.csv")) if r["label"] not in ("Not sure", "Skip", "Other")]
+    rows = [r for r in csv.DictReader(open(DATA / "images.csv")) if r["label"] not in SKIP_LABELS]
     random.Random(seed).shuffle(rows)
     return [DATA / "images" / f"{r['image']}.jpg" for r in rows[:n]]
 

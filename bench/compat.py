@@ -18,17 +18,10 @@ from pathlib import Path
 from edge.config import load_config
 from edge.styling.compat import CompatModel, compatibility_auc, fitb_accuracy, load_polyvore, split_outfits
 from edge.styling.pairs import PairModel, TextCompat, item_text
-from edge.styling.text import TextEmbedder
+from edge.styling.text import TextEmbedder, text_embedder
 from edge.vision.models import ModelStore
 
 OUTFITS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "polyvore-outfits" / "outfits.json"
-
-
-def text_embedder(cfg=None) -> TextEmbedder:
-    cfg = cfg or load_config()
-    store = ModelStore(cfg.models_dir, cfg.device, cfg.precision)
-    info = store.verify("text")
-    return TextEmbedder(store.compiled("text"), info.xml.parent / info.entry["vocab"]["file"], info.version)
 
 
 def fit_text(train, text: TextEmbedder, seed: int) -> PairModel:
@@ -38,7 +31,8 @@ def fit_text(train, text: TextEmbedder, seed: int) -> PairModel:
 
 def measure(seeds: int = 5, path: Path = OUTFITS, draws: int = 3) -> dict:
     outfits = load_polyvore(path)
-    text = text_embedder()
+    cfg = load_config()
+    text = text_embedder(ModelStore(cfg.models_dir, cfg.device, cfg.precision))
     t0 = time.perf_counter()
     text([item_text(i.name, i.colors) for _, items in outfits for i in items])
     embed_ms = (time.perf_counter() - t0) * 1000 / sum(len(items) for _, items in outfits)

@@ -223,6 +223,12 @@ def convert_text(data: bytes, src: dict, cache: Path, out_dir: Path):
     return model
 
 
+def ir_entry(xml: Path) -> dict:
+    """The manifest's record of one IR: its files and the sha256 the kiosk checks at load."""
+    return {"xml": xml.name, "bin": xml.with_suffix(".bin").name, "xml_sha256": sha256_file(xml),
+            "bin_sha256": sha256_file(xml.with_suffix(".bin"))}
+
+
 def imagenet_embedder_dir(out: Path, cache: Path = DEFAULT_CACHE) -> Path:
     """A models folder like the shipped one whose embedder has the registry's ImageNet weights
     only (no fine-tune): the baseline bench/quality.py measures the fine-tune against. The
@@ -243,8 +249,7 @@ def imagenet_embedder_dir(out: Path, cache: Path = DEFAULT_CACHE) -> Path:
     ov.save_model(model, str(xml), compress_to_fp16=True)
     entry = dict(manifest["models"]["embedder"])
     entry.pop("finetune", None)
-    entry["ir"] = {"xml": xml.name, "bin": xml.with_suffix(".bin").name, "xml_sha256": sha256_file(xml),
-                   "bin_sha256": sha256_file(xml.with_suffix(".bin"))}
+    entry["ir"] = ir_entry(xml)
     manifest["models"]["embedder"] = entry
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     shutil.rmtree(work, ignore_errors=True)
@@ -311,9 +316,7 @@ def build(cache: Path = DEFAULT_CACHE, out_dir: Path = IR_DIR, manifest_path: Pa
         xml = out_dir / f"{name}.xml"
         # FP16 weights halve the committed size; OpenVINO computes in f32/bf16 regardless.
         ov.save_model(model, str(xml), compress_to_fp16=True)
-        entry["ir"] = {"xml": xml.name, "bin": xml.with_suffix(".bin").name,
-                       "xml_sha256": sha256_file(xml),
-                       "bin_sha256": sha256_file(xml.with_suffix(".bin"))}
+        entry["ir"] = ir_entry(xml)
         manifest["models"][name] = entry
         log(f"[{name}] wrote {xml.relative_to(out_dir.parent) if out_dir.parent in xml.parents else xml}")
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 import time
 import zlib
 from pathlib import Path
@@ -87,7 +86,7 @@ def is_validation(sender: str) -> bool:
 def canvases(rows: list[dict], data: Path, vision, log=print) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Each photo's item as the embedder is given it (the importer's item, masked, padded square),
     at SIDE px, twice: with its mask applied and without (the backdrop left in)."""
-    from edge.vision.embed import item_crop
+    from edge.vision.embed import item_crop, square_canvas
     from edge.vision.imageio import read_image
     from edge.vision.items import product_item
     masked, raw, keep = [], [], []
@@ -102,20 +101,16 @@ def canvases(rows: list[dict], data: Path, vision, log=print) -> tuple[np.ndarra
         if item is None:
             continue
         crop, mask = item_crop(bgr, item)
-        masked.append(_square(np.where(mask[..., None], crop, np.uint8(127)) if mask is not None else crop))
-        raw.append(_square(crop))
+        masked.append(_at_side(square_canvas(crop, mask)))
+        raw.append(_at_side(square_canvas(crop)))
         keep.append(i)
         if (i + 1) % 200 == 0:
             log(f"  {i + 1}/{len(rows)} photos cut ({time.perf_counter() - t0:.0f} s)")
     return np.stack(masked), np.stack(raw), keep
 
 
-def _square(crop: np.ndarray) -> np.ndarray:
+def _at_side(canvas: np.ndarray) -> np.ndarray:
     import cv2
-    h, w = crop.shape[:2]
-    side = max(h, w)
-    canvas = np.full((side, side, 3), 127, np.uint8)
-    canvas[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = crop
     return cv2.resize(canvas, (SIDE, SIDE), interpolation=cv2.INTER_AREA)
 
 
@@ -139,14 +134,6 @@ def augment(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return img
 
 
-def to_input(img: np.ndarray) -> np.ndarray:
-    """The kiosk's own preprocess (edge/vision/embed.py): 224 px RGB, (x - 127) / 128."""
-    import cv2
-    from edge.vision.embed import INPUT
-    rgb = cv2.cvtColor(cv2.resize(img, (INPUT, INPUT), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-    return ((rgb.astype(np.float32) - 127.0) / 128.0).transpose(2, 0, 1)
-
-
 def frozen_part(net, batch):
     import torch
     with torch.no_grad():
@@ -166,6 +153,7 @@ def train(data: Path, out: Path = FINETUNE, cache: Path = DEFAULT_CACHE, epochs:
           log=print, vision=None) -> dict:
     import torch
     from edge.config import load_config
+    from edge.vision.embed import to_tensor
     from edge.vision.stages import Vision
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -189,7 +177,7 @@ def train(data: Path, out: Path = FINETUNE, cache: Path = DEFAULT_CACHE, epochs:
             imgs = []
             for i in idx:
                 src = raw[i] if c == COPIES - 1 else masked[i]
-                imgs.append(to_input(src if c == 0 else augment(src, rng)))
+                imgs.append(to_tensor(src if c == 0 else augment(src, rng)))
             feats.append(frozen_part(net, np.stack(imgs)))
         ys.append(y_all)
         is_val.append(val)

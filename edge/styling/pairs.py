@@ -190,7 +190,7 @@ def load_text_compat(models_dir: Path, store) -> TextCompat:
     """The shipped pair model + the text model + the PMI words, or an error naming the command."""
     from ..errors import ModelMissing
     from .compat import TRAIN_HINT, load_compat
-    from .text import TextEmbedder
+    from .text import text_embedder
     path = Path(models_dir) / "compat-text.npz"
     if not path.is_file():
         raise ModelMissing(f"outfit compatibility model {path} not found: {TRAIN_HINT}")
@@ -198,9 +198,8 @@ def load_text_compat(models_dir: Path, store) -> TextCompat:
         pairs = PairModel.load(path)
     except (ValueError, KeyError, OSError) as e:
         raise ModelMissing(f"outfit compatibility model {path} is corrupt ({e}): {TRAIN_HINT}") from e
-    info = store.verify("text")
-    if pairs.text_version and pairs.text_version != info.version:
+    text = text_embedder(store)
+    if pairs.text_version and pairs.text_version != text.version:
         raise ModelMissing(f"{path} was trained on vectors of {pairs.text_version}, the text model is "
-                           f"{info.version}: {TRAIN_HINT}")
-    text = TextEmbedder(store.compiled("text"), info.xml.parent / info.entry["vocab"]["file"], info.version)
+                           f"{text.version}: {TRAIN_HINT}")
     return TextCompat(pairs, text, load_compat(Path(models_dir) / "compat.json"))

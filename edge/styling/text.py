@@ -108,3 +108,9 @@ class TextEmbedder:
             for t, v in zip(chunk, np.asarray(out, np.float32)):
                 self._cache[t] = v
         return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, DIM), np.float32)
+
+
+def text_embedder(store) -> TextEmbedder:
+    """The shipped text model (hash-checked with its vocabulary) from a ModelStore."""
+    info = store.verify("text")
+    return TextEmbedder(store.compiled("text"), info.xml.parent / info.entry["vocab"]["file"], info.version)

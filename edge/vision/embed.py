@@ -44,6 +44,23 @@ def item_crop(bgr: np.ndarray, item: Item) -> tuple[np.ndarray, np.ndarray | Non
     return crop, mask
 
 
+def square_canvas(crop: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """The crop (background greyed out where a mask is given) centred on a square of neutral grey."""
+    if mask is not None:
+        crop = np.where(mask[..., None], crop, np.uint8(127))
+    h, w = crop.shape[:2]
+    side = max(h, w)
+    canvas = np.full((side, side, 3), 127, np.uint8)
+    canvas[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = crop
+    return canvas
+
+
+def to_tensor(bgr: np.ndarray) -> np.ndarray:
+    """A BGR image -> the network's input: INPUT px, RGB, (x - 127) / 128, CHW."""
+    rgb = cv2.cvtColor(cv2.resize(bgr, (INPUT, INPUT), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    return ((rgb.astype(np.float32) - 127.0) / 128.0).transpose(2, 0, 1)
+
+
 @dataclass(frozen=True)
 class EmbedParams:
     """The `embedding` section of the config (validated there)."""
@@ -78,14 +95,7 @@ class Embedder:
     @staticmethod
     def preprocess(crop: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         """Pad to a square with neutral grey (keeps the garment's shape), background greyed out."""
-        if mask is not None:
-            crop = np.where(mask[..., None], crop, np.uint8(127))
-        h, w = crop.shape[:2]
-        side = max(h, w)
-        canvas = np.full((side, side, 3), 127, np.uint8)
-        canvas[(side - h) // 2:(side - h) // 2 + h, (side - w) // 2:(side - w) // 2 + w] = crop
-        rgb = cv2.cvtColor(cv2.resize(canvas, (INPUT, INPUT), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-        return ((rgb.astype(np.float32) - 127.0) / 128.0).transpose(2, 0, 1)[None]
+        return to_tensor(square_canvas(crop, mask))[None]
 
     def features(self, crop: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
         self.request.infer({0: self.preprocess(crop, mask)})
