@@ -17,16 +17,11 @@ from pathlib import Path
 
 from edge.config import load_config
 from edge.styling.compat import CompatModel, compatibility_auc, fitb_accuracy, load_polyvore, split_outfits
-from edge.styling.pairs import PairModel, TextCompat, item_text
-from edge.styling.text import TextEmbedder, text_embedder
+from edge.styling.pairs import TextCompat, fit_pairs, item_text
+from edge.styling.text import text_embedder
 from edge.vision.models import ModelStore
 
 OUTFITS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "polyvore-outfits" / "outfits.json"
-
-
-def fit_text(train, text: TextEmbedder, seed: int) -> PairModel:
-    return PairModel.fit([[(i.slot, v) for i, v in zip(items, text([item_text(i.name, i.colors) for i in items]))]
-                          for _, items in train], seed=seed, text_version=text.version)
 
 
 def measure(seeds: int = 5, path: Path = OUTFITS, draws: int = 3) -> dict:
@@ -41,7 +36,7 @@ def measure(seeds: int = 5, path: Path = OUTFITS, draws: int = 3) -> dict:
         train, test = split_outfits(outfits, seed)
         pmi = CompatModel.fit([items for _, items in train])
         t = time.perf_counter()
-        model = TextCompat(fit_text(train, text, seed), text, pmi)
+        model = TextCompat(fit_pairs([items for _, items in train], text, seed), text, pmi)
         train_s = time.perf_counter() - t
         row = {"seed": seed, "train": len(train), "test": len(test), "train_s": round(train_s, 1)}
         for name, m in (("text", model), ("pmi", pmi)):
@@ -50,7 +45,7 @@ def measure(seeds: int = 5, path: Path = OUTFITS, draws: int = 3) -> dict:
         rows.append(row)
     # scoring speed: outfits of names never seen (the text model runs for each new name)
     fresh = [[type(i)(i.slot, f"{i.name} {k}", i.colors) for i in items] for k, (_, items) in enumerate(outfits)]
-    model = TextCompat(fit_text(split_outfits(outfits, 0)[0], text, 0), text, None)
+    model = TextCompat(fit_pairs([items for _, items in split_outfits(outfits, 0)[0]], text, 0), text, None)
     t = time.perf_counter()
     for items in fresh:
         model.score(items)

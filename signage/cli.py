@@ -263,7 +263,7 @@ def cmd_compat_score(args) -> int:
 
 def cmd_compat_train(args) -> int:
     from edge.styling.compat import CompatModel, load_polyvore, split_outfits
-    from edge.styling.pairs import PairModel, item_text
+    from edge.styling.pairs import fit_pairs
     from edge.styling.text import text_embedder
     from edge.vision.models import ModelStore
     cfg = _config(args)
@@ -275,9 +275,7 @@ def cmd_compat_train(args) -> int:
     out = cfg.models_dir / "compat.json"
     model.save(out)
     text = text_embedder(ModelStore(cfg.models_dir, cfg.device, cfg.precision))
-    vectors = [text([item_text(i.name, i.colors) for i in items]) for _, items in train]
-    pairs = PairModel.fit([[(i.slot, v) for i, v in zip(items, vecs)] for (_, items), vecs in zip(train, vectors)],
-                          seed=args.seed, text_version=text.version)
+    pairs = fit_pairs([items for _, items in train], text, seed=args.seed)
     out_pairs = cfg.models_dir / "compat-text.npz"
     pairs.save(out_pairs)
     _emit(args, {"outfits": len(train), "held_out": len(held_out), "attributes": len(model.counts), "path": str(out),

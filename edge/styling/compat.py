@@ -158,7 +158,7 @@ class CompatModel:
     # ---- persistence --------------------------------------------------------------------
     def to_json(self) -> dict:
         return {"format": 1, "prior": self.prior, "min_count": self.min_count, "outfits": self.outfits,
-                "pairs_total": self.pairs_total, "counts": self.counts,
+                "pairs_total": self.pairs_total, "counts": dict(sorted(self.counts.items())),
                 "pair_counts": [[a, b, n] for (a, b), n in sorted(self.pair_counts.items())]}
 
     @classmethod
