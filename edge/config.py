@@ -71,6 +71,8 @@ class SyncConfig:
     hq_dir: Path | None = None         # head office's catalogue and publish log
     stores: list[str] = field(default_factory=list)   # head office: the stores `--all` means
     heartbeat_s: float = 30.0
+    screen: str = ""                   # a store with several screens: this one's name; its status
+                                       # goes to .../{store}/screen/{screen}/status ("" = the store's)
 
 
 @dataclass

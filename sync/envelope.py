@@ -23,6 +23,7 @@ SCHEMA = 1
 MAX_DELTA_BYTES = 1_048_576        # a delta message; larger batches are split into chunks
 MAX_IMAGE_BYTES = 8_388_608        # one product image
 MAX_OPS = 500
+MAX_DEPTH = 8                      # envelope > ops > op > product > tags: 5 deep today
 
 __all__ = ["Delta", "Rejected", "canonical", "generate_keys", "load_private", "load_public", "parse", "sign"]
 
@@ -69,6 +70,19 @@ class Delta:
     ops: list[Op]
 
 
+def depth(value) -> int:
+    """How deeply lists and objects nest in a decoded JSON value (without recursion)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        v, d = todo.pop()
+        if isinstance(v, dict):
+            v = list(v.values())
+        if isinstance(v, list):
+            deepest = max(deepest, d)
+            todo.extend((x, d + 1) for x in v if isinstance(x, (dict, list)))
+    return deepest
+
+
 def parse(payload: bytes, public_key: Ed25519PublicKey, catalog: str, store: str) -> Delta:
     """Check a delta message in the order that costs least first; raise Rejected with why."""
     if len(payload) > MAX_DELTA_BYTES:
@@ -77,6 +91,11 @@ def parse(payload: bytes, public_key: Ed25519PublicKey, catalog: str, store: str
         env = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as e:
         raise Rejected(f"malformed JSON: {str(e)[:120]}") from None
+    except RecursionError:
+        # 200 kB of '[' is a valid start of JSON that exhausts the decoder's stack
+        raise Rejected(f"malformed JSON: nested deeper than this store reads (limit {MAX_DEPTH})") from None
+    if depth(env) > MAX_DEPTH:
+        raise Rejected(f"malformed JSON: nested deeper than this store reads (limit {MAX_DEPTH})")
     if not isinstance(env, dict):
         raise Rejected("malformed: the message is not a JSON object")
     if env.get("schema") != SCHEMA:

@@ -142,8 +142,8 @@ class HeadOffice:
             elif kind == "l":
                 ops.append(DeleteLook(rest))
             else:
-                k, target, _action = rest.split(":", 2)
-                ops.append(SetMerch(k, target, "clear"))
+                k, target, action = rest.split(":", 2)
+                ops.append(SetMerch(k, target, "clear", rule=action))      # that rule only: a pin stays
             new_sent[key] = None
         for key in sorted(desired, key=lambda k: ("plm".index(k[0]), k)):
             h, op = desired[key]
@@ -183,7 +183,7 @@ class HeadOffice:
                 topic = topics.delta(self.catalog_id, store, seq)
                 cur.execute("INSERT INTO log VALUES (?,?,?,?,0)", (store, seq, topic, payload))
                 for op in chunk:
-                    if isinstance(op, SetMerch) and op.action == "clear":   # every rule of the target
+                    if isinstance(op, SetMerch) and op.action == "clear" and not op.rule:   # every rule
                         cur.executemany("DELETE FROM sent WHERE store=? AND key=?",
                                         [(store, SetMerch(op.kind, op.target, a).key) for a in MERCH_ACTIONS])
                     elif removes(op):

@@ -138,16 +138,18 @@ class DeleteLook(LookOp):
 class SetMerch:
     kind: str                   # sku | look
     target: str
-    action: str                 # pin | ban | boost | clear (clear: every rule of the target)
+    action: str                 # pin | ban | boost | clear
     weight: float = 0.0
+    rule: str = ""              # clear: the one rule it takes away ("" = every rule of the target)
 
     @property
     def key(self) -> str:
-        return f"m:{self.kind}:{self.target}:{self.action}"
+        return f"m:{self.kind}:{self.target}:{self.rule or self.action}"
 
     def to_json(self) -> dict:
-        return {"op": "set_merch", "kind": self.kind, "target": self.target, "action": self.action,
-                "weight": self.weight}
+        out = {"op": "set_merch", "kind": self.kind, "target": self.target, "action": self.action,
+               "weight": self.weight}
+        return out | {"rule": self.rule} if self.rule else out
 
 
 Op = Union[UpsertProduct, DeleteProduct, SetPrice, SetStock, UpsertLook, DeleteLook, SetMerch]
@@ -248,7 +250,11 @@ def parse_op(op) -> Op:
         if op.get("kind") not in MERCH_KINDS or op.get("action") not in MERCH_OPS:
             raise Rejected("op set_merch: 'kind' must be sku|look and 'action' pin|ban|boost|clear")
         target = _str(op, "target", max_len=64)
-        return SetMerch(op["kind"], target, op["action"], float(_num(op, "weight", lo=-10.0, required=False) or 0.0))
+        rule = op.get("rule", "")
+        if rule and (op["action"] != "clear" or rule not in MERCH_ACTIONS):
+            raise Rejected("op set_merch: 'rule' is for clear only and must be pin|ban|boost")
+        return SetMerch(op["kind"], target, op["action"], float(_num(op, "weight", lo=-10.0, required=False) or 0.0),
+                        rule)
     raise Rejected(f"unknown op {kind!r}")
 
 
@@ -278,7 +284,7 @@ def apply_delta(catalog, seq: int, ops: list[Op], vectors: dict[str, tuple[np.nd
                 w.delete_look(op.look_id)
             elif isinstance(op, SetMerch):
                 if op.action == "clear":
-                    w.clear_merch(op.kind, op.target)
+                    w.clear_merch(op.kind, op.target, op.rule or None)
                 else:
                     w.set_merch(op.kind, op.target, op.action, op.weight)
             else:  # pragma: no cover - parse_op makes only the types above

@@ -40,7 +40,7 @@ def store_sync(cfg: Config, catalog=None):
     return StoreSync(catalog, cfg.sync.catalog_id, cfg.sync.store_id, load_public(cfg.sync.public_key),
                      cfg.sync.broker_host, cfg.sync.broker_port, cfg.sync.username or cfg.sync.store_id,
                      _password(cfg), rt.model_version, vision_factory=lambda: rt.vision,
-                     heartbeat=cfg.sync.heartbeat_s, tls=_tls(cfg))
+                     heartbeat=cfg.sync.heartbeat_s, tls=_tls(cfg), screen=cfg.sync.screen or None)
 
 
 def head_office(cfg: Config, connect: bool = True):
@@ -77,8 +77,11 @@ def stores_to_publish(cfg: Config, hq, status: dict, named: list[str] | None, ev
 
 
 def acknowledged_seqs(status: dict) -> dict[str, int]:
-    """store -> the sequence number its retained status reports having applied."""
-    return {s: (st.get("seq") or 0) for s, st in status.items() if st.get("online") is not None}
+    """store -> the sequence number its retained status reports having applied. An offline store's
+    last will says seq null (it cannot know its seq when it dies): unknown, not 0, or every publish
+    re-sent its whole history with all images, and the store counted them as replays."""
+    return {s: st["seq"] for s, st in status.items()
+            if isinstance(st.get("seq"), int) and not isinstance(st.get("seq"), bool)}
 
 
 def fleet_report(cfg: Config, wait: float = 1.5) -> list[dict]:

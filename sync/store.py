@@ -83,6 +83,7 @@ class StoreSync:
         self.state = SyncState()
         self.inbox: queue.Queue[Incoming] = queue.Queue()
         self._stop = threading.Event()
+        self._status_lock = threading.Lock()
         self._gap_since: float | None = None
         self._need_history = False    # deltas were let go: re-read the retained history when caught up
         default_id = f"screen-{store_id}-{screen}" if screen else f"store-{store_id}"
@@ -133,7 +134,11 @@ class StoreSync:
                 "waiting": sorted(s.waiting), "last_seen": now_iso()}
 
     def publish_status(self) -> None:
-        self.client.publish(self.status_topic, json.dumps(self._status()), qos=1, retain=True)
+        # paho's thread (on connect) and the applier both publish: without the lock a snapshot
+        # taken before a delta applied could be sent after the one taken after it, and head
+        # office's retained status went back a seq (seen as 2 then 1 within one second)
+        with self._status_lock:
+            self.client.publish(self.status_topic, json.dumps(self._status()), qos=1, retain=True)
 
     def _ack(self, m: Incoming) -> None:
         if m.qos > 0:
@@ -265,12 +270,19 @@ class StoreSync:
         except queue.Empty:
             m = None
         while m is not None:
-            if "/image/" in m.topic:
-                self._handle_image(m)
-            elif "/delta/" in m.topic:
-                self._handle_delta(m)
-            else:
-                self._ack(m)
+            try:
+                if "/image/" in m.topic:
+                    self._handle_image(m)
+                elif "/delta/" in m.topic:
+                    self._handle_delta(m)
+                else:
+                    self._ack(m)
+            except Exception as e:
+                # whatever a message does, the store says why, acknowledges it (a retained message
+                # must not kill the daemon again after every restart) and takes the next one
+                log.exception("could not handle %s", m.topic)
+                self._reject(m, f"could not read: {type(e).__name__}: {str(e)[:200]}", topics.seq_of(m.topic)
+                             if "/delta/" in m.topic else None)
             try:
                 m = self.inbox.get_nowait()
             except queue.Empty:

@@ -45,3 +45,21 @@ def test_missing_and_malformed_files(tmp_path):
         load_config(tmp_path / "nope.yaml")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(write(tmp_path, "device: [CPU\n"))
+
+
+def test_a_screen_of_a_store_reports_on_its_own_status_branch(tmp_path, cfg):
+    """docs/fleet.md runs one sync per screen: each must say which screen it is (sync.screen), or
+    every screen of a store overwrites the store's one status."""
+    import copy
+    from sync.envelope import generate_keys
+    from sync.service import store_sync
+    generate_keys(tmp_path / "hq.key", tmp_path / "hq.pub")
+    c = copy.deepcopy(cfg)
+    c.sync.public_key, c.catalog_dir = tmp_path / "hq.pub", tmp_path / "catalog"
+    for screen, tail in (("2", f"{c.sync.store_id}/screen/2/status"), ("", f"{c.sync.store_id}/status")):
+        c.sync.screen = screen
+        s = store_sync(c)
+        try:
+            assert s.status_topic.endswith(tail), s.status_topic
+        finally:
+            s.catalog.close()

@@ -85,8 +85,12 @@ class Writer:
     def set_merch(self, kind: str, target: str, action: str, weight: float = 0.0) -> None:
         self.cur.execute("INSERT OR REPLACE INTO merch VALUES (?,?,?,?)", (kind, target, action, float(weight)))
 
-    def clear_merch(self, kind: str, target: str) -> None:
-        self.cur.execute("DELETE FROM merch WHERE kind=? AND target=?", (kind, target))
+    def clear_merch(self, kind: str, target: str, action: str | None = None) -> None:
+        """Every rule of the target, or only the one named (a boost cleared keeps the pin)."""
+        if action is None:
+            self.cur.execute("DELETE FROM merch WHERE kind=? AND target=?", (kind, target))
+        else:
+            self.cur.execute("DELETE FROM merch WHERE kind=? AND target=? AND action=?", (kind, target, action))
 
     # ---- head office's sequence number ---------------------------------------------------------
     @property
@@ -235,9 +239,9 @@ class Catalog:
             w.set_merch(kind, target, action, weight)
         return self.version
 
-    def clear_merch(self, kind: str, target: str) -> int:
+    def clear_merch(self, kind: str, target: str, action: str | None = None) -> int:
         with self.transaction() as w:
-            w.clear_merch(kind, target)
+            w.clear_merch(kind, target, action)
         return self.version
 
     # ---- images --------------------------------------------------------------------------

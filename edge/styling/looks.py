@@ -7,7 +7,8 @@ Three sources of "goes with", added up per candidate:
 - curated looks: a product that shares a look with the anchor (or with the catalogue product the
   anchor looks most like) gets `look_bonus`, and its reason is the look's name;
 - merchandising: boost adds its weight, pin puts a product first in its slot, ban removes it
-  (a banned look gives no bonus).
+  (a banned look gives no bonus; a pinned look's products come first in their slots whenever the
+  look shares the anchor).
 In stock first: an out-of-stock product is proposed only when no in-stock one in its slot scores
 within `stock_margin` of it.
 """
@@ -128,6 +129,7 @@ class CompleteTheLook:
         banned = {t for k, t, a, _ in rules if k == "sku" and a == "ban"}
         banned_looks = {t for k, t, a, _ in rules if k == "look" and a == "ban"}
         pinned = {t for k, t, a, _ in rules if k == "sku" and a == "pin"}
+        pinned_looks = {t for k, t, a, _ in rules if k == "look" and a == "pin"}
         boost = {t: w for k, t, a, w in rules if k == "sku" and a == "boost"}
         look_boost = {t: w for k, t, a, w in rules if k == "look" and a == "boost"}
         related = {s for s in (anchor.sku, *anchor.similar_skus) if s}
@@ -150,7 +152,8 @@ class CompleteTheLook:
                 why = f"from the look '{name}'"
             else:
                 why = ""
-            best.setdefault(slot, []).append(Suggestion(slot, p, score, why, p.sku in pinned))
+            pin = p.sku in pinned or (p.sku in look_of and look_of[p.sku][0] in pinned_looks)
+            best.setdefault(slot, []).append(Suggestion(slot, p, score, why, pin))
 
         out = []
         for slot in SLOTS:

@@ -66,3 +66,50 @@ def test_a_delta_applies_in_one_transaction_with_its_sequence_number(tmp_path):
     with pytest.raises(Exception):
         apply_delta(cat, 2, [SetStock("P-1", 5), UpsertProduct(Product("P-3", "x")), object()], {}, {})
     assert cat.sync_seq == 1 and cat.get("P-1").stock == 0 and cat.get("P-3") is None
+
+
+def test_deep_nesting_is_refused_before_it_reaches_the_ops():
+    """200 kB of '[' made json.loads raise RecursionError, which nothing caught."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from sync.envelope import MAX_DEPTH, depth, parse
+    key = Ed25519PrivateKey.generate().public_key()
+    for payload in (b"[" * 200_000, b"[" * 200_000 + b"]" * 200_000,
+                    ('{"a":' * (MAX_DEPTH + 1) + "1" + "}" * (MAX_DEPTH + 1)).encode()):
+        with pytest.raises(Rejected, match="nested deeper"):
+            parse(payload, key, "c", "s1")
+    assert depth({"ops": [{"product": {"tags": ["a"]}}]}) == 5
+    assert depth([]) == 1 and depth(3) == 0
+
+
+def test_an_offline_store_is_not_sent_its_whole_history_again():
+    """`publish --all` re-sends what a store reports not having; an offline store's last will
+    reports seq null, which was read as 0: its whole history and every image went out again."""
+    from sync.service import acknowledged_seqs
+    status = {"s1": {"online": False, "seq": None}, "s2": {"online": True, "seq": 7},
+              "s3": {"online": True, "seq": 0}, "s4": {"online": True}, "s5": {"seq": True}}
+    assert acknowledged_seqs(status) == {"s2": 7, "s3": 0}
+
+
+def test_a_rule_that_goes_is_cleared_alone(tmp_path):
+    """Head office removed a boost and kept the pin: the delta said 'clear' (every rule), the store
+    dropped the pin too, and head office forgot it had sent the pin."""
+    from sync.envelope import generate_keys, load_private
+    from sync.hq import HeadOffice
+    generate_keys(tmp_path / "k", tmp_path / "k.pub")
+    hq = HeadOffice(tmp_path / "hq", "c", load_private(tmp_path / "k"))
+    hq.catalog.set_merch("sku", "A_1", "pin")
+    hq.catalog.set_merch("sku", "A_1", "boost", 0.5)
+    first, sent = hq.diff("s1", hq.desired(False))
+    hq.record("s1", [first], sent)
+    hq.catalog.clear_merch("sku", "A_1", "boost")
+    ops, _ = hq.diff("s1", hq.desired(False))
+    assert ops == [SetMerch("sku", "A_1", "clear", rule="boost")], ops
+    assert parse_op(ops[0].to_json()) == ops[0]
+    store = Catalog(tmp_path / "store", create=True)
+    apply_delta(store, 1, [SetMerch("sku", "A_1", "pin"), SetMerch("sku", "A_1", "boost", 0.5)], {}, {})
+    apply_delta(store, 2, ops, {}, {})
+    assert store.merch() == [("sku", "A_1", "pin", 0.0)]
+    with pytest.raises(Rejected, match="'rule' is for clear only"):
+        parse_op({"op": "set_merch", "kind": "sku", "target": "A_1", "action": "pin", "rule": "boost"})
+    hq.record("s1", [ops], {ops[0].key: None})
+    assert hq.diff("s1", hq.desired(False))[0] == []        # nothing left to send: the pin is still known as sent
