@@ -44,10 +44,10 @@ def pasted(bgr: np.ndarray, backdrop: tuple[int, int, int]) -> np.ndarray | None
     return out
 
 
-def photos(n: int, seed: int = 3) -> list[Path]:
-    rows = [r for r in csv.DictReader(open(DATA / "images.csv")) if r["label"] not in SKIP_LABELS]
+def photos(n: int, seed: int = 3, data: Path = DATA) -> list[Path]:
+    rows = [r for r in csv.DictReader(open(data / "images.csv")) if r["label"] not in SKIP_LABELS]
     random.Random(seed).shuffle(rows)
-    return [DATA / "images" / f"{r['image']}.jpg" for r in rows[:n]]
+    return [data / "images" / f"{r['image']}.jpg" for r in rows[:n]]
 
 
 def agreement(vision: Vision, paths: list[Path]) -> dict:

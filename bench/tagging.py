@@ -62,11 +62,12 @@ def half_of(sender_id: str) -> str:
 
 
 def labelled(data: Path = DATA, labels: Path = LABELS) -> list[dict]:
-    """The labelled photos with their sender's half; needs ../shared for the photos."""
+    """The labelled photos `data` holds, with their sender's half (tests/data/cc0 holds the report
+    half, ../shared/data/clothing-cc0 all)."""
     sender = {r["image"]: r["sender_id"] for r in csv.DictReader(open(data / "images.csv"))}
     return [{"image": r["image"], "path": data / "images" / f"{r['image']}.jpg",
              "ok": set(r["colours"].split(";")), "half": half_of(sender[r["image"]])}
-            for r in csv.DictReader(open(labels))]
+            for r in csv.DictReader(open(labels)) if r["image"] in sender]
 
 
 _NAMES = list(PALETTE)

@@ -302,8 +302,10 @@ def cmd_merch(args) -> int:
         raise SignageError(f"sku {target!r} is not in the catalogue")
     if kind == "look" and target not in catalog.looks():
         raise SignageError(f"look {target!r} is not in the catalogue")
+    if args.rule and args.action != "clear":
+        raise SignageError("--rule goes with clear: `signage merch clear TARGET --rule boost`")
     if args.action == "clear":
-        version = catalog.clear_merch(kind, target)
+        version = catalog.clear_merch(kind, target, args.rule)
     else:
         version = catalog.set_merch(kind, target, args.action, args.weight)
     _emit(args, {"catalog_version": version}, f"{args.action} {kind} {target}: catalogue version {version}")
@@ -504,6 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     me.add_argument("action", choices=["pin", "ban", "boost", "clear"])
     me.add_argument("target", help="a sku, or look:ID")
     me.add_argument("--weight", type=float, default=0.5, help="boost weight")
+    me.add_argument("--rule", choices=["pin", "ban", "boost"], help="clear only this rule (default: every rule)")
     me.set_defaults(func=cmd_merch)
 
     ki = sub.add_parser("kiosk", help="the kiosk window (camera -> suggestions on screen)")
@@ -571,9 +574,31 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def take_config(argv: list[str]) -> tuple[list[str], str | None]:
+    """--config FILE belongs to every command: take it out wherever it stands (argparse only reads
+    the top-level parser's options before the subcommand)."""
+    rest, config, i = [], None, 0
+    while i < len(argv):
+        if argv[i] == "--config" and i + 1 < len(argv):
+            config, i = argv[i + 1], i + 2
+            continue
+        if argv[i].startswith("--config="):
+            config = argv[i].split("=", 1)[1]
+        else:
+            rest.append(argv[i])
+        i += 1
+    return rest, config
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    rest, config = take_config(list(sys.argv[1:] if argv is None else argv))
+    args = build_parser().parse_args(rest)
+    args.config = config
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     try:
         return args.func(args)
     except SignageError as e:

@@ -6,11 +6,27 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # pytest-qt aborts with no display otherwise
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared" / "data"
-CC0 = SHARED / "clothing-cc0"
+# A small, licensed copy of ../shared/data (tests/data/make_subset.py says what and why): the tests
+# run from a clone alone; full-data measurements live in bench/ and take a path.
+CC0 = ROOT / "tests" / "data" / "cc0"                         # CC0 1.0 photos, 334 of 2,915
+OUTFITS = ROOT / "tests" / "data" / "polyvore" / "outfits.json"   # MIT, the whole file
 # Debian's opencv-doc (installed by deploy/install.sh and .ci/run): real photos with people and shoes.
 OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
 MESSI = OPENCV_DATA / "messi5.jpg"
+
+
+# What deploy/install.sh puts on the machine. A developer's plain `pytest` skips the tests that need
+# a missing one; deploy/test.sh (and so CI) sets SIGNAGE_TEST_ALL=1, where a missing tool means the
+# install is broken, and a skip would pass a run that tested nothing of sync, fleet or privacy.
+INSTALLED_TOOLS = ("mosquitto", "strace", "xvfb-run")
+
+
+def pytest_sessionstart(session):
+    import shutil
+    missing = [t for t in INSTALLED_TOOLS if shutil.which(t) is None]
+    if missing and os.environ.get("SIGNAGE_TEST_ALL") == "1":
+        pytest.exit(f"SIGNAGE_TEST_ALL=1 but {', '.join(missing)} not installed (deploy/install.sh installs "
+                    f"them): the tests that need them would be skipped", returncode=3)
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +78,13 @@ def cc0_rows(label=None, n=None):
     rows = [r for r in csv.DictReader(open(CC0 / "images.csv")) if label is None or r["label"] == label]
     rows.sort(key=lambda r: r["image"])
     return rows[:n] if n else rows
+
+
+def cc0_cycle(n):
+    """n rows for tests that need many products: the subset's photos again and again (a catalogue
+    may hold one photo under several skus)."""
+    rows = cc0_rows()
+    return [rows[i % len(rows)] for i in range(n)]
 
 
 def cc0_path(row) -> Path:

@@ -46,3 +46,25 @@ def test_every_room_says_what_comes_in_and_what_goes_out():
     for room in ("vision", "catalog", "styling", "live"):
         doc = ast.get_docstring(ast.parse((ROOT / "edge" / room / "__init__.py").read_text()))
         assert doc and " in" in doc and " out" in doc, room
+
+
+def test_ci_fails_instead_of_skipping_when_a_tool_is_missing(tmp_path):
+    """The sync, fleet, strace and bare-X tests skip without mosquitto, strace or xvfb-run; under
+    deploy/test.sh (SIGNAGE_TEST_ALL=1) the run must fail instead of passing on skips."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    os.symlink(sys.executable, bare / "python")        # a PATH with python and none of the tools
+    # the project's tests/conftest.py loaded as a plugin into a run of one trivial test
+    env = dict(os.environ, PATH=str(bare), SIGNAGE_TEST_ALL="1", PYTHONPATH=str(root / "tests"))
+    run = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "conftest", "-c", "/dev/null",
+           "--rootdir", str(tmp_path), str(tmp_path / "test_nothing.py")]
+    res = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert res.returncode == 3 and "mosquitto" in res.stdout + res.stderr, res.stdout[-500:] + res.stderr[-500:]
+    ok = subprocess.run(run, cwd=tmp_path, env=dict(env, SIGNAGE_TEST_ALL="0"), capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout[-500:]

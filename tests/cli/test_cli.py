@@ -118,3 +118,42 @@ def test_watch_pipeline_realtime_is_paced_like_a_camera(demo_catalog):
     # decode (~0.1 s); every change is stamped within that time
     assert lines and took >= 4.0 and all(0 <= x["shown_at"] <= took for x in lines), (lines, took)
     assert signage("watch", "x.avi", "--realtime").returncode == 2
+
+
+def leaf_commands(parser, prefix=()):
+    """Every runnable command of the CLI, with the arguments it cannot do without."""
+    import argparse
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        need = []
+        for a in parser._actions:
+            if a.required and not a.option_strings:
+                need += [str(a.choices[0]) if a.choices else "x"] * (a.nargs if isinstance(a.nargs, int) else 1)
+            elif a.required:
+                need += [a.option_strings[0], str(a.choices[0]) if a.choices else "x"]
+        yield list(prefix), need
+        return
+    for name, sp in subs[0].choices.items():
+        yield from leaf_commands(sp, prefix + (name,))
+
+
+def test_config_is_read_before_or_after_every_subcommand():
+    """`signage sync run --config F` said "unrecognized arguments" while the README shows
+    `signage kiosk ... --config FILE`: every command takes it in either place."""
+    from signage.cli import build_parser, parse_args
+    commands = list(leaf_commands(build_parser()))
+    assert len(commands) >= 20 and ["sync", "run"] in [c for c, _ in commands]
+    for command, need in commands:
+        for argv in (["--config", "F.yaml", *command, *need], [*command, *need, "--config", "F.yaml"],
+                     [*command, "--config=F.yaml", *need]):
+            assert parse_args(argv).config == "F.yaml", argv
+    assert parse_args(["detect", "x.jpg"]).config is None
+
+
+def test_a_bad_config_after_the_subcommand_is_read_and_named(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("device: FPGA\n")
+    for argv in (["detect", str(MESSI), "--config", str(cfg)], ["sync", "run", "--config", str(cfg)],
+                 ["catalog", "reembed", "--config", str(cfg)]):
+        res = signage(*argv)
+        assert res.returncode == 2 and "'device'" in res.stderr, (argv, res.stderr)

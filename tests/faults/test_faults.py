@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from conftest import MESSI, ROOT, cc0_path, cc0_rows  # noqa: E402
+from conftest import MESSI, ROOT, cc0_cycle, cc0_path, cc0_rows  # noqa: E402
 
 from edge.catalog.store import Catalog  # noqa: E402
 from edge.catalog.index import VectorIndex  # noqa: E402
@@ -32,7 +32,7 @@ def signage(*args, **kw):
 
 
 def write_csv(folder: Path, n: int) -> Path:
-    rows = cc0_rows()[:n]
+    rows = cc0_cycle(n)
     lines = ["sku,name,category,price,currency,stock,image"]
     lines += [f"K{i:03d},{r['label']} {i},{r['label']},5,EUR,1,{cc0_path(r)}" for i, r in enumerate(rows)]
     path = folder / "catalog.csv"

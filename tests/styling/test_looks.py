@@ -6,14 +6,13 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import MESSI, ROOT, cc0_path, cc0_rows
+from conftest import MESSI, OUTFITS, ROOT, cc0_path, cc0_rows
 from edge.catalog.store import Catalog
 from edge.catalog.products import Product
 from edge.styling.compat import CompatItem, CompatModel, compatibility_auc, fitb_accuracy, load_polyvore, split_outfits
 from edge.styling.looks import Anchor, CompleteTheLook
 from edge.taxonomy import slot_of
 
-OUTFITS = ROOT.parent / "shared" / "data" / "polyvore-outfits" / "outfits.json"
 
 
 @pytest.fixture(scope="module")
@@ -239,6 +238,24 @@ def test_curated_look_wins_and_says_so(store, compat):
     store.set_merch("look", "L1", "ban")
     got = {s.slot: s for s in ctl(ctl.anchor_for_sku("TOP-2"))}
     assert "Weekend denim" not in got["bottom"].why
+
+
+def test_a_pinned_look_comes_first_and_clearing_a_boost_keeps_a_pin(store, compat):
+    """`merch pin look:ID` was accepted and ignored; `merch clear` of a boost dropped the pin too."""
+    store.upsert_look("L2", "Office", ["TOP-2", "SHOE-3"])
+    ctl = CompleteTheLook(store, compat)
+    anchor = ctl.anchor_for_sku("TOP-2")
+    store.set_merch("sku", "SHOE-1", "boost", 10.0)          # outweighs the look's bonus
+    assert next(s for s in ctl(anchor) if s.slot == "shoe").product.sku == "SHOE-1"
+    store.set_merch("look", "L2", "pin")
+    shoe = next(s for s in ctl(anchor) if s.slot == "shoe")
+    assert shoe.product.sku == "SHOE-3" and shoe.why == "from the look 'Office'"
+    store.clear_merch("look", "L2")
+    store.set_merch("sku", "SHOE-2", "pin")
+    store.set_merch("sku", "SHOE-2", "boost", 1.0)
+    store.clear_merch("sku", "SHOE-2", "boost")
+    assert [(a, w) for k, t, a, w in store.merch() if t == "SHOE-2"] == [("pin", 0.0)]
+    assert next(s for s in ctl(anchor) if s.slot == "shoe").product.sku == "SHOE-2"
 
 
 def signage(*args):

@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import OPENCV_DATA
+from conftest import CC0, OPENCV_DATA
 
 SHIRT = np.array([[140, 120], [200, 100], [280, 100], [340, 120], [420, 200], [370, 250], [330, 210],
                   [330, 480], [150, 480], [150, 210], [110, 250], [60, 200]], np.int32)
@@ -52,7 +52,7 @@ def test_colour_names_on_hand_labels_beat_the_nearest_swatch(vision):
     (before) 0.62, live cut 0.80, catalogue ISNet cut 0.827 (any colour 0.91 / 0.936). Floors: the
     measured figure less two standard errors (0.038 at n=110), and each path above the baseline."""
     from bench.tagging import PATHS, colour_accuracy, labelled
-    rows = [r for r in labelled() if r["half"] == "report"]
+    rows = [r for r in labelled(CC0) if r["half"] == "report"]
     res = {p: h["report"] for p, h in colour_accuracy(vision, rows)["paths"].items()}
     before, live, cut, shop = (res[p] for p in PATHS)
     assert live["photos"] >= 100
