@@ -116,6 +116,11 @@ class StoreSync:
             return
         self.state.connected = True
         self._subscribe(replay_retained=not flags.session_present)
+        with self._status_lock:
+            # this client publishes only statuses: those queued while the broker was away are
+            # stale, and paho re-sends them after this callback returns, after the fresh one
+            # below, so the broker's retained status went back (seen: 0, 40, 1, 2, ...)
+            self.client.drop_out_messages()
         self.publish_status()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):

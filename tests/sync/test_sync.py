@@ -208,6 +208,15 @@ def test_bad_messages_are_rejected_with_a_reason_and_change_nothing(tmp_path, br
         s.stop()
 
 
+def takes_a_real_update(s, hq, stock):
+    p = hq.catalog.get("P0003")
+    p.stock = stock
+    hq.catalog.upsert([(p, None, "")])
+    hq.publish(["s1"])
+    assert run_until(s, lambda: s.catalog.sync_seq == hq.last_seq("s1"), 20)
+    assert s.catalog.get("P0003").stock == stock
+
+
 def test_a_message_that_breaks_the_handler_is_rejected_and_the_store_goes_on(tmp_path, broker, hq, keys, cfg,
                                                                            monkeypatch):
     """Whatever goes wrong while one message is read (here: the parser itself fails), the store
@@ -230,12 +239,7 @@ def test_a_message_that_breaks_the_handler_is_rejected_and_the_store_goes_on(tmp
         assert raw_publish(broker, "hq", topics.delta(CAT, "s1", have + 1), envelope(keys, have + 1)) is not None
         assert run_until(s, lambda: s.state.rejected > n, 10)
         assert "could not read: KeyError" in s.state.last_rejection["reason"], s.state.last_rejection
-        p = hq.catalog.get("P0003")
-        p.stock = 41
-        hq.catalog.upsert([(p, None, "")])
-        hq.publish(["s1"])
-        assert run_until(s, lambda: s.catalog.sync_seq == hq.last_seq("s1"), 20)
-        assert s.catalog.get("P0003").stock == 41
+        takes_a_real_update(s, hq, 41)
     finally:
         s.stop()
 
@@ -274,13 +278,7 @@ def test_fuzz_random_messages_change_nothing(tmp_path, broker, hq, keys, cfg):
         c.disconnect()
         assert run_until(s, lambda: s.state.rejected >= n, 30), s.state.rejected
         assert (s.catalog.version, product_rows(s.catalog)) == before and s.catalog.sync_seq == have
-        # and the store still takes a real update afterwards
-        p = hq.catalog.get("P0003")
-        p.stock = 42
-        hq.catalog.upsert([(p, None, "")])
-        hq.publish(["s1"])
-        assert run_until(s, lambda: s.catalog.sync_seq == hq.last_seq("s1"), 20)
-        assert s.catalog.get("P0003").stock == 42
+        takes_a_real_update(s, hq, 42)      # and the store still takes a real update afterwards
     finally:
         s.stop()
 
