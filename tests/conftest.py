@@ -6,7 +6,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # pytest-qt aborts with no display otherwise
 
 ROOT = Path(__file__).resolve().parent.parent
-# A small, licensed copy of ../shared/data (tests/data/make_subset.py says what and why): the tests
+# A small, licensed copy of the full data (bench/subset.py says what and why): the tests
 # run from a clone alone; full-data measurements live in bench/ and take a path.
 CC0 = ROOT / "tests" / "data" / "cc0"                         # CC0 1.0 photos, 334 of 2,915
 OUTFITS = ROOT / "tests" / "data" / "polyvore" / "outfits.json"   # MIT, the whole file

@@ -1,8 +1,8 @@
-"""Copy the few CC0 photos and the MIT outfits the tests need from ../shared/data into tests/data,
-so a clone runs its tests without ../shared. Run once from the project root when the tests need
-other photos; the subset is committed, this file says how it was chosen:
+"""Copy the few CC0 photos and the MIT outfits the tests need from the full data into tests/data,
+so a clone runs its tests alone. Run when the tests need other photos; the subset is committed,
+this file says how it was chosen (like the benchmarks, it takes the data's path):
 
-    python tests/data/make_subset.py [--shared ../shared/data]
+    python -m bench.subset ../shared/data
 
 CC0 photos (clothing-cc0, CC0 1.0): the colour-labelled photos of the report half
 (tests/data/colour_labels.csv, bench/tagging.py's split by sender), and per label the first 6
@@ -16,17 +16,13 @@ from __future__ import annotations
 import argparse
 import csv
 import shutil
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-sys.path.insert(0, str(ROOT))
+from bench.backdrops import photos
+from bench.tagging import half_of
+from models.cc0 import split
 
-from bench.backdrops import photos  # noqa: E402
-from bench.tagging import half_of  # noqa: E402
-from models.cc0 import split  # noqa: E402
-
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent / "tests" / "data"
 
 
 def choose(src: Path) -> list[dict]:
@@ -54,8 +50,8 @@ def choose(src: Path) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--shared", default=str(ROOT.parent / "shared" / "data"))
-    shared = Path(ap.parse_args().shared)
+    ap.add_argument("data", help="the folder holding clothing-cc0/ and polyvore-outfits/")
+    shared = Path(ap.parse_args().data)
     src, out = shared / "clothing-cc0", HERE / "cc0"
     rows = choose(src)
     if out.exists():
