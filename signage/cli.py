@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from edge.errors import SignageError
+from edge.catalog.store import MERCH_MAX_WEIGHT
 
 EXIT_BAD_INPUT = 2
 
@@ -304,6 +305,9 @@ def cmd_merch(args) -> int:
         raise SignageError(f"look {target!r} is not in the catalogue")
     if args.rule and args.action != "clear":
         raise SignageError("--rule goes with clear: `signage merch clear TARGET --rule boost`")
+    if not -MERCH_MAX_WEIGHT <= args.weight <= MERCH_MAX_WEIGHT:
+        # every store refuses a delta with such a rule: refuse it here, before it is published
+        raise SignageError(f"--weight goes from {-MERCH_MAX_WEIGHT:g} to {MERCH_MAX_WEIGHT:g}")
     if args.action == "clear":
         version = catalog.clear_merch(kind, target, args.rule)
     else:

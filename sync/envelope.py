@@ -83,12 +83,17 @@ def depth(value) -> int:
     return deepest
 
 
+def _no_constants(name: str):
+    # Python's json reads NaN and Infinity; JSON has no such numbers and head office never signs them
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def parse(payload: bytes, public_key: Ed25519PublicKey, catalog: str, store: str) -> Delta:
     """Check a delta message in the order that costs least first; raise Rejected with why."""
     if len(payload) > MAX_DELTA_BYTES:
         raise Rejected(f"oversized: {len(payload):,} bytes (limit {MAX_DELTA_BYTES:,})")
     try:
-        env = json.loads(payload)
+        env = json.loads(payload, parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError) as e:
         raise Rejected(f"malformed JSON: {str(e)[:120]}") from None
     except RecursionError:
@@ -105,8 +110,11 @@ def parse(payload: bytes, public_key: Ed25519PublicKey, catalog: str, store: str
         if not isinstance(env.get(key), kind) or isinstance(env.get(key), bool):
             raise Rejected(f"wrong schema: '{key}' missing or not {kind.__name__}")
     try:
-        sig = base64.b64decode(env["sig"], validate=True)
-        public_key.verify(sig, canonical({k: v for k, v in env.items() if k != "sig"}))
+        body = canonical({k: v for k, v in env.items() if k != "sig"})
+    except UnicodeEncodeError:    # a lone surrogate ("\ud800") has no UTF-8 form
+        raise Rejected("malformed: text that is not valid Unicode") from None
+    try:
+        public_key.verify(base64.b64decode(env["sig"], validate=True), body)
     except (InvalidSignature, ValueError):
         raise Rejected("wrong signature: not signed by head office") from None
     if env["catalog"] != catalog:

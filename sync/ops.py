@@ -18,10 +18,11 @@ import numpy as np
 
 from edge.catalog.images import image_relpath
 from edge.catalog.products import Product
-from edge.catalog.store import MERCH_ACTIONS, MERCH_KINDS
+from edge.catalog.store import MERCH_ACTIONS, MERCH_KINDS, MERCH_MAX_WEIGHT
 from edge.ids import ID_RE, SHA256_RE, SKU_RE
 
 MAX_VECTOR_DIM = 4096
+MAX_AMOUNT = 1_000_000_000       # a price or a stock count past this is a typo (and past SQLite's int64)
 MERCH_OPS = MERCH_ACTIONS + ("clear",)     # clear: every rule of the target goes
 
 
@@ -170,13 +171,15 @@ def _str(op: dict, key: str, required: bool = True, max_len: int = 500) -> str |
     return v
 
 
-def _num(op: dict, key: str, lo: float = 0.0, integer: bool = False, required: bool = True):
+def _num(op: dict, key: str, lo: float = 0.0, integer: bool = False, required: bool = True,
+         hi: float = MAX_AMOUNT):
     v = op.get(key)
     if v is None and not required:
         return None
     ok = isinstance(v, int) if integer else isinstance(v, (int, float))
-    if isinstance(v, bool) or not ok or (isinstance(v, float) and not math.isfinite(v)) or v < lo:
-        raise Rejected(f"op {op.get('op')}: '{key}' must be a {'whole ' if integer else ''}number >= {lo:g}")
+    if isinstance(v, bool) or not ok or (isinstance(v, float) and not math.isfinite(v)) or not lo <= v <= hi:
+        raise Rejected(f"op {op.get('op')}: '{key}' must be a {'whole ' if integer else ''}number "
+                       f"from {lo:g} to {hi:g}")
     return v
 
 
@@ -185,6 +188,13 @@ def _list_of_str(op: dict, key: str, max_items: int = 50) -> tuple[str, ...]:
     if not isinstance(v, list) or len(v) > max_items or not all(isinstance(x, str) and len(x) <= 100 for x in v):
         raise Rejected(f"op {op.get('op')}: '{key}' must be a list of at most {max_items} short texts")
     return tuple(v)
+
+
+def _skus(op: dict, key: str, max_items: int = 50) -> tuple[str, ...]:
+    v = _list_of_str(op, key, max_items)
+    if not all(SKU_RE.match(x) for x in v):
+        raise Rejected(f"op {op.get('op')}: '{key}' holds something that is not a sku")
+    return v
 
 
 def _sku(op: dict) -> str:
@@ -211,6 +221,9 @@ def _vector(op: dict) -> VectorRef | None:
         raise Rejected("op upsert_product: 'vector.f32' is not base64") from None
     if len(raw) % 4 or not 0 < len(raw) <= 4 * MAX_VECTOR_DIM:
         raise Rejected("op upsert_product: 'vector.f32' is not a float32 vector")
+    if not np.isfinite(np.frombuffer(raw, np.float32)).all():
+        # one NaN in the index makes every search of the store return nothing useful
+        raise Rejected("op upsert_product: 'vector.f32' holds NaN or infinity")
     return VectorRef(vec["model_version"], vec["f32"])
 
 
@@ -243,17 +256,19 @@ def parse_op(op) -> Op:
         return SetStock(sku, _num(op, "stock", integer=True))
     if kind == "upsert_look":
         look_id = _look_id(op)
-        return UpsertLook(look_id, _str(op, "name"), _list_of_str(op, "skus"))
+        return UpsertLook(look_id, _str(op, "name"), _skus(op, "skus"))
     if kind == "delete_look":
         return DeleteLook(_look_id(op))
     if kind == "set_merch":
         if op.get("kind") not in MERCH_KINDS or op.get("action") not in MERCH_OPS:
             raise Rejected("op set_merch: 'kind' must be sku|look and 'action' pin|ban|boost|clear")
         target = _str(op, "target", max_len=64)
+        if not (SKU_RE if op["kind"] == "sku" else ID_RE).match(target):
+            raise Rejected(f"op set_merch: 'target' is not a {'sku' if op['kind'] == 'sku' else 'look id'}")
         rule = op.get("rule", "")
         if rule and (op["action"] != "clear" or rule not in MERCH_ACTIONS):
             raise Rejected("op set_merch: 'rule' is for clear only and must be pin|ban|boost")
-        return SetMerch(op["kind"], target, op["action"], float(_num(op, "weight", lo=-10.0, required=False) or 0.0),
+        return SetMerch(op["kind"], target, op["action"], float(_num(op, "weight", lo=-MERCH_MAX_WEIGHT, hi=MERCH_MAX_WEIGHT, required=False) or 0.0),
                         rule)
     raise Rejected(f"unknown op {kind!r}")
 

@@ -26,12 +26,13 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from edge.catalog.store import Catalog
 from edge.errors import BadImage
+from edge.vision.embed import DIM as VECTOR_DIM
 from edge.vision.imageio import decode_image
 from edge.vision.items import product_item
 
 from . import topics
 from .envelope import MAX_IMAGE_BYTES, Delta, Rejected, parse
-from .ops import UpsertProduct, apply_delta, image_path_for
+from .ops import DeleteProduct, UpsertProduct, apply_delta, image_path_for
 
 log = logging.getLogger("signage.sync")
 SESSION_EXPIRY = 30 * 24 * 3600      # keep a store's queue for 30 days offline
@@ -40,6 +41,10 @@ GAP_WAIT = 3.0                       # seconds a gap may stay open before the hi
 # max_inflight_messages (100) un-acknowledged: past this, the newest are let go (acknowledged
 # unapplied); they are retained and come back when the history is re-read.
 MAX_WAITING = 48
+IMAGE_WAIT = 60.0                    # seconds a delta may wait for an image the broker does not have
+# Images arrive (retained, per catalogue) before the deltas that name them, and for products other
+# stores sell too: held in memory, up to this, until a delta names them; on disk only then.
+MAX_LOOSE_IMAGE_BYTES = 128 * 1024 * 1024
 
 
 def now_iso() -> str:
@@ -69,7 +74,9 @@ class SyncState:
 class StoreSync:
     def __init__(self, catalog: Catalog, catalog_id: str, store_id: str, public_key, host: str, port: int,
                  username: str, password: str, model_version: str, vision_factory=None, heartbeat: float = 30.0,
-                 tls: dict | None = None, client_id: str | None = None, screen: str | None = None):
+                 tls: dict | None = None, client_id: str | None = None, screen: str | None = None,
+                 vector_dim: int = VECTOR_DIM, image_wait: float = IMAGE_WAIT,
+                 max_loose_image_bytes: int = MAX_LOOSE_IMAGE_BYTES):
         self.catalog = catalog
         self.catalog_id = catalog_id
         self.store = store_id
@@ -77,6 +84,11 @@ class StoreSync:
         self.status_topic = topics.status(catalog_id, store_id, screen)
         self.key = public_key
         self.model_version = model_version      # vectors of another model are re-embedded here
+        self.vector_dim = vector_dim            # ... and this model's must have its length
+        self.image_wait = image_wait
+        self.max_loose_image_bytes = max_loose_image_bytes
+        self._loose: dict[str, bytes] = {}      # verified images no delta has named yet (oldest first)
+        self._wanted: dict[str, float] = {}     # sha -> since when a waiting delta needs it
         self.vision_factory = vision_factory
         self._vision = None
         self.heartbeat = heartbeat
@@ -116,6 +128,10 @@ class StoreSync:
             return
         self.state.connected = True
         self._subscribe(replay_retained=not flags.session_present)
+        wanted = list(self._wanted)            # images a waiting delta asked for while away
+        opts = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE)
+        for i in range(0, len(wanted), 100):
+            client.subscribe([(topics.image(self.catalog_id, sha), opts) for sha in wanted[i:i + 100]])
         with self._status_lock:
             # this client publishes only statuses: those queued while the broker was away are
             # stale, and paho re-sends them after this callback returns, after the fresh one
@@ -167,21 +183,55 @@ class StoreSync:
 
     def _handle_image(self, m: Incoming) -> None:
         sha = m.topic.rsplit("/", 1)[-1]
+        if not m.payload:                     # head office cleared a retained image it no longer sends
+            return self._ack(m)
         if len(m.payload) > MAX_IMAGE_BYTES:
             return self._reject(m, f"oversized image: {len(m.payload):,} bytes")
         if hashlib.sha256(m.payload).hexdigest() != sha:
             return self._reject(m, "image does not match its sha256")
+        if self.catalog.images.has(sha):
+            return self._ack(m)
         try:
             decode_image(m.payload, sha)
         except BadImage as e:
             return self._reject(m, f"bad image: {e}")
-        self.catalog.store_image(m.payload, sha, ".jpg")
+        if sha in self._wanted:
+            # the disk keeps only images a delta names; the specific subscription has done its job
+            self.catalog.store_image(m.payload, sha, ".jpg")
+            del self._wanted[sha]
+            self.client.unsubscribe(topics.image(self.catalog_id, sha))
+        else:
+            self._loose.pop(sha, None)
+            self._loose[sha] = m.payload
+            held = sum(map(len, self._loose.values()))
+            while held > self.max_loose_image_bytes and self._loose:
+                held -= len(self._loose.pop(next(iter(self._loose))))   # the oldest goes; retained
         self._ack(m)
 
-    def _ready(self, d: Delta) -> bool:
-        """All images this delta needs are here."""
-        return all(self.catalog.images.has(op.product.image_sha256) for op in d.ops
-                   if isinstance(op, UpsertProduct) and op.product.image_sha256)
+    @staticmethod
+    def _images_of(d: Delta) -> set[str]:
+        return {op.product.image_sha256 for op in d.ops if isinstance(op, UpsertProduct) and op.product.image_sha256}
+
+    def _claim_images(self, d: Delta) -> None:
+        """A delta waits: its images go to disk from memory, or are asked of the broker one by one
+        (a retained image comes back on its own topic; no need to re-read every image there is)."""
+        ask = []
+        for sha in self._images_of(d):
+            if self.catalog.images.has(sha):
+                continue
+            data = self._loose.pop(sha, None)
+            if data is not None:
+                self.catalog.store_image(data, sha, ".jpg")
+            elif sha not in self._wanted:
+                self._wanted[sha] = time.monotonic()
+                ask.append(sha)
+        if ask and self.state.connected:
+            opts = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE)
+            for i in range(0, len(ask), 100):
+                self.client.subscribe([(topics.image(self.catalog_id, sha), opts) for sha in ask[i:i + 100]])
+
+    def _missing_images(self, d: Delta) -> list[str]:
+        return sorted(sha for sha in self._images_of(d) if not self.catalog.images.has(sha))
 
     def _vectors(self, d: Delta) -> tuple[dict, dict]:
         vectors, images = {}, {}
@@ -207,6 +257,10 @@ class StoreSync:
         model_versions = {v[1] for v in vectors.values()}
         for mv in model_versions:
             self.catalog.index(mv)                                  # rebuilt and swapped atomically
+        if any(isinstance(op, (UpsertProduct, DeleteProduct)) for op in d.ops):
+            # images no product shows any more go (those of deltas still waiting stay)
+            keep = set().union(*(self._images_of(w[0]) for w in self.state.waiting.values()))
+            self.catalog.prune_images(keep)
         self.state.applied += 1
         self.state.last_applied_at = now_iso()
         self._ack(m)
@@ -219,6 +273,12 @@ class StoreSync:
             return self._reject(m, str(e), topics.seq_of(m.topic))
         if topics.seq_of(m.topic) != d.seq:
             return self._reject(m, f"seq {d.seq} does not match its topic", d.seq)
+        for op in d.ops:
+            if (isinstance(op, UpsertProduct) and op.vector is not None
+                    and op.vector.model_version == self.model_version and len(op.vector.array()) != self.vector_dim):
+                # one vector of another length and the index cannot be built: no search at all
+                return self._reject(m, f"op upsert_product {op.sku}: vector of {len(op.vector.array())} numbers, "
+                                       f"this store's model makes {self.vector_dim}", d.seq)
         have = self.catalog.sync_seq
         if d.seq <= have:
             if m.redelivered:                 # the broker giving it again: already applied, ignore
@@ -228,9 +288,13 @@ class StoreSync:
             # a fresh message with an old number: someone replayed a captured delta
             return self._reject(m, f"old sequence {d.seq} (this store is at {have}): replay ignored", d.seq)
         if d.seq in self.state.waiting:       # the same delta twice (session and retained history)
-            self.state.waiting[d.seq][1].append(m)
+            held = self.state.waiting[d.seq][1]
+            if held[0].payload != m.payload:
+                return self._reject(m, f"another delta {d.seq} is already waiting: this one ignored", d.seq)
+            held.append(m)
         else:
             self.state.waiting[d.seq] = (d, [m])
+            self._claim_images(d)
         while len(self.state.waiting) > MAX_WAITING:
             for held in self.state.waiting.pop(max(self.state.waiting))[1]:
                 self._ack(held)
@@ -246,7 +310,18 @@ class StoreSync:
             if nxt not in self.state.waiting:
                 break
             d, ms = self.state.waiting[nxt]
-            if not self._ready(d):
+            missing = self._missing_images(d)
+            if missing:
+                since = min((self._wanted.get(sha, time.monotonic()) for sha in missing))
+                if time.monotonic() - since > self.image_wait:
+                    # it comes back with the retained history, and applies if the image comes too
+                    del self.state.waiting[nxt]
+                    for sha in missing:
+                        self._wanted.pop(sha, None)
+                    self._reject(ms[0], f"images not on the broker after {self.image_wait:g} s: "
+                                        f"{', '.join(s[:12] for s in missing[:3])}", d.seq)
+                    for extra in ms[1:]:
+                        self._ack(extra)
                 break
             del self.state.waiting[nxt]
             try:
@@ -257,7 +332,7 @@ class StoreSync:
             finally:
                 for extra in ms[1:]:
                     self._ack(extra)
-        if self.state.waiting:
+        if self.state.waiting and self.catalog.sync_seq + 1 not in self.state.waiting:   # a gap, not an image
             self._gap_since = self._gap_since or time.monotonic()
             if time.monotonic() - self._gap_since > GAP_WAIT and self.state.connected:
                 self._gap_since = time.monotonic()

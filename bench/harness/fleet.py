@@ -22,6 +22,7 @@ from .broker import Broker
 
 CAT = "chain"
 MODEL = "fleet-sim:16d"     # tiny precomputed vectors: the screens need no models
+DIM = 16           # small synthetic vectors: the fleet moves messages, it does not search
 
 
 def bridge_config(store: str, hq_port: int, password: str, catalog: str = CAT) -> str:
@@ -71,7 +72,7 @@ class Fleet:
             for k in range(screens_per_store):
                 cat = Catalog(self.dir / f"screen-{s}-{k}", create=True)
                 sync = StoreSync(cat, CAT, s, key, "127.0.0.1", self.store_brokers[s].port, s, self.local_pw[s],
-                                 MODEL, heartbeat=5.0, screen=str(k))
+                                 MODEL, heartbeat=5.0, screen=str(k), vector_dim=DIM)
                 self.screens.append(Screen(s, str(k), sync))
         self._stop = threading.Event()
 
@@ -90,7 +91,7 @@ class Fleet:
             sc.thread = threading.Thread(target=loop, daemon=True)
             sc.thread.start()
 
-    def wave(self, n_products: int, dim: int = 16, seed: int = 0, start: int = 0) -> None:
+    def wave(self, n_products: int, dim: int = DIM, seed: int = 0, start: int = 0) -> None:
         """n product changes at head office (new products, or new prices for existing ones)."""
         rng = np.random.default_rng(seed)
         vecs = rng.standard_normal((n_products, dim)).astype(np.float32)

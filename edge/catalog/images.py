@@ -37,3 +37,17 @@ class ImageStore:
 
     def path(self, rel: str) -> Path:
         return self.dir / rel
+
+    def shas(self) -> dict[str, Path]:
+        """Every image kept: sha256 -> its file."""
+        root = self.dir / FOLDER
+        if not root.is_dir():
+            return {}
+        return {p.stem: p for p in root.glob("??/*") if p.is_file() and len(p.stem) == 64}
+
+    def remove(self, sha256: str) -> bool:
+        path = self.find(sha256)
+        if path is None:
+            return False
+        path.unlink(missing_ok=True)
+        return True

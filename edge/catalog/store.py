@@ -31,6 +31,7 @@ PRODUCT_CACHE = 50_000          # products kept in memory between catalogue chan
 
 MERCH_KINDS = ("sku", "look")
 MERCH_ACTIONS = ("pin", "ban", "boost")
+MERCH_MAX_WEIGHT = 10.0     # a boost adds to scores a few units wide; stores refuse more (sync/ops.py)
 
 
 class Writer:
@@ -235,6 +236,8 @@ class Catalog:
         return self.version
 
     def set_merch(self, kind: str, target: str, action: str, weight: float = 0.0) -> int:
+        if not -MERCH_MAX_WEIGHT <= weight <= MERCH_MAX_WEIGHT:
+            raise ValueError(f"a merch weight goes from {-MERCH_MAX_WEIGHT:g} to {MERCH_MAX_WEIGHT:g}, not {weight:g}")
         with self.transaction() as w:
             w.set_merch(kind, target, action, weight)
         return self.version
@@ -248,6 +251,18 @@ class Catalog:
     def store_image(self, data: bytes, sha256: str, suffix: str) -> str:
         """Content-addressed copy inside the catalogue, so the store needs nothing outside it."""
         return self.images.put(data, sha256, suffix)
+
+    def image_shas(self) -> set[str]:
+        """The images the catalogue's products show."""
+        return {r[0] for r in self.db.execute("SELECT DISTINCT image_sha256 FROM products WHERE image_sha256 != ''")}
+
+    def prune_images(self, keep: set[str] = frozenset()) -> int:
+        """Delete the image files no product shows (and not in keep): a store keeps what it sells."""
+        used = self.image_shas() | set(keep)
+        gone = [sha for sha in self.images.shas() if sha not in used]
+        for sha in gone:
+            self.images.remove(sha)
+        return len(gone)
 
     def image_path(self, product: Product) -> Path | None:
         return self.images.path(product.image) if product.image else None
