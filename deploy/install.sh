@@ -3,13 +3,30 @@
 #
 #   deploy/install.sh              install, import the demo catalogue, start the kiosk on the demo video
 #   deploy/install.sh --no-start   install only (what CI and deploy/test.sh use)
+#   deploy/install.sh --system [--store ID] [--catalog ID] [--hq HOST:PORT]
+#                                  a store PC: the 'signage' user, /etc/signage, /var/lib/signage, the
+#                                  store's Mosquitto (bridged to head office with --hq), the systemd
+#                                  units enabled and started. Run from where the code stays (/opt/signage).
+#   ... --system --root DIR        the same into DIR as if it were / (no user, no systemctl): CI's check
 #
-# Idempotent: a second run only checks what is there.
+# Idempotent: a second run only checks what is there, and never overwrites a config or a PIN.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-START=1
-[ "${1:-}" = "--no-start" ] && START=0
+START=1; SYSTEM=0; DEST=""; STORE=""; CATALOG=""; HQ=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-start) START=0 ;;
+    --system) SYSTEM=1; START=0 ;;
+    --root) DEST="$(realpath -m "$2")"; shift ;;
+    --store) STORE="$2"; shift ;;
+    --catalog) CATALOG="$2"; shift ;;
+    --hq) HQ="$2"; shift ;;
+    *) echo "install.sh: unknown option $1 (see the top of this file)" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ -n "$DEST" ] && [ "$SYSTEM" = 0 ]; then echo "install.sh: --root goes with --system" >&2; exit 2; fi
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
 # Debian packages: the broker for catalogue sync, Xvfb and the xcb libraries a real Qt window
@@ -43,11 +60,17 @@ fi
 echo "== models: checking models/ against models/manifest.json"
 .venv/bin/signage models verify
 
+if [ "$SYSTEM" = 1 ]; then
+  exec bash deploy/system.sh "$ROOT" "$DEST" "$STORE" "$CATALOG" "$HQ"
+fi
+
 if [ "$START" = 1 ]; then
   echo "== demo catalogue: importing demo/catalog"
   .venv/bin/signage catalog import demo/catalog
   .venv/bin/signage looks import demo/looks.csv
-  echo "== starting the kiosk on demo/demo.avi (staff exit: tap the top-right corner 3 times, PIN 2468)"
+  # the PIN that leaves the kiosk: made the first time and shown only then (its hash is kept)
+  .venv/bin/signage staff-pin set --generate --if-missing
+  echo "== starting the kiosk on demo/demo.avi (staff exit: tap the top-right corner 3 times, then the staff PIN)"
   if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
     echo "   no screen on this machine: running it on a virtual one (xvfb-run); a store PC shows it fullscreen"
     exec xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/signage kiosk --source demo/demo.avi

@@ -46,7 +46,9 @@ class KioskConfig:
     source: str = "0"                  # camera index, /dev/videoN, rtsp://.., a video file or image folder
     loop: bool = True                  # loop a video file or folder (demo)
     fullscreen: bool = True
-    staff_pin: str = "2468"            # leaves fullscreen / quits: change it per store
+    staff_pin_file: Path | None = REPO_ROOT / "var" / "staff-pin"   # its hash: `signage staff-pin set`
+    staff_max_tries: int = 5           # wrong PINs in a row before the keypad locks ...
+    staff_lock_s: float = 60.0         # ... for this long
     orientation: str = "auto"          # auto | landscape | portrait
     privacy_notice: str = ("The camera is used only to find products. "
                            "Nothing is recorded or stored, and nothing leaves this screen.")
@@ -66,6 +68,8 @@ class SyncConfig:
     username: str = ""                 # default: the store id (head office: "hq")
     password_file: Path | None = None  # one line: the password (kept out of this file)
     tls_ca: Path | None = None         # CA certificate: turns TLS on
+    tls_cert: Path | None = None       # this client's certificate (brokers require one: `signage certs store ID`)
+    tls_key: Path | None = None        # ... and its private key
     public_key: Path | None = None     # head office's Ed25519 public key (stores)
     private_key: Path | None = None    # head office's Ed25519 private key (head office only)
     hq_dir: Path | None = None         # head office's catalogue and publish log
@@ -118,8 +122,10 @@ class Config:
         k = self.kiosk
         if k.orientation not in ("auto", "landscape", "portrait"):
             raise ConfigError(f"config key 'kiosk.orientation': {k.orientation!r} is not auto, landscape or portrait")
-        if not re.fullmatch(r"\d{4,8}", k.staff_pin):
-            raise ConfigError("config key 'kiosk.staff_pin': must be 4 to 8 digits (quote it in YAML)")
+        if k.staff_max_tries < 1:
+            raise ConfigError(f"config key 'kiosk.staff_max_tries': must be at least 1, got {k.staff_max_tries}")
+        if k.staff_lock_s < 0:
+            raise ConfigError(f"config key 'kiosk.staff_lock_s': must be 0 or more, got {k.staff_lock_s}")
         if "{sku}" not in k.product_url:
             raise ConfigError(f"config key 'kiosk.product_url': must contain {{sku}}, got {k.product_url!r}")
         for key, value in (("kiosk.stable_frames", k.stable_frames), ("kiosk.suggestions", k.suggestions)):
@@ -190,6 +196,9 @@ def _build(cls, data: Any, base: Path, prefix: str = ""):
         raise ConfigError(f"config key '{prefix.rstrip('.') or '<top>'}': expected a mapping, got {data!r}")
     hints = get_type_hints(cls)
     known = {f.name for f in fields(cls) if f.name != "config_file"}
+    if cls is KioskConfig and "staff_pin" in data:
+        raise ConfigError("config key 'kiosk.staff_pin': the PIN is no longer kept in the config, where anyone "
+                          "reading it could leave the kiosk; remove the key and run `signage staff-pin set`")
     for key in data:
         if key not in known:
             raise ConfigError(f"config key '{prefix}{key}': unknown key (known: {', '.join(sorted(known))})")

@@ -335,6 +335,57 @@ def cmd_keys_generate(args) -> int:
     return 0
 
 
+def cmd_staff_pin(args) -> int:
+    """Set the PIN staff enter to leave the kiosk; only its salted hash is written."""
+    from edge.staff import PIN_RE, generate_pin, write_pin_file
+    path = _config(args).kiosk.staff_pin_file
+    if path is None:
+        raise SignageError("config key 'kiosk.staff_pin_file' is empty: say where the PIN's hash goes")
+    if args.if_missing and path.is_file():
+        _emit(args, {"pin_file": str(path), "set": False}, f"a staff PIN is already set ({path}): kept")
+        return 0
+    if args.generate:
+        pin = generate_pin()
+    elif sys.stdin.isatty():
+        import getpass
+        pin = getpass.getpass("new staff PIN (4-8 digits): ")
+        if getpass.getpass("again: ") != pin:
+            raise SignageError("the two PINs differ: nothing changed")
+    else:
+        pin = sys.stdin.readline().strip()       # e.g. from a provisioning tool, never on the command line
+    if not PIN_RE.match(pin):
+        raise SignageError("a staff PIN is 4 to 8 digits: nothing changed")
+    write_pin_file(path, pin)
+    out = {"pin_file": str(path), "set": True}
+    text = f"staff PIN set ({path})"
+    if args.generate:     # shown this once: only the hash is kept
+        out["pin"] = pin
+        text = f"staff PIN: {pin}   (write it down: it is shown only now; change it with `signage staff-pin set`)"
+    _emit(args, out, text)
+    return 0
+
+
+def cmd_certs(args) -> int:
+    """TLS for the brokers: a CA once, a certificate per broker and per client (store or head office)."""
+    from sync import certs
+    folder = Path(args.dir)
+    if args.certs_command == "ca":
+        if (folder / "ca.key").exists() and not args.force:
+            raise SignageError(f"{folder / 'ca.key'} exists: every certificate was signed with it (--force to replace)")
+        made = {"ca": str(certs.make_ca(folder))}
+    elif not (folder / "ca.key").is_file():
+        raise SignageError(f"no CA in {folder}: run `signage certs ca --dir {folder}` first")
+    elif args.certs_command == "broker":
+        made = dict(zip(("cert", "key"), map(str, certs.make_server(folder, Path(args.out or folder), args.host))))
+    else:
+        from edge.ids import ID_RE
+        if not ID_RE.match(args.client):
+            raise SignageError(f"{args.client!r} is not a store id (letters, digits, . _ -)")
+        made = dict(zip(("cert", "key"), map(str, certs.make_client(folder, Path(args.out or folder), args.client))))
+    _emit(args, made, "\n".join(f"{k}: {v}" for k, v in made.items()))
+    return 0
+
+
 def cmd_sync_run(args) -> int:
     """The store's sync daemon: applies head office's deltas to this store's catalogue."""
     import logging
@@ -525,6 +576,31 @@ def build_parser() -> argparse.ArgumentParser:
     kg.add_argument("--out", default=".", help="folder for hq-signing.key and hq-signing.pub")
     kg.add_argument("--force", action="store_true")
     kg.set_defaults(func=cmd_keys_generate)
+
+    sp = sub.add_parser("staff-pin", help="the PIN staff enter to leave the kiosk").add_subparsers(
+        dest="staff_command", required=True)
+    sps = common(sp.add_parser("set", help="set it (asked twice on a terminal, else read from stdin)"))
+    sps.add_argument("--generate", action="store_true", help="make a random 6-digit PIN and print it once")
+    sps.add_argument("--if-missing", action="store_true", help="keep a PIN that is already set")
+    sps.set_defaults(func=cmd_staff_pin)
+
+    ce = sub.add_parser("certs", help="TLS certificates for the brokers (head office)").add_subparsers(
+        dest="certs_command", required=True)
+    for name, what in (("ca", "the certificate authority every broker and client trusts (once)"),
+                       ("broker", "a broker's server certificate"),
+                       ("client", "a client certificate: one per store, and one for head office (hq)")):
+        c = common(ce.add_parser(name, help=what))
+        c.add_argument("--dir", default=".", help="the CA's folder (ca.crt, ca.key)")
+        if name == "ca":
+            c.add_argument("--force", action="store_true")
+        else:
+            c.add_argument("--out", help="where to write the certificate and key (default: --dir)")
+        if name == "broker":
+            c.add_argument("--host", action="append", required=True,
+                           help="a name or address clients connect to (repeatable)")
+        if name == "client":
+            c.add_argument("client", help="the store id (or hq): also its broker user name")
+        c.set_defaults(func=cmd_certs)
 
     sy = sub.add_parser("sync", help="store-side catalogue sync").add_subparsers(dest="sync_command", required=True)
     syr = sy.add_parser("run", help="apply head office's catalogue updates to this store (a daemon)")

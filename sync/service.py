@@ -15,11 +15,22 @@ def _password(cfg: Config) -> str:
 
 
 def _tls(cfg: Config) -> dict | None:
-    if cfg.sync.tls_ca is None:
+    s = cfg.sync
+    if s.tls_ca is None:
+        for key in ("tls_cert", "tls_key"):
+            if getattr(s, key) is not None:
+                raise ConfigError(f"config key 'sync.{key}': goes with 'sync.tls_ca' (the CA that signed the broker)")
         return None
-    if not cfg.sync.tls_ca.is_file():
-        raise ConfigError(f"config key 'sync.tls_ca': {cfg.sync.tls_ca} not found")
-    return {"ca_certs": str(cfg.sync.tls_ca)}
+    out = {"ca_certs": s.tls_ca}
+    if (s.tls_cert is None) != (s.tls_key is None):
+        raise ConfigError("config keys 'sync.tls_cert' and 'sync.tls_key': give both or neither")
+    if s.tls_cert is not None:
+        out |= {"certfile": s.tls_cert, "keyfile": s.tls_key}
+    for name, path in out.items():
+        if not path.is_file():
+            key = {"ca_certs": "tls_ca", "certfile": "tls_cert", "keyfile": "tls_key"}[name]
+            raise ConfigError(f"config key 'sync.{key}': {path} not found")
+    return {k: str(v) for k, v in out.items()}
 
 
 def store_sync(cfg: Config, catalog=None):

@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (QApplication, QBoxLayout, QDialog, QGridLayout, Q
                                QScrollArea, QSizePolicy, QStackedWidget, QVBoxLayout, QWidget)
 
 from edge.config import Config
+from edge.errors import ConfigError
+from edge.staff import StaffLock, read_pin_file
 from edge.live.screen import MODES, Panel, panel_for
 
 from .theme import stylesheet
@@ -65,11 +67,12 @@ class KioskState:
 class PinDialog(QDialog):
     """Staff only: a PIN keypad; the right PIN offers leaving fullscreen or quitting."""
 
-    def __init__(self, pin: str, parent=None):
+    def __init__(self, lock, parent=None):
+        """lock: edge.staff.StaffLock (the hash, the wrong tries and the lockout live there)."""
         super().__init__(parent)
         self.setObjectName("pinDialog")
         self.setWindowTitle("Staff")
-        self.pin = pin
+        self.lock = lock
         self.choice = None
         lay = QVBoxLayout(self)
         title = QLabel("Staff PIN")
@@ -99,9 +102,10 @@ class PinDialog(QDialog):
             self.entry.setText(self.entry.text() + k)
 
     def check(self) -> bool:
-        if self.entry.text() != self.pin:
-            self.message.setText("Wrong PIN")
-            self.entry.clear()
+        verdict = self.lock.check(self.entry.text())
+        self.entry.clear()
+        if not verdict.ok:
+            self.message.setText(verdict.message)
             return False
         self.message.setText("")
         clear_layout(self.actions)
@@ -121,6 +125,11 @@ class KioskWindow(QMainWindow):
                  sync_status=lambda: "sync: not set up"):
         super().__init__()
         self.cfg = cfg
+        try:
+            pin = read_pin_file(cfg.kiosk.staff_pin_file)
+        except ConfigError:     # damaged: the keypad says to set it again, the kiosk still serves
+            pin = None
+        self.staff_lock = StaffLock(pin, cfg.kiosk.staff_max_tries, cfg.kiosk.staff_lock_s)
         self.state = state
         self.catalog = catalog
         self.sync_status = sync_status
@@ -355,7 +364,7 @@ class KioskWindow(QMainWindow):
             self.staff_escape()
 
     def staff_escape(self) -> None:
-        d = PinDialog(self.cfg.kiosk.staff_pin, self)
+        d = PinDialog(self.staff_lock, self)
         d.setStyleSheet(self.styleSheet())
         if d.exec() and d.choice == "windowed":
             self.showNormal()

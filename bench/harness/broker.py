@@ -24,7 +24,10 @@ def free_port() -> int:
 
 
 class Broker:
-    def __init__(self, folder: Path, users: dict[str, str], port: int | None = None, extra: str = ""):
+    def __init__(self, folder: Path, users: dict[str, str], port: int | None = None, extra: str = "",
+                 tls: dict | None = None):
+        """tls: {"ca", "cert", "key"} paths: a second listener (tls_port) that requires a client
+        certificate signed by that CA, as deploy/mosquitto/mosquitto.conf does in production."""
         if shutil.which("mosquitto") is None:
             raise RuntimeError("mosquitto is not installed: run deploy/install.sh (Debian package 'mosquitto')")
         self.dir = Path(folder)
@@ -32,6 +35,8 @@ class Broker:
         self.users = users
         self.port = port or free_port()
         self.extra = extra
+        self.tls = tls
+        self.tls_port = free_port() if tls else None
         self.proc: subprocess.Popen | None = None
         self._write_files()
 
@@ -48,6 +53,9 @@ class Broker:
         # Started as root, mosquitto drops to the 'mosquitto' user and then cannot write its
         # persistence into our folder: tell it to stay the user that started it.
         conf += f"\nuser {getpass.getuser()}\n" + self.extra
+        if self.tls:
+            conf += (f"\nlistener {self.tls_port} 127.0.0.1\ncafile {self.tls['ca']}\ncertfile {self.tls['cert']}\n"
+                     f"keyfile {self.tls['key']}\nrequire_certificate true\ntls_version tlsv1.2\n")
         (self.dir / "mosquitto.conf").write_text(conf)
         for f in ("passwd", "acl"):
             os.chmod(self.dir / f, 0o600)

@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -157,3 +158,43 @@ def test_a_bad_config_after_the_subcommand_is_read_and_named(tmp_path):
                  ["catalog", "reembed", "--config", str(cfg)]):
         res = signage(*argv)
         assert res.returncode == 2 and "'device'" in res.stderr, (argv, res.stderr)
+
+
+def test_certs_make_a_ca_a_broker_and_store_certificates(tmp_path):
+    from cryptography import x509
+    ca = tmp_path / "ca"
+    assert signage("certs", "client", "s1", "--dir", str(ca)).returncode == 2          # no CA yet
+    assert signage("certs", "ca", "--dir", str(ca)).returncode == 0
+    res = signage("certs", "ca", "--dir", str(ca))
+    assert res.returncode == 2 and "--force" in res.stderr      # replacing it would orphan every certificate
+    assert signage("certs", "broker", "--dir", str(ca), "--host", "127.0.0.1").returncode == 0
+    res = signage("certs", "client", "store-042", "--dir", str(ca), "--out", str(tmp_path / "s"), "--json")
+    assert res.returncode == 0, res.stderr
+    made = json.loads(res.stdout)
+    cert = x509.load_pem_x509_certificate(Path(made["cert"]).read_bytes())
+    root = x509.load_pem_x509_certificate((ca / "ca.crt").read_bytes())
+    cert.verify_directly_issued_by(root)
+    assert cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "store-042"
+    assert oct(Path(made["key"]).stat().st_mode & 0o777) == "0o600"
+    assert signage("certs", "client", "../etc", "--dir", str(ca)).returncode == 2
+
+
+def test_staff_pin_set_keeps_only_a_hash_and_is_asked_for_a_staff_pin_key(tmp_path):
+    conf = tmp_path / "c.yaml"
+    conf.write_text(f"kiosk:\n  staff_pin_file: {tmp_path / 'pin'}\n")
+    res = signage("staff-pin", "set", "--generate", "--json", "--config", str(conf))
+    assert res.returncode == 0, res.stderr
+    pin = json.loads(res.stdout)["pin"]
+    stored = (tmp_path / "pin").read_text()
+    assert pin not in stored and oct((tmp_path / "pin").stat().st_mode & 0o777) == "0o600"
+    again = signage("staff-pin", "set", "--generate", "--if-missing", "--json", "--config", str(conf))
+    assert json.loads(again.stdout)["set"] is False and (tmp_path / "pin").read_text() == stored
+    bad = subprocess.run([sys.executable, "-m", "signage.cli", "staff-pin", "set", "--config", str(conf)],
+                         input="12\n", capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and (tmp_path / "pin").read_text() == stored
+    from edge.staff import pin_matches
+    assert pin_matches(json.loads(stored), pin) and not pin_matches(json.loads(stored), "2468")
+    old = tmp_path / "old.yaml"
+    old.write_text('kiosk:\n  staff_pin: "2468"\n')
+    res = signage("--config", str(old), "detect", str(MESSI))
+    assert res.returncode == 2 and "kiosk.staff_pin" in res.stderr and "signage staff-pin set" in res.stderr

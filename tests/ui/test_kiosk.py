@@ -156,14 +156,39 @@ def test_missing_catalogue_shows_the_fix(qtbot, cfg, tmp_path):
     assert "signage catalog import" in win.problem_text.text()
 
 
-def test_staff_pin(qtbot, kiosk_cfg):
+def test_staff_pin_locks_the_keypad_after_five_wrong_tries(qtbot, tmp_path):
+    from edge.staff import StaffLock, read_pin_file, write_pin_file
     from ui.app import PinDialog
-    d = PinDialog("2468")
+    write_pin_file(tmp_path / "pin", "739164")
+    now = [1000.0]
+    lock = StaffLock(read_pin_file(tmp_path / "pin"), max_tries=5, lock_s=60.0, clock=lambda: now[0])
+    d = PinDialog(lock)
     qtbot.addWidget(d)
-    d.entry.setText("1111")
-    assert not d.check() and d.message.text() == "Wrong PIN"
-    d.entry.setText("2468")
+    for left in (4, 3, 2, 1):
+        d.entry.setText("1111")
+        assert not d.check() and f"{left} tr" in d.message.text()
+    d.entry.setText("2222")
+    assert not d.check() and "locked for 60 s" in d.message.text()
+    d.entry.setText("739164")             # the right PIN during the lockout: refused, nothing learnt
+    assert not d.check() and "Locked" in d.message.text() and d.actions.count() == 0
+    now[0] += 61
+    d.entry.setText("739164")
     assert d.check() and d.actions.count() == 3
+
+
+def test_no_staff_pin_no_way_out_and_the_old_default_is_gone(qtbot, kiosk_cfg, tmp_path):
+    """The PIN 2468 printed in the README opened every kiosk; now one with no PIN set refuses all."""
+    import copy
+
+    from ui.app import KioskState, KioskWindow, PinDialog
+    c = copy.deepcopy(kiosk_cfg)
+    c.kiosk.staff_pin_file = tmp_path / "none"
+    win = KioskWindow(c, KioskState(), None)
+    qtbot.addWidget(win)
+    d = PinDialog(win.staff_lock)
+    qtbot.addWidget(d)
+    d.entry.setText("2468")
+    assert not d.check() and "signage staff-pin set" in d.message.text()
 
 
 def test_latest_frame_drops_stale_frames():
