@@ -433,6 +433,21 @@ def cmd_publish(args) -> int:
     return 0
 
 
+def cmd_compact(args) -> int:
+    """Head office: a snapshot per store, then the broker's retained history is cut to it."""
+    from sync.service import fleet, head_office, stores_to_publish
+    cfg = _config(args)
+    hq = head_office(cfg)
+    try:
+        report = hq.compact(stores_to_publish(cfg, hq, fleet(cfg), args.store, args.all))
+    finally:
+        hq.close()
+    text = "\n".join(f"{s}: snapshot of {r['ops']} items in {r['deltas']} deltas (seq {r['seq']}), "
+                     f"{r['cleared']} older deltas cleared from the broker" for s, r in report.stores.items())
+    _emit(args, report.to_json(), text + f"\n{report.bytes:,} bytes, {report.seconds:.1f} s")
+    return 0
+
+
 def cmd_fleet_status(args) -> int:
     from sync.service import fleet_report
     rows = fleet_report(_config(args), args.wait)
@@ -614,6 +629,11 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--looks", help="curated looks CSV (look_id,name,skus)")
     pb.add_argument("--no-vectors", action="store_true", help="let stores embed the images themselves")
     pb.set_defaults(func=cmd_publish)
+
+    cp = common(sub.add_parser("compact", help="head office: a snapshot per store; the older retained history goes"))
+    cp.add_argument("--store", action="append", help="a store id (repeatable)")
+    cp.add_argument("--all", action="store_true", help="every store (sync.stores, known and seen ones)")
+    cp.set_defaults(func=cmd_compact)
 
     fl = sub.add_parser("fleet", help="head office: the stores").add_subparsers(dest="fleet_command", required=True)
     fls = common(fl.add_parser("status", help="per store: online, catalogue version, lag, last seen, rejections"))

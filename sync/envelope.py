@@ -23,6 +23,7 @@ SCHEMA = 1
 MAX_DELTA_BYTES = 1_048_576        # a delta message; larger batches are split into chunks
 MAX_IMAGE_BYTES = 8_388_608        # one product image
 MAX_OPS = 500
+MAX_SNAPSHOT = 10_000              # deltas in one snapshot: 1M products at 100 per delta
 MAX_DEPTH = 8                      # envelope > ops > op > product > tags: 5 deep today
 
 __all__ = ["Delta", "Rejected", "canonical", "generate_keys", "load_private", "load_public", "parse", "sign"]
@@ -68,6 +69,7 @@ class Delta:
     seq: int
     created_at: str
     ops: list[Op]
+    snapshot: tuple[int, int] | None = None   # (first, last): this delta is part of a snapshot
 
 
 def depth(value) -> int:
@@ -125,5 +127,13 @@ def parse(payload: bytes, public_key: Ed25519PublicKey, catalog: str, store: str
         raise Rejected(f"wrong schema: seq {env['seq']} must be 1 or more")
     if len(env["ops"]) > MAX_OPS:
         raise Rejected(f"oversized: {len(env['ops'])} ops (limit {MAX_OPS})")
+    snapshot = env.get("snapshot")
+    if snapshot is not None:
+        if (not isinstance(snapshot, list) or len(snapshot) != 2
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in snapshot)
+                or not 1 <= snapshot[0] <= env["seq"] <= snapshot[1] or snapshot[1] - snapshot[0] >= MAX_SNAPSHOT):
+            raise Rejected(f"wrong schema: 'snapshot' must be [first, last] around seq {env['seq']} "
+                           f"(at most {MAX_SNAPSHOT} deltas)")
+        snapshot = (snapshot[0], snapshot[1])
     ops = [parse_op(op) for op in env["ops"]]
-    return Delta(env["catalog"], env["store"], env["seq"], env["created_at"], ops)
+    return Delta(env["catalog"], env["store"], env["seq"], env["created_at"], ops, snapshot)

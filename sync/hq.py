@@ -166,19 +166,26 @@ class HeadOffice:
             out.append(cur)
         return out
 
-    def record(self, store: str, chunks: list[list[Op]], new_sent: dict) -> list[tuple[int, str, bytes]]:
+    def record(self, store: str, chunks: list[list[Op]], new_sent: dict,
+               snapshot: bool = False) -> list[tuple[int, str, bytes]]:
         """Assign the next seqs and log the signed deltas of one store, in one transaction (one
-        fsync), before any of them is published."""
+        fsync), before any of them is published. snapshot: the chunks are everything the store
+        should have; each delta says so ([first, last]) and what was sent before is forgotten."""
         out = []
         cur = self.db.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
             cur.execute("INSERT OR IGNORE INTO stores VALUES (?, 0)", (store,))
             seq = cur.execute("SELECT seq FROM stores WHERE store=?", (store,)).fetchone()[0]
+            if snapshot:
+                cur.execute("DELETE FROM sent WHERE store=?", (store,))
+            span = [seq + 1, seq + len(chunks)]
             for chunk in chunks:
                 seq += 1
                 env = {"schema": SCHEMA, "catalog": self.catalog_id, "store": store, "seq": seq,
                        "created_at": now_iso(), "ops": [op.to_json() for op in chunk]}
+                if snapshot:
+                    env["snapshot"] = span
                 payload = sign(env, self.key)
                 topic = topics.delta(self.catalog_id, store, seq)
                 cur.execute("INSERT INTO log VALUES (?,?,?,?,0)", (store, seq, topic, payload))
@@ -248,15 +255,7 @@ class HeadOffice:
             from tqdm import tqdm
             bar = tqdm(total=total, desc="publishing", unit="msg", file=sys.stderr)
         # images first: a delta that names an image waits for it at the store
-        for i in range(0, len(shas), 200):
-            batch = shas[i:i + 200]
-            items = [(topics.image(self.catalog_id, sha), self._image_bytes(sha)) for sha in batch]
-            mids = self._send(items, report, bar)
-            missing = self.pub.wait(mids)
-            if missing:
-                raise ConnectionError(f"{len(missing)} images not acknowledged by the broker; run publish again")
-            self.db.executemany("INSERT OR IGNORE INTO images VALUES (?)", [(s,) for s in batch])
-            report.images += len(batch)
+        self._send_images(shas, report, bar)
         # every store's deltas go out before waiting: the broker acknowledges them in parallel
         sent: list[tuple[str, int, int]] = []          # (store, seq, mid)
         for store, store_chunks in chunks.items():
@@ -272,6 +271,59 @@ class HeadOffice:
             raise ConnectionError(f"{len(missing)} deltas not acknowledged by the broker; run publish again")
         if bar is not None:
             bar.close()
+        report.seconds = time.monotonic() - t0
+        return report
+
+    def _send_images(self, shas: list[str], report: PublishReport, bar=None) -> None:
+        """Images the broker has not confirmed yet, in batches, each batch recorded once acknowledged."""
+        known = {r[0] for r in self.db.execute("SELECT sha FROM images")}
+        shas = [s for s in shas if s not in known]
+        for i in range(0, len(shas), 200):
+            batch = shas[i:i + 200]
+            items = [(topics.image(self.catalog_id, sha), self._image_bytes(sha)) for sha in batch]
+            missing = self.pub.wait(self._send(items, report, bar))
+            if missing:
+                raise ConnectionError(f"{len(missing)} images not acknowledged by the broker; run publish again")
+            self.db.executemany("INSERT OR IGNORE INTO images VALUES (?)", [(s,) for s in batch])
+            report.images += len(batch)
+
+    def compact(self, stores: list[str], max_ops: int = 100) -> PublishReport:
+        """A snapshot per store, then the broker's retained history is cut to it.
+
+        Each store gets everything it should have as deltas S..S+k marked snapshot [S, S+k]; a
+        store applies them as one (whatever they do not name goes), so one that is new, wiped, or
+        away longer than its session starts from S. Once the broker has them, the retained deltas
+        before S are cleared, and so are the retained images no logged delta names any more: the
+        history a new store reads is one snapshot long, not every change since the first."""
+        t0 = time.monotonic()
+        report = PublishReport()
+        self.pub.wait_connected()
+        desired = self.desired(with_vectors=True)
+        ops = [desired[k][1] for k in sorted(desired, key=lambda k: ("plm".index(k[0]), k))]
+        self._send_images(sorted({op.product.image_sha256 for op in ops
+                                  if isinstance(op, UpsertProduct) and op.product.image_sha256}), report)
+        for store in stores:
+            chunks = self._chunks(ops, max_ops) or [[]]
+            logged = self.record(store, chunks, {k: h for k, (h, _) in desired.items()}, snapshot=True)
+            first = logged[0][0]
+            missing = self.pub.wait(self._send([(t, p) for _, t, p in logged], report))
+            if missing:
+                raise ConnectionError(f"{len(missing)} snapshot deltas not acknowledged; run compact again")
+            self.db.executemany("UPDATE log SET confirmed=1 WHERE store=? AND seq=?", [(store, q) for q, _, _ in logged])
+            old = self.db.execute("SELECT seq, topic FROM log WHERE store=? AND seq < ?", (store, first)).fetchall()
+            missing = self.pub.wait(self._send([(t, b"") for _, t in old], report))   # empty + retained: cleared
+            if missing:
+                raise ConnectionError("the broker did not confirm clearing the old history; run compact again")
+            self.db.execute("DELETE FROM log WHERE store=? AND seq < ?", (store, first))
+            report.stores[store] = {"ops": len(ops), "deltas": len(logged), "seq": self.last_seq(store),
+                                    "cleared": len(old)}
+        named = set()
+        for (payload,) in self.db.execute("SELECT payload FROM log"):
+            named |= {op["image_sha256"] for op in json.loads(payload)["ops"] if op.get("image_sha256")}
+        stale = [r[0] for r in self.db.execute("SELECT sha FROM images") if r[0] not in named]
+        if stale and not self.pub.wait(self._send([(topics.image(self.catalog_id, sha), b"") for sha in stale], report)):
+            self.db.executemany("DELETE FROM images WHERE sha=?", [(sha,) for sha in stale])
+        report.resent = 0
         report.seconds = time.monotonic() - t0
         return report
 

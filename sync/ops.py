@@ -282,29 +282,49 @@ def apply_delta(catalog, seq: int, ops: list[Op], vectors: dict[str, tuple[np.nd
     with catalog.transaction() as w:
         if seq != w.sync_seq + 1:
             raise ValueError(f"delta {seq} does not follow {w.sync_seq}")
-        for op in ops:
-            if isinstance(op, UpsertProduct):
-                vec = vectors.get(op.sku)
-                w.upsert_product(replace(op.product, image=images.get(op.product.image_sha256, "")),
-                                 vec[0] if vec else None, vec[1] if vec else "")
-            elif isinstance(op, DeleteProduct):
-                w.delete_product(op.sku)
-            elif isinstance(op, SetPrice):
-                w.set_price(op.sku, op.price, op.currency)
-            elif isinstance(op, SetStock):
-                w.set_stock(op.sku, op.stock)
-            elif isinstance(op, UpsertLook):
-                w.upsert_look(op.look_id, op.name, list(op.skus))
-            elif isinstance(op, DeleteLook):
-                w.delete_look(op.look_id)
-            elif isinstance(op, SetMerch):
-                if op.action == "clear":
-                    w.clear_merch(op.kind, op.target, op.rule or None)
-                else:
-                    w.set_merch(op.kind, op.target, op.action, op.weight)
-            else:  # pragma: no cover - parse_op makes only the types above
-                raise TypeError(f"not a catalogue op: {op!r}")
+        _write_ops(w, ops, vectors, images)
         w.set_sync_seq(seq)
+    return catalog.version
+
+
+def _write_ops(w, ops: list[Op], vectors: dict[str, tuple[np.ndarray, str]], images: dict[str, str]) -> None:
+    for op in ops:
+        if isinstance(op, UpsertProduct):
+            vec = vectors.get(op.sku)
+            w.upsert_product(replace(op.product, image=images.get(op.product.image_sha256, "")),
+                             vec[0] if vec else None, vec[1] if vec else "")
+        elif isinstance(op, DeleteProduct):
+            w.delete_product(op.sku)
+        elif isinstance(op, SetPrice):
+            w.set_price(op.sku, op.price, op.currency)
+        elif isinstance(op, SetStock):
+            w.set_stock(op.sku, op.stock)
+        elif isinstance(op, UpsertLook):
+            w.upsert_look(op.look_id, op.name, list(op.skus))
+        elif isinstance(op, DeleteLook):
+            w.delete_look(op.look_id)
+        elif isinstance(op, SetMerch):
+            if op.action == "clear":
+                w.clear_merch(op.kind, op.target, op.rule or None)
+            else:
+                w.set_merch(op.kind, op.target, op.action, op.weight)
+        else:  # pragma: no cover - parse_op makes only the types above
+            raise TypeError(f"not a catalogue op: {op!r}")
+
+
+def apply_snapshot(catalog, first: int, last: int, ops: list[Op], vectors: dict[str, tuple[np.ndarray, str]],
+                   images: dict[str, str]) -> int:
+    """Apply head office's snapshot (deltas first..last: every product, look and rule the store
+    should have) in one transaction: whatever it does not name goes, and the store is at `last`.
+    A store behind `first` (new, or away longer than the retained history) jumps to it."""
+    with catalog.transaction() as w:
+        if w.sync_seq >= first:
+            raise ValueError(f"snapshot {first}-{last} is not ahead of {w.sync_seq}")
+        w.keep_only_products({op.sku for op in ops if isinstance(op, UpsertProduct)})
+        w.delete_all_looks()
+        w.clear_all_merch()
+        _write_ops(w, ops, vectors, images)
+        w.set_sync_seq(last)
     return catalog.version
 
 

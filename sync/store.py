@@ -14,10 +14,12 @@ import json
 import logging
 import queue
 import random
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -32,7 +34,7 @@ from edge.vision.items import product_item
 
 from . import topics
 from .envelope import MAX_IMAGE_BYTES, Delta, Rejected, parse
-from .ops import DeleteProduct, UpsertProduct, apply_delta, image_path_for
+from .ops import DeleteProduct, UpsertProduct, apply_delta, apply_snapshot, image_path_for
 
 log = logging.getLogger("signage.sync")
 SESSION_EXPIRY = 30 * 24 * 3600      # keep a store's queue for 30 days offline
@@ -71,6 +73,36 @@ class SyncState:
     waiting: dict = field(default_factory=dict)   # seq -> (Delta, Incoming) held for a gap or image
 
 
+class SnapshotParts:
+    """The deltas of a head-office snapshot, kept on disk as they arrive (and acknowledged then:
+    a snapshot of a big catalogue is more deltas than the broker lets a client hold unacknowledged)
+    until all are here and it applies in one transaction."""
+
+    def __init__(self, folder):
+        self.db = sqlite3.connect(Path(folder) / "sync-snapshot.sqlite", isolation_level=None,
+                                  check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS parts (first INTEGER, last INTEGER, seq INTEGER, "
+                        "payload BLOB, PRIMARY KEY (first, seq))")
+
+    def add(self, first: int, last: int, seq: int, payload: bytes) -> None:
+        self.db.execute("INSERT OR IGNORE INTO parts VALUES (?,?,?,?)", (first, last, seq, payload))
+
+    def complete_after(self, seq: int) -> tuple[int, int] | None:
+        """The first snapshot beyond seq with every part here."""
+        return self.db.execute("SELECT first, last FROM parts WHERE first > ? GROUP BY first, last "
+                               "HAVING COUNT(*) = last - first + 1 ORDER BY first LIMIT 1", (seq,)).fetchone()
+
+    def payloads(self, first: int) -> list[bytes]:
+        return [r[0] for r in self.db.execute("SELECT payload FROM parts WHERE first=? ORDER BY seq", (first,))]
+
+    def drop_through(self, seq: int) -> None:
+        self.db.execute("DELETE FROM parts WHERE first <= ?", (seq,))
+
+    def waiting(self) -> list[int]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT first FROM parts ORDER BY first")]
+
+
 class StoreSync:
     def __init__(self, catalog: Catalog, catalog_id: str, store_id: str, public_key, host: str, port: int,
                  username: str, password: str, model_version: str, vision_factory=None, heartbeat: float = 30.0,
@@ -89,6 +121,7 @@ class StoreSync:
         self.max_loose_image_bytes = max_loose_image_bytes
         self._loose: dict[str, bytes] = {}      # verified images no delta has named yet (oldest first)
         self._wanted: dict[str, float] = {}     # sha -> since when a waiting delta needs it
+        self.snapshots = SnapshotParts(catalog.dir)
         self.vision_factory = vision_factory
         self._vision = None
         self.heartbeat = heartbeat
@@ -267,6 +300,8 @@ class StoreSync:
         self.publish_status()
 
     def _handle_delta(self, m: Incoming) -> None:
+        if not m.payload:     # head office cleared a retained delta older than its snapshot
+            return self._ack(m)
         try:
             d = parse(m.payload, self.key, self.catalog_id, self.store)
         except Rejected as e:
@@ -287,6 +322,11 @@ class StoreSync:
                 return
             # a fresh message with an old number: someone replayed a captured delta
             return self._reject(m, f"old sequence {d.seq} (this store is at {have}): replay ignored", d.seq)
+        if d.snapshot is not None:
+            # kept on disk until the whole snapshot is here, then applied at once (_drain_waiting)
+            self.snapshots.add(*d.snapshot, d.seq, m.payload)
+            self._claim_images(d)
+            return self._ack(m)
         if d.seq in self.state.waiting:       # the same delta twice (session and retained history)
             held = self.state.waiting[d.seq][1]
             if held[0].payload != m.payload:
@@ -300,6 +340,51 @@ class StoreSync:
                 self._ack(held)
             self._need_history = True
 
+    def _snapshot_due(self) -> Delta | None:
+        """A complete snapshot beyond this store's seq, when the next delta is not here (a store
+        that is new, or behind a compacted history) or is the snapshot's first: as one delta."""
+        have = self.catalog.sync_seq
+        due = self.snapshots.complete_after(have)
+        if due is None or (have + 1 in self.state.waiting and due[0] != have + 1):
+            return None
+        parts = [parse(p, self.key, self.catalog_id, self.store) for p in self.snapshots.payloads(due[0])]
+        return Delta(self.catalog_id, self.store, due[1], parts[-1].created_at,
+                     [op for d in parts for op in d.ops], due)
+
+    def _apply_snapshot(self) -> bool:
+        try:
+            d = self._snapshot_due()
+        except Rejected as e:          # a part no longer verifies (e.g. a new head-office key)
+            log.warning("snapshot dropped: %s", e)
+            self.snapshots.drop_through(self.snapshots.complete_after(self.catalog.sync_seq)[0])
+            return False
+        if d is None:
+            return False
+        self._claim_images(d)
+        if self._missing_images(d):
+            return False               # asked for; the next steps apply it when they are here
+        try:
+            vectors, images = self._vectors(d)
+            apply_snapshot(self.catalog, d.snapshot[0], d.snapshot[1], d.ops, vectors, images)
+        except Exception as e:         # nothing changed (one transaction); the parts come again
+            log.exception("snapshot %s-%s could not apply", *d.snapshot)
+            self.snapshots.drop_through(d.snapshot[1])
+            self.state.rejected += 1
+            self.state.last_rejection = {"topic": topics.delta(self.catalog_id, self.store, d.snapshot[0]),
+                                         "seq": d.snapshot[0], "reason": f"could not apply snapshot: {e}",
+                                         "at": now_iso()}
+            self.publish_status()
+            return False
+        for mv in {v[1] for v in vectors.values()}:
+            self.catalog.index(mv)
+        self.snapshots.drop_through(d.snapshot[1])
+        self.catalog.prune_images(set().union(*(self._images_of(w[0]) for w in self.state.waiting.values())))
+        self.state.applied += 1
+        self.state.last_applied_at = now_iso()
+        log.info("snapshot %s-%s applied: %s products", *d.snapshot, self.catalog.count())
+        self.publish_status()
+        return True
+
     def _drain_waiting(self) -> None:
         while True:
             nxt = self.catalog.sync_seq + 1
@@ -308,6 +393,8 @@ class StoreSync:
                 for m in self.state.waiting.pop(seq)[1]:
                     self._ack(m)
             if nxt not in self.state.waiting:
+                if self._apply_snapshot():     # a snapshot fills the gap (or follows what just applied)
+                    continue
                 break
             d, ms = self.state.waiting[nxt]
             missing = self._missing_images(d)
@@ -334,7 +421,9 @@ class StoreSync:
                     self._ack(extra)
         if self.state.waiting and self.catalog.sync_seq + 1 not in self.state.waiting:   # a gap, not an image
             self._gap_since = self._gap_since or time.monotonic()
-            if time.monotonic() - self._gap_since > GAP_WAIT and self.state.connected:
+            # a snapshot still arriving part by part: give it time before asking for everything again
+            wait = GAP_WAIT * 10 if self.snapshots.waiting() else GAP_WAIT
+            if time.monotonic() - self._gap_since > wait and self.state.connected:
                 self._gap_since = time.monotonic()
                 log.info("gap before %s: re-reading the retained history", min(self.state.waiting))
                 self._subscribe(replay_retained=True)

@@ -101,6 +101,17 @@ class Writer:
     def set_sync_seq(self, seq: int) -> None:
         self.cur.execute("INSERT OR REPLACE INTO meta VALUES ('sync_seq', ?)", (str(seq),))
 
+    # ---- a snapshot replaces everything ------------------------------------------------------
+    def keep_only_products(self, skus: set[str]) -> int:
+        """Delete every product not in skus (a head-office snapshot names all the store sells)."""
+        gone = [r[0] for r in self.cur.execute("SELECT sku FROM products") if r[0] not in skus]
+        for sku in gone:
+            self.delete_product(sku)
+        return len(gone)
+
+    def clear_all_merch(self) -> None:
+        self.cur.execute("DELETE FROM merch")
+
 
 class Catalog:
     def __init__(self, folder: Path, index_params: IndexParams = IndexParams(), create: bool = False,

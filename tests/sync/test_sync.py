@@ -382,6 +382,81 @@ def test_tls_a_store_needs_a_certificate_the_ca_signed(tmp_path, hq_seed, keys, 
         b.stop()
 
 
+def retained(broker, pattern: str, wait: float = 1.5) -> dict[str, bytes]:
+    """What the broker keeps retained under a topic pattern (read as head office)."""
+    got = {}
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    c.username_pw_set("hq", USERS["hq"])
+    c.on_connect = lambda cl, u, f, rc, p: cl.subscribe(pattern, qos=1)
+    c.on_message = lambda cl, u, m: got.__setitem__(m.topic, bytes(m.payload)) if m.retain else None
+    c.connect("127.0.0.1", broker.port)
+    c.loop_start()
+    time.sleep(wait)
+    c.loop_stop()
+    c.disconnect()
+    return got
+
+
+def test_compaction_a_new_store_starts_from_the_snapshot(tmp_path, broker, hq, keys, cfg):
+    """Head office compacts: a snapshot per store, the retained deltas before it and the images no
+    delta names are cleared. A store installed afterwards reads one snapshot, not the history, and
+    ends equal to head office; a store that was live through it stays equal; later deltas apply."""
+    hq.catalog.delete([p.sku for p in hq.catalog.products()][60:])
+    hq.publish(["s1"], max_ops=20)
+    live = store(tmp_path, broker, keys, cfg, name="s1")
+    try:
+        assert run_until(live, lambda: live.catalog.sync_seq == hq.last_seq("s1"), 60)
+        # a history: prices change, 10 products go (their photos with them), a look and a rule come
+        gone = [p.sku for p in hq.catalog.products()][50:]
+        only_theirs = {hq.catalog.get(s).image_sha256 for s in gone} - {
+            p.image_sha256 for p in hq.catalog.products() if p.sku not in gone}
+        hq.catalog.delete(gone)
+        batch = []
+        for p in hq.catalog.products()[:10]:
+            p.price = 1.99
+            batch.append((p, None, ""))
+        hq.catalog.upsert(batch)
+        hq.catalog.upsert_look("L1", "Weekend", [p.sku for p in hq.catalog.products()[:3]])
+        hq.catalog.set_merch("sku", hq.catalog.products()[4].sku, "boost", 0.7)
+        hq.publish(["s1"], max_ops=20)
+        before = hq.last_seq("s1")
+        assert run_until(live, lambda: live.catalog.sync_seq == before, 60)
+        rep = hq.compact(["s1"], max_ops=20)
+        first = before + 1
+        assert hq.last_seq("s1") == before + rep.stores["s1"]["deltas"] and rep.stores["s1"]["cleared"] == before
+        kept = retained(broker, topics.deltas(CAT, "s1"))
+        assert sorted(topics.seq_of(t) for t, p in kept.items() if p) == list(range(first, hq.last_seq("s1") + 1))
+        images = retained(broker, topics.images(CAT))
+        assert only_theirs and not only_theirs & {t.rsplit("/", 1)[-1] for t, p in images.items() if p}
+        assert run_until(live, lambda: live.catalog.sync_seq == hq.last_seq("s1"), 60)
+        # a store installed after the compaction: a new catalogue, a new session
+        (tmp_path / "new").mkdir()
+        from edge.vision.stages import model_version
+        fresh = StoreSync(Catalog(tmp_path / "new" / "cat", create=True), CAT, "s1", load_public(keys / "hq.pub"),
+                          "127.0.0.1", broker.port, "s1", USERS["s1"], model_version(cfg), heartbeat=1.0,
+                          client_id="store-s1-reinstalled").start()
+        try:
+            assert run_until(fresh, lambda: fresh.catalog.sync_seq == hq.last_seq("s1"), 60)
+            for s in (live, fresh):
+                assert product_rows(s.catalog) == product_rows(hq.catalog)
+                assert s.catalog.looks() == hq.catalog.looks() and sorted(s.catalog.merch()) == sorted(hq.catalog.merch())
+                assert set(s.catalog.images.shas()) == s.catalog.image_shas()
+                assert s.catalog.index(model_version(cfg)).count == hq.catalog.count()
+            assert fresh.state.applied == 1           # one snapshot, not the history
+            # and the stream goes on for both
+            p = hq.catalog.products()[0]
+            p.stock = 77
+            hq.catalog.upsert([(p, None, "")])
+            hq.publish(["s1"])
+            for s in (live, fresh):
+                assert run_until(s, lambda: s.catalog.sync_seq == hq.last_seq("s1"), 30)
+                assert s.catalog.get(p.sku).stock == 77
+        finally:
+            fresh.stop()
+    finally:
+        live.stop()
+
+
 FUZZ_CASES = int(os.environ.get("SIGNAGE_FUZZ_CASES", "10000"))
 
 
