@@ -50,8 +50,9 @@ class KioskConfig:
     staff_max_tries: int = 5           # wrong PINs in a row before the keypad locks ...
     staff_lock_s: float = 60.0         # ... for this long
     orientation: str = "auto"          # auto | landscape | portrait
-    privacy_notice: str = ("The camera is used only to find products. "
-                           "Nothing is recorded or stored, and nothing leaves this screen.")
+    privacy_notice: str = ("The camera is used only to find products. No image is recorded or stored, and "
+                           "no image leaves this screen. The screen counts, for the store, how often it is "
+                           "used and which products it shows (totals per hour, never per person).")
     product_url: str = "https://shop.example.com/p/{sku}"
     stable_frames: int = 3             # frames an item must be seen before its suggestions show
     attract_after_s: float = 8.0       # nobody and nothing in view this long: the attract loop
@@ -80,6 +81,14 @@ class SyncConfig:
 
 
 @dataclass
+class AnalyticsConfig:
+    enabled: bool = True               # aggregate counts only (docs/sync.md "What the screens count")
+    interval_s: float = 3600.0         # one message per window
+    min_count: int = 5                 # a count under this goes into "other": no shopper singled out
+    session_min_s: float = 2.0         # someone in front this long is a session
+
+
+@dataclass
 class Config:
     device: str = "CPU"
     precision: str = "default"
@@ -95,6 +104,7 @@ class Config:
     kiosk: KioskConfig = field(default_factory=KioskConfig)
     brand: BrandConfig = field(default_factory=BrandConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
     config_file: Path | None = None  # where this config was read from (not a YAML key)
 
     def check(self) -> "Config":
@@ -145,6 +155,12 @@ class Config:
                 raise ConfigError(f"config key 'sync.stores': {st!r} is not a valid store id")
         if not 0 < self.sync.broker_port < 65536:
             raise ConfigError(f"config key 'sync.broker_port': {self.sync.broker_port} is not a port")
+        a = self.analytics
+        if a.interval_s < 1 or a.session_min_s < 0:
+            raise ConfigError("config key 'analytics.interval_s': at least 1 s (and analytics.session_min_s >= 0)")
+        if a.min_count < 2:
+            raise ConfigError(f"config key 'analytics.min_count': at least 2 (1 would send single shoppers' "
+                              f"choices), got {a.min_count}")
         if self.brand.logo is not None and not self.brand.logo.is_file():
             raise ConfigError(f"config key 'brand.logo': {self.brand.logo} not found")
         return self

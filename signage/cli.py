@@ -448,6 +448,56 @@ def cmd_compact(args) -> int:
     return 0
 
 
+def _analytics_db(cfg) -> Path:
+    if cfg.sync.hq_dir is None:
+        raise SignageError("config key 'sync.hq_dir': head office's data folder is needed (the screens' counts go there)")
+    cfg.sync.hq_dir.mkdir(parents=True, exist_ok=True)
+    return cfg.sync.hq_dir / "analytics.sqlite"
+
+
+def cmd_fleet_collect(args) -> int:
+    """Head office's daemon: store every screen's window of counts as it arrives."""
+    import logging
+    import signal as _signal
+    from sync.service import broker_password, broker_tls
+    from sync.stats import Collector
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    cfg = _config(args)
+    c = Collector(_analytics_db(cfg), cfg.sync.catalog_id, cfg.sync.broker_host, cfg.sync.broker_port,
+                  cfg.sync.username or "hq", broker_password(cfg), broker_tls(cfg))
+    _signal.signal(_signal.SIGTERM, lambda *a: c.request_stop())
+    try:
+        c.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        c.close()
+    return 0
+
+
+def cmd_fleet_report(args) -> int:
+    from sync.stats import engagement_report, plot_sessions_per_hour, write_csv
+    cfg = _config(args)
+    db = _analytics_db(cfg)
+    rep = engagement_report(db, args.since, args.store)
+    if args.csv:
+        write_csv(rep, Path(args.csv))
+    if args.plot:
+        plot_sessions_per_hour(rep, Path(args.plot))
+    lines = [f"{'store':12s} {'screen':8s} {'sessions':>8s} {'engaged':>8s} {'rate':>5s} "
+             + " ".join(f"{'taps ' + f:>11s}" for f in ("similar", "look", "shop")) + "  top product (shown/opened)"]
+    for r in rep["screens"]:
+        tp = r["top_products"][0] if r["top_products"] else None
+        lines.append(f"{r['store']:12s} {r['screen']:8s} {r['sessions']:8d} {r['engaged_sessions']:8d} "
+                     f"{(r['engagement_rate'] if r['engagement_rate'] is not None else '-'):>5} "
+                     + " ".join(f"{r['taps'].get(f, 0):11d}" for f in ("similar", "look", "shop"))
+                     + (f"  {tp['id']} ({tp['shown']}/{tp['opened']})" if tp else ""))
+    t = rep["totals"]
+    lines.append(f"all: {t['sessions']} sessions, {t['engaged_sessions']} with a tap")
+    _emit(args, rep, "\n".join(lines))
+    return 0
+
+
 def cmd_fleet_status(args) -> int:
     from sync.service import fleet_report
     rows = fleet_report(_config(args), args.wait)
@@ -639,6 +689,14 @@ def build_parser() -> argparse.ArgumentParser:
     fls = common(fl.add_parser("status", help="per store: online, catalogue version, lag, last seen, rejections"))
     fls.add_argument("--wait", type=float, default=1.5, help="seconds to collect status messages")
     fls.set_defaults(func=cmd_fleet_status)
+    flc = common(fl.add_parser("collect", help="head office's daemon: store the screens' hourly counts"))
+    flc.set_defaults(func=cmd_fleet_collect)
+    flr = common(fl.add_parser("report", help="per store and screen: sessions, engagement, taps, shown vs opened"))
+    flr.add_argument("--since", help="from this date or time (UTC, e.g. 2026-11-01 or 2026-11-01T09)")
+    flr.add_argument("--store", help="one store")
+    flr.add_argument("--csv", metavar="FILE", help="also write one row per screen to this CSV")
+    flr.add_argument("--plot", metavar="PNG", help="also draw sessions per hour to this PNG")
+    flr.set_defaults(func=cmd_fleet_report)
 
     bn = sub.add_parser("bench", help="benchmarks: docs/benchmarks.md with plots")
     bn.add_argument("--quick", action="store_true", help="fewer runs, 10k vectors only")

@@ -5,7 +5,7 @@ from edge.config import Config
 from edge.errors import ConfigError
 
 
-def _password(cfg: Config) -> str:
+def broker_password(cfg: Config) -> str:
     f = cfg.sync.password_file
     if f is None:
         return ""
@@ -14,7 +14,7 @@ def _password(cfg: Config) -> str:
     return f.read_text().strip()
 
 
-def _tls(cfg: Config) -> dict | None:
+def broker_tls(cfg: Config) -> dict | None:
     s = cfg.sync
     if s.tls_ca is None:
         for key in ("tls_cert", "tls_key"):
@@ -50,8 +50,8 @@ def store_sync(cfg: Config, catalog=None):
         reembed(catalog, rt.vision)
     return StoreSync(catalog, cfg.sync.catalog_id, cfg.sync.store_id, load_public(cfg.sync.public_key),
                      cfg.sync.broker_host, cfg.sync.broker_port, cfg.sync.username or cfg.sync.store_id,
-                     _password(cfg), rt.model_version, vision_factory=lambda: rt.vision,
-                     heartbeat=cfg.sync.heartbeat_s, tls=_tls(cfg), screen=cfg.sync.screen or None)
+                     broker_password(cfg), rt.model_version, vision_factory=lambda: rt.vision,
+                     heartbeat=cfg.sync.heartbeat_s, tls=broker_tls(cfg), screen=cfg.sync.screen or None)
 
 
 def head_office(cfg: Config, connect: bool = True):
@@ -62,15 +62,15 @@ def head_office(cfg: Config, connect: bool = True):
                           "(`signage keys generate`)")
     if cfg.sync.hq_dir is None:
         raise ConfigError("config key 'sync.hq_dir': head office's data folder is needed")
-    pub = Publisher(cfg.sync.broker_host, cfg.sync.broker_port, cfg.sync.username or "hq", _password(cfg),
-                    _tls(cfg)) if connect else None
+    pub = Publisher(cfg.sync.broker_host, cfg.sync.broker_port, cfg.sync.username or "hq", broker_password(cfg),
+                    broker_tls(cfg)) if connect else None
     return HeadOffice(cfg.sync.hq_dir, cfg.sync.catalog_id, load_private(cfg.sync.private_key), pub)
 
 
 def fleet(cfg: Config, wait: float = 1.5) -> dict:
     from .hq import fleet_status
-    return fleet_status(cfg.sync.broker_host, cfg.sync.broker_port, cfg.sync.username or "hq", _password(cfg),
-                        cfg.sync.catalog_id, wait, _tls(cfg))
+    return fleet_status(cfg.sync.broker_host, cfg.sync.broker_port, cfg.sync.username or "hq", broker_password(cfg),
+                        cfg.sync.catalog_id, wait, broker_tls(cfg))
 
 
 def stores_to_publish(cfg: Config, hq, status: dict, named: list[str] | None, every: bool) -> list[str]:

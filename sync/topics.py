@@ -36,3 +36,12 @@ def screen_statuses(catalog: str) -> str:
 def seq_of(topic: str) -> int | None:
     tail = topic.rsplit("/", 1)[-1]
     return int(tail) if tail.isdigit() else None
+
+
+def screen_stats(catalog: str, store: str, screen: str) -> str:
+    """One screen's aggregate counts for a window (QoS 1, not retained)."""
+    return f"signage/{catalog}/{store}/screen/{screen}/stats"
+
+
+def all_screen_stats(catalog: str) -> str:
+    return f"signage/{catalog}/+/screen/+/stats"

@@ -122,9 +122,10 @@ class PinDialog(QDialog):
 
 class KioskWindow(QMainWindow):
     def __init__(self, cfg: Config, state: KioskState, catalog=None, problem: str | None = None,
-                 sync_status=lambda: "sync: not set up"):
+                 sync_status=lambda: "sync: not set up", engagement=None):
         super().__init__()
         self.cfg = cfg
+        self.engagement = engagement      # edge.live.engagement.Engagement: aggregate counts, or None
         try:
             pin = read_pin_file(cfg.kiosk.staff_pin_file)
         except ConfigError:     # damaged: the keypad says to set it again, the kiosk still serves
@@ -386,6 +387,8 @@ class KioskWindow(QMainWindow):
         self.detail_stock.setText(f"{p.stock} in stock · aisle {p.aisle}" if p.stock > 0 else "Out of stock here")
         self.detail_desc.setText(p.description or ", ".join(p.colors))
         self.qr.set_url(self.cfg.kiosk.product_url.format(sku=sku))
+        if self.engagement is not None:
+            self.engagement.qr_shown(sku)
         self.stack.setCurrentWidget(self.detail)
         QTimer.singleShot(30_000, self.close_detail)     # nobody reading it: back to live
 
@@ -417,7 +420,7 @@ class KioskWindow(QMainWindow):
             card.setFixedHeight(190)
             # the grid follows the screen's width, not the cards' preferred width (portrait screens)
             card.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-            card.tapped.connect(self.open_detail)
+            card.tapped.connect(lambda sku: self._tap("attract", sku))
             self.attract_pics.addWidget(card, i // columns, i % columns)
         self._attract_index += 1
 
@@ -448,7 +451,15 @@ class KioskWindow(QMainWindow):
         self.status_label.setText(f"catalogue v{version} · {self.sync_status()} · {src} · {fps:.0f} fps")
 
     def _show_suggestions(self, result) -> None:
-        self.show_panel(panel_for(result, self.mode, self.cfg.kiosk.suggestions))
+        panel = panel_for(result, self.mode, self.cfg.kiosk.suggestions)
+        if self.engagement is not None:
+            self.engagement.observe(result, self.mode, panel)
+        self.show_panel(panel)
+
+    def _tap(self, feature: str, sku: str, look_id: str = "") -> None:
+        if self.engagement is not None:
+            self.engagement.tapped(feature, sku, look_id)
+        self.open_detail(sku)
 
     def show_panel(self, panel: Panel) -> None:
         key = (self.mode, *panel.key)          # (mode, title, skus)
@@ -460,7 +471,7 @@ class KioskWindow(QMainWindow):
         for c in panel.cards:
             card = ProductCard(c.sku, c.name, money(c.price, c.currency), c.stock, c.aisle, c.why,
                                pixmap_for(self._image(c.image), self._pixmaps), c.badge)
-            card.tapped.connect(self.open_detail)
+            card.tapped.connect(lambda sku, look=c.look_id: self._tap(self.mode, sku, look))
             self.cards.addWidget(card)
         self.cards.addStretch(1)
 

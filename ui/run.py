@@ -36,7 +36,12 @@ def run_kiosk(cfg: Config, source: str | None = None, windowed: bool = False, qu
         if catalog is None or cfg.sync.public_key is None:
             return "sync: off"
         return f"sync: seq {catalog.sync_seq}"
-    window = KioskWindow(cfg, state, catalog, problem, sync_status=sync_status)
+    engagement, stats = None, None
+    if cfg.analytics.enabled:
+        from edge.live.engagement import Engagement
+        engagement = Engagement(cfg.analytics.session_min_s, cfg.kiosk.attract_after_s)
+        stats = start_stats(cfg, engagement)
+    window = KioskWindow(cfg, state, catalog, problem, sync_status=sync_status, engagement=engagement)
     if cfg.kiosk.fullscreen and not windowed:
         window.fill_screen()
     else:
@@ -51,7 +56,21 @@ def run_kiosk(cfg: Config, source: str | None = None, windowed: bool = False, qu
     finally:
         if pipeline is not None:
             pipeline.stop()
+        if stats is not None:
+            stats.stop()
     if pipeline is not None and pipeline.failure:
         print(f"signage kiosk: {pipeline.failure}; exiting so that the service restarts it", file=sys.stderr)
         return rc or EXIT_RESTART
     return rc
+
+
+def start_stats(cfg: Config, engagement):
+    """The screen's hourly counts to head office, when the screen has a broker to send them to
+    (sync set up: its store id and password); without one they are counted and let go."""
+    if cfg.sync.password_file is None:
+        return None
+    from sync.service import broker_password, broker_tls
+    from sync.stats import StatsPublisher
+    return StatsPublisher(engagement, cfg.sync.catalog_id, cfg.sync.store_id, cfg.sync.screen or "main",
+                          cfg.sync.broker_host, cfg.sync.broker_port, cfg.sync.username or cfg.sync.store_id,
+                          broker_password(cfg), cfg.analytics.interval_s, cfg.analytics.min_count, broker_tls(cfg)).start()

@@ -26,7 +26,10 @@ DIM = 16           # small synthetic vectors: the fleet moves messages, it does 
 
 
 def bridge_config(store: str, hq_port: int, password: str, catalog: str = CAT) -> str:
-    """The store broker's bridge to head office (deploy/mosquitto/store-bridge.conf, minus TLS)."""
+    """The store broker's bridge to head office: deploy/mosquitto/store-bridge.conf's topics, minus TLS."""
+    template = (Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "store-bridge.conf").read_text()
+    topics = [line.replace("CATALOG", catalog).replace("STORE_ID", store) for line in template.splitlines()
+              if line.startswith("topic ")]
     return f"""
 connection hq-{store}
 address 127.0.0.1:{hq_port}
@@ -36,12 +39,7 @@ remote_clientid bridge-{store}
 cleansession false
 bridge_protocol_version mqttv50
 restart_timeout 1 5
-topic signage/{catalog}/{store}/delta/# in 1
-topic signage/{catalog}/image/# in 1
-topic signage/{catalog}/{store}/status out 1
-topic signage/{catalog}/{store}/screen/+/status out 1
-"""
-
+""" + "\n".join(topics) + "\n"
 
 @dataclass
 class Screen:

@@ -22,6 +22,7 @@ class Card:
     why: str = ""                  # complete the look: why it goes with the shopper's item
     image: str | None = None       # path inside the catalogue folder
     badge: str = ""                # slot, or "person 2 · Top"
+    look_id: str = ""              # complete the look: the curated look it comes from
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,8 @@ def panel_for(result: FrameResult | None, mode: str, n: int) -> Panel:
     if mode == "look":
         return Panel(f"To wear with your {_your(main.colors, what)}",
                      tuple(Card(s.product.sku, s.product.name, s.product.price, s.product.currency, s.product.stock,
-                                s.product.aisle, s.why, s.product.image or None, s.slot) for s in main.looks[:n]))
+                                s.product.aisle, s.why, s.product.image or None, s.slot, s.look_id)
+                           for s in main.looks[:n]))
     cards = []
     groups = by_person(result.shown)
     for person, items in groups:

@@ -37,7 +37,7 @@ class ScreenChanges:
 
 
 def watch_realtime(runtime, source: str, emit: Callable[[ShownChange], None], loop: bool = False,
-                   frames: int | None = None) -> int:
+                   frames: int | None = None, observe: Callable[[FrameResult], None] | None = None) -> int:
     """The kiosk's two threads, a file paced at its frame rate as a camera delivers it (older
     frames dropped while inference is busy). shown_at: when the result was ready, from the first
     frame's capture. Returns the number of results."""
@@ -52,6 +52,8 @@ def watch_realtime(runtime, source: str, emit: Callable[[ShownChange], None], lo
         change = changes(result, result.done_at - start[0])
         if change is not None:
             emit(change)
+        if observe is not None:         # e.g. the screen's engagement counters, as the window feeds them
+            observe(result)
         if frames is not None and pipe.frames_captured >= frames:
             done.set()
 
@@ -71,7 +73,7 @@ def watch_realtime(runtime, source: str, emit: Callable[[ShownChange], None], lo
 
 
 def watch_every_frame(runtime, source: str, emit: Callable[[ShownChange], None], loop: bool = False,
-                      frames: int | None = None) -> int:
+                      frames: int | None = None, observe: Callable[[FrameResult, float], None] | None = None) -> int:
     """The same recognizer and cards, every frame in order (repeatable; no frame dropped).
     shown_at: the frame's place in the source (index / fps). Returns the number of frames."""
     recognize, changes, n = runtime.recognizer(), ScreenChanges(), 0
@@ -80,7 +82,10 @@ def watch_every_frame(runtime, source: str, emit: Callable[[ShownChange], None],
             frame = src.read()
             if frame is None:
                 break
-            change = changes(recognize(frame), n / src.fps)
+            result = recognize(frame)
+            change = changes(result, n / src.fps)
+            if observe is not None:     # (result, its time in the source)
+                observe(result, n / src.fps)
             n += 1
             if change is not None:
                 emit(change)

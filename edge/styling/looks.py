@@ -63,6 +63,7 @@ class Suggestion:
     score: float
     why: str
     pinned: bool = False
+    look_id: str = ""          # the curated look it comes from, if any
 
     def to_json(self) -> dict:
         p = self.product
@@ -153,7 +154,7 @@ class CompleteTheLook:
             else:
                 why = ""
             pin = p.sku in pinned or (p.sku in look_of and look_of[p.sku][0] in pinned_looks)
-            best.setdefault(slot, []).append(Suggestion(slot, p, score, why, pin))
+            best.setdefault(slot, []).append(Suggestion(slot, p, score, why, pin, look_of.get(p.sku, ("",))[0]))
 
         out = []
         for slot in SLOTS:

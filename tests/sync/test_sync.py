@@ -334,7 +334,7 @@ def test_tls_a_store_needs_a_certificate_the_ca_signed(tmp_path, hq_seed, keys, 
     signed, are refused in the handshake and receive nothing."""
     from edge.config import load_config
     from sync import certs
-    from sync.service import _tls
+    from sync.service import broker_tls
     ca, rogue = tmp_path / "ca", tmp_path / "rogue"
     certs.make_ca(ca)
     certs.make_server(ca, ca, ["127.0.0.1", "localhost"])
@@ -355,7 +355,7 @@ def test_tls_a_store_needs_a_certificate_the_ca_signed(tmp_path, hq_seed, keys, 
         # the store's TLS comes from its config, as `signage sync run` reads it
         (tmp_path / "s1.yaml").write_text(yaml.safe_dump({"sync": {
             "tls_ca": str(ca / "ca.crt"), "tls_cert": str(ca / "s1.crt"), "tls_key": str(ca / "s1.key")}}))
-        tls = _tls(load_config(tmp_path / "s1.yaml"))
+        tls = broker_tls(load_config(tmp_path / "s1.yaml"))
         from edge.vision.stages import model_version
 
         def a_store(name, tls):

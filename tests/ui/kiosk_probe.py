@@ -60,12 +60,19 @@ def main():
     rt = Runtime(cfg)
     pipeline, catalog = rt.pipeline("0", **state.callbacks()), rt.catalog
     pipeline.open_source = lambda: FakeCamera(frames)
-    win = KioskWindow(cfg, state, catalog)
+    # the screen's counters and their hourly message, every second here (to a broker that is not
+    # there: paho keeps them in memory), so the trace covers them too
+    from edge.live.engagement import Engagement
+    from sync.stats import StatsPublisher
+    engagement = Engagement(cfg.analytics.session_min_s, cfg.kiosk.attract_after_s)
+    stats = StatsPublisher(engagement, "demo", "probe", "1", "127.0.0.1", 9, "probe", "x", interval_s=1.0)
+    win = KioskWindow(cfg, state, catalog, engagement=engagement)
     win.resize(1280, 720)
     win.show()
     for _ in range(20):
         QCoreApplication.processEvents()
     mark("START")
+    stats.start()
     pipeline.start()
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -73,9 +80,12 @@ def main():
         time.sleep(0.01)
     shown = win._shown_key
     pipeline.stop()
+    stats.stop(flush=False)
     mark("END")
     pipeline.raise_if_failed()
-    print("RESULTS", pipeline.results, "SHOWN", bool(shown and shown[2]), flush=True)
+    counted = sum(sum(m["shown"]["similar"].values()) for m in stats.sent)
+    print("RESULTS", pipeline.results, "SHOWN", bool(shown and shown[2]), "WINDOWS", len(stats.sent),
+          "COUNTED", counted, flush=True)
     os._exit(0)   # skip Qt teardown: the check is over
 
 

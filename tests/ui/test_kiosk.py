@@ -257,8 +257,9 @@ def test_no_file_is_written_while_the_kiosk_runs_on_a_camera(demo_catalog, tmp_p
          sys.executable, str(ROOT / "tests" / "ui" / "kiosk_probe.py"), str(demo_catalog), "6"],
         capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    m = re.search(r"RESULTS (\d+) SHOWN (\w+)", proc.stdout)
+    m = re.search(r"RESULTS (\d+) SHOWN (\w+) WINDOWS (\d+) COUNTED (\d+)", proc.stdout)
     assert m and int(m.group(1)) > 10 and m.group(2) == "True"    # it really ran and showed cards
+    assert int(m.group(3)) >= 3 and int(m.group(4)) > 0           # ...and counted them, window by window
     lines = log.read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if "SIGNAGE-MARK-START" in line)
     end = next(i for i, line in enumerate(lines) if "SIGNAGE-MARK-END" in line)
