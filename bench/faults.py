@@ -56,14 +56,14 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def head_office(tmp: Path, vision, broker: Broker, n: int) -> HeadOffice:
+def head_office(tmp: Path, vision, broker: Broker, n: int, name: str) -> HeadOffice:
     rows = cc0_cycle(n)
     lines = ["sku,name,category,price,currency,stock,aisle,image"]
     lines += [f"P{i:04d},{r['label']} {i},{r['label']},{10 + i % 50}.99,EUR,{i % 7},A{i % 9},{cc0_path(r)}"
               for i, r in enumerate(rows)]
     (tmp / "catalog.csv").write_text("\n".join(lines) + "\n")
     pub = Publisher("127.0.0.1", broker.port, "hq", USERS["hq"])
-    hq = HeadOffice(tmp / "hq", CAT, load_private(tmp / "hq.key"), pub)
+    hq = HeadOffice(tmp / name, CAT, load_private(tmp / "hq.key"), pub)   # its own log per broker
     import_catalog(tmp / "catalog.csv", hq.catalog, vision, progress=False)
     return hq
 
@@ -86,7 +86,7 @@ def seq_of(folder: Path) -> int:
 def bench_fuzz(tmp: Path, cfg, vision, n: int) -> dict:
     from bench.harness.fuzz import run_fuzz
     broker = Broker(tmp / "broker-fuzz", USERS).start()
-    hq = head_office(tmp, vision, broker, 20)
+    hq = head_office(tmp, vision, broker, 20, "hq-fuzz")
     hq.publish(["s1"])
     s = StoreSync(Catalog(tmp / "store-fuzz", create=True), CAT, "s1", load_public(tmp / "hq.pub"), "127.0.0.1",
                   broker.port, "s1", USERS["s1"], model_version(cfg), heartbeat=1.0).start()
@@ -114,7 +114,7 @@ def bench_fuzz(tmp: Path, cfg, vision, n: int) -> dict:
 
 def bench_kills(tmp: Path, cfg, vision, kills: int, seed: int = 7) -> dict:
     broker = Broker(tmp / "broker-kill", USERS).start()
-    hq = head_office(tmp, vision, broker, 200)
+    hq = head_office(tmp, vision, broker, 200, "hq-kill")
     store_dir = tmp / "store-kill"
     (tmp / "pw").write_text(USERS["s1"])
     conf = tmp / "store.yaml"
