@@ -63,7 +63,7 @@ def test_sessions_need_two_seconds_and_end_after_the_idle_time():
 
 
 @pytest.mark.skipif(shutil.which("mosquitto") is None, reason="deploy/install.sh installs mosquitto")
-def test_two_stores_screens_counts_reach_head_office_summed_and_folded(tmp_path, cfg):
+def test_two_stores_screens_counts_reach_head_office_summed_and_folded(tmp_path, cfg, demo_catalog):
     """Two screens in two stores run the kiosk's pipeline on the demo video for a few windows; their
     counts go through each store's broker and bridge; head office's report equals the sum of what
     the screens counted, and no count under min_count is ever on the wire."""
@@ -89,6 +89,9 @@ def test_two_stores_screens_counts_reach_head_office_summed_and_folded(tmp_path,
     hq_dir = tmp_path / "hqdata"
     hq_dir.mkdir()
     collector = Collector(hq_dir / "analytics.sqlite", CAT, "127.0.0.1", hq.port, "hq", "hq-pw")
+    import copy
+    cfg = copy.deepcopy(cfg)
+    cfg.catalog_dir = demo_catalog       # the bundled demo catalogue (a clean clone has no var/)
     rt = Runtime(cfg)
     counted: dict[str, list[Window]] = {}
     pubs = []
