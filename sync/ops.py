@@ -45,17 +45,28 @@ class LookOp:
         return f"l:{self.look_id}"
 
 
+DTYPES = {"f32": np.float32, "f16": np.float16}
+
+
 @dataclass(frozen=True)
 class VectorRef:
     model_version: str
-    f32: str                    # base64 of the float32 vector
+    data: str                   # base64 of the vector
+    dtype: str = "f32"          # f16: half the bytes on the wire (a store keeps float32 either way)
 
     def array(self) -> np.ndarray:
-        return np.frombuffer(base64.b64decode(self.f32), np.float32)
+        return np.frombuffer(base64.b64decode(self.data), DTYPES[self.dtype]).astype(np.float32)
 
     @classmethod
-    def of(cls, blob: bytes, model_version: str) -> "VectorRef":
-        return cls(model_version, base64.b64encode(blob).decode())
+    def of(cls, blob: bytes, model_version: str, half: bool = False) -> "VectorRef":
+        """From head office's float32 bytes; half: sent as float16 (unit vectors lose nothing a
+        search can tell: bench/faults.py measures recall@10 of f16 against f32)."""
+        if half:
+            blob = np.frombuffer(blob, np.float32).astype(np.float16).tobytes()
+        return cls(model_version, base64.b64encode(blob).decode(), "f16" if half else "f32")
+
+    def to_json(self) -> dict:
+        return {"model_version": self.model_version, self.dtype: self.data}
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,7 @@ class UpsertProduct(ProductOp):
         if p.price is None:
             del d["price"]
         if self.vector is not None:
-            d["vector"] = {"model_version": self.vector.model_version, "f32": self.vector.f32}
+            d["vector"] = self.vector.to_json()
         return d
 
 
@@ -213,18 +224,22 @@ def _vector(op: dict) -> VectorRef | None:
     vec = op.get("vector")
     if vec is None:
         return None
-    if not isinstance(vec, dict) or not isinstance(vec.get("model_version"), str) or not isinstance(vec.get("f32"), str):
-        raise Rejected("op upsert_product: 'vector' must be {model_version, f32 (base64)}")
+    kinds = [k for k in DTYPES if k in vec] if isinstance(vec, dict) else []
+    if (not isinstance(vec, dict) or not isinstance(vec.get("model_version"), str) or len(kinds) != 1
+            or not isinstance(vec[kinds[0]], str)):
+        raise Rejected("op upsert_product: 'vector' must be {model_version, f32 or f16 (base64)}")
+    dtype = kinds[0]
+    width = np.dtype(DTYPES[dtype]).itemsize
     try:
-        raw = base64.b64decode(vec["f32"], validate=True)
+        raw = base64.b64decode(vec[dtype], validate=True)
     except ValueError:
-        raise Rejected("op upsert_product: 'vector.f32' is not base64") from None
-    if len(raw) % 4 or not 0 < len(raw) <= 4 * MAX_VECTOR_DIM:
-        raise Rejected("op upsert_product: 'vector.f32' is not a float32 vector")
-    if not np.isfinite(np.frombuffer(raw, np.float32)).all():
+        raise Rejected(f"op upsert_product: 'vector.{dtype}' is not base64") from None
+    if len(raw) % width or not 0 < len(raw) <= width * MAX_VECTOR_DIM:
+        raise Rejected(f"op upsert_product: 'vector.{dtype}' is not a {'float32' if width == 4 else 'float16'} vector")
+    if not np.isfinite(np.frombuffer(raw, DTYPES[dtype])).all():
         # one NaN in the index makes every search of the store return nothing useful
-        raise Rejected("op upsert_product: 'vector.f32' holds NaN or infinity")
-    return VectorRef(vec["model_version"], vec["f32"])
+        raise Rejected(f"op upsert_product: 'vector.{dtype}' holds NaN or infinity")
+    return VectorRef(vec["model_version"], vec[dtype], dtype)
 
 
 def parse_op(op) -> Op:

@@ -66,12 +66,14 @@ class Cases:
         self.rng, self.key, self.cat, self.store = rng, key, catalog_id, store
         self.mv, self.dim, self.skus, self.image_sha = model_version, dim, skus, image_sha
 
-    def vector(self, n: int | None = None, fill=None, mv: str | None = None) -> dict:
+    def vector(self, n: int | None = None, fill=None, mv: str | None = None, half: bool | None = None) -> dict:
         v = np.random.default_rng(self.rng.getrandbits(32)).standard_normal(n or self.dim).astype(np.float32)
         v /= np.linalg.norm(v)
         if fill is not None:
             v[self.rng.randrange(len(v))] = fill
-        return {"model_version": mv or self.mv, "f32": base64.b64encode(v.tobytes()).decode()}
+        half = self.rng.random() < 0.5 if half is None else half      # head office sends f16; f32 is read too
+        data = v.astype(np.float16 if half else np.float32).tobytes()
+        return {"model_version": mv or self.mv, "f16" if half else "f32": base64.b64encode(data).decode()}
 
     def sku(self) -> str:
         # mostly known skus; a small pool of new ones, so the catalogue stays small as cases apply

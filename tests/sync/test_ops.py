@@ -113,3 +113,47 @@ def test_a_rule_that_goes_is_cleared_alone(tmp_path):
         parse_op({"op": "set_merch", "kind": "sku", "target": "A_1", "action": "pin", "rule": "boost"})
     hq.record("s1", [ops], {ops[0].key: None})
     assert hq.diff("s1", hq.desired(False))[0] == []        # nothing left to send: the pin is still known as sent
+
+
+def unit_vectors(n, dim=1408, seed=0):
+    v = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_half_vectors_halve_the_wire_and_keep_the_neighbours():
+    v = unit_vectors(1)[0]
+    full, half = VectorRef.of(v.tobytes(), "m:1"), VectorRef.of(v.tobytes(), "m:1", half=True)
+    op32 = UpsertProduct.of(Product("P-1", "Linen shirt"), full).to_json()
+    op16 = UpsertProduct.of(Product("P-1", "Linen shirt"), half).to_json()
+    assert len(op16["vector"]["f16"]) < 0.51 * len(op32["vector"]["f32"])
+    back = parse_op(op16).vector.array()
+    assert back.dtype == np.float32 and np.abs(back - v).max() < 1e-3
+    # what a store finds with them: the same 10 nearest, on random unit vectors (the hard case:
+    # their neighbours are nearly equidistant)
+    db, q = unit_vectors(3000, seed=1), unit_vectors(100, seed=2)
+    db16 = db.astype(np.float16).astype(np.float32)
+    top = lambda m: np.argsort(-(q @ m.T), axis=1)[:, :10]   # noqa: E731
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top(db), top(db16))])
+    assert recall >= 0.99, recall
+
+
+@pytest.mark.parametrize("vector, reason", [
+    ({"model_version": "m", "f32": "AAAAAA==", "f16": "AAA="}, "f32 or f16"),
+    ({"model_version": "m", "f16": "AAAA"}, "float16 vector"),                         # 3 bytes
+    ({"model_version": "m", "f16": __import__("base64").b64encode(np.array([np.nan, 1], np.float16).tobytes()).decode()},
+     "NaN"),
+])
+def test_bad_half_vectors_are_refused(vector, reason):
+    with pytest.raises(Rejected, match=reason):
+        parse_op({"op": "upsert_product", "sku": "P-1", "name": "x", "vector": vector})
+
+
+def test_how_vectors_travel_never_makes_head_office_send_a_product_again(tmp_path):
+    from sync.envelope import generate_keys, load_private
+    from sync.hq import HeadOffice
+    generate_keys(tmp_path / "k", tmp_path / "k.pub")
+    hq = HeadOffice(tmp_path / "hq", "demo", load_private(tmp_path / "k"))
+    hq.catalog.upsert([(Product(f"P-{i}", "shirt"), v, "m:1") for i, v in enumerate(unit_vectors(3))])
+    half, full = hq.desired(half=True), hq.desired(half=False)
+    assert {k: h for k, (h, _) in half.items()} == {k: h for k, (h, _) in full.items()}
+    assert all("f16" in op.to_json()["vector"] for _, op in half.values())
