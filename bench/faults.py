@@ -20,7 +20,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from conftest import cc0_cycle, cc0_path  # noqa: E402
 from bench.harness.broker import Broker  # noqa: E402
 from edge.catalog.importer import import_catalog  # noqa: E402
 from edge.catalog.index import VectorIndex  # noqa: E402
-from edge.catalog.store import Catalog  # noqa: E402
+from edge.catalog.store import Catalog, peek  # noqa: E402
 from edge.config import load_config  # noqa: E402
 from edge.vision.stages import Vision, model_version  # noqa: E402
 from sync import topics  # noqa: E402
@@ -69,18 +68,7 @@ def head_office(tmp: Path, vision, broker: Broker, n: int, name: str) -> HeadOff
 
 
 def seq_of(folder: Path) -> int:
-    db = folder / "catalog.sqlite"
-    if not db.exists():
-        return 0
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-        try:
-            row = con.execute("SELECT value FROM meta WHERE key='sync_seq'").fetchone()
-            return int(row[0]) if row else 0
-        finally:
-            con.close()
-    except sqlite3.OperationalError:
-        return 0
+    return int(peek(folder, "SELECT value FROM meta WHERE key='sync_seq'"))
 
 
 def bench_fuzz(tmp: Path, cfg, vision, n: int) -> dict:

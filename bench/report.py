@@ -461,6 +461,23 @@ def faults_markdown(fa: dict | None) -> list[str]:
     return L
 
 
+def delta_index_markdown(d: dict | None) -> list[str]:
+    L = ["## A delta into a big catalogue: the index updated in place vs rebuilt (`python -m bench.delta_index --write`)", ""]
+    if not d:
+        return L + ["not run", ""]
+    ip, rb = d["in_place"], d["rebuilt"]
+    L += [f"Machine: {d['machine']}. {d['products']:,} products with random unit vectors of {d['dim']} dims "
+          f"(index {d['index_kind']}, file {d['index_file_mb']} MB); deltas of {d['delta']:,} products (half new, "
+          f"half new vectors), median of {ip['runs']} each.", "",
+          "| | transaction s | index s | total s |", "|---|---|---|---|",
+          f"| in place (the vector changes the transaction logged) | {ip['transaction_s']} | {ip['index_s']} | {ip['total_s']} |",
+          f"| rebuilt (before: every delta) | {rb['transaction_s']} | {rb['index_s']} | {rb['total_s']} |", "",
+          f"Ratio rebuilt / in place: {round(rb['total_s'] / ip['total_s'], 1) if ip['total_s'] else '-'}x. "
+          f"Of the in-place index time, writing the index file takes {d['index_file_write_s']} s "
+          f"(target for the whole delta: <= 2 s).", ""]
+    return L
+
+
 def update_results(section: str, value, out_dir: Path = ROOT / "docs") -> None:
     """Put one benchmark's figures into results.json and re-render benchmarks.md from it."""
     path = out_dir / "benchmarks" / "results.json"
@@ -608,6 +625,7 @@ def markdown(res: dict) -> str:
               f"({n['to_right_category_s']['p95']} s over the {n['to_right_category_s']['n']} photos whose category was found; "
               "the others are the category accuracy of find similar, issue 12).", ""]
     L += faults_markdown(res.get("faults"))
+    L += delta_index_markdown(res.get("delta_index"))
     L += ["## Growth with people in frame", "", "| people | found | items | p50 ms | p95 ms |", "|---|---|---|---|---|"]
     for r in res["people"]:
         L.append(f"| {r['people']} | {r['found']} | {r['items']} | {r['p50']} | {r['p95']} |")

@@ -388,18 +388,27 @@ def cmd_certs(args) -> int:
 
 def cmd_sync_run(args) -> int:
     """The store's sync daemon: applies head office's deltas to this store's catalogue."""
-    import logging
-    import signal as _signal
     from sync.service import store_sync
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _logging()
     s = store_sync(_config(args)).start()
-    _signal.signal(_signal.SIGTERM, lambda *a: s.request_stop())
+    return _daemon(s.run, s.request_stop, s.stop)
+
+
+def _logging() -> None:
+    import logging
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+def _daemon(run, request_stop, close) -> int:
+    """Run until SIGTERM (systemd) or Ctrl-C, then close cleanly."""
+    import signal as _signal
+    _signal.signal(_signal.SIGTERM, lambda *a: request_stop())
     try:
-        s.run()
+        run()
     except KeyboardInterrupt:
         pass
     finally:
-        s.stop()
+        close()
     return 0
 
 
@@ -457,22 +466,13 @@ def _analytics_db(cfg) -> Path:
 
 def cmd_fleet_collect(args) -> int:
     """Head office's daemon: store every screen's window of counts as it arrives."""
-    import logging
-    import signal as _signal
     from sync.service import broker_password, broker_tls
     from sync.stats import Collector
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _logging()
     cfg = _config(args)
     c = Collector(_analytics_db(cfg), cfg.sync.catalog_id, cfg.sync.broker_host, cfg.sync.broker_port,
                   cfg.sync.username or "hq", broker_password(cfg), broker_tls(cfg))
-    _signal.signal(_signal.SIGTERM, lambda *a: c.request_stop())
-    try:
-        c.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        c.close()
-    return 0
+    return _daemon(c.run, c.request_stop, c.close)
 
 
 def cmd_fleet_report(args) -> int:

@@ -55,7 +55,13 @@ class VectorRef:
     dtype: str = "f32"          # f16: half the bytes on the wire (a store keeps float32 either way)
 
     def array(self) -> np.ndarray:
-        return np.frombuffer(base64.b64decode(self.data), DTYPES[self.dtype]).astype(np.float32)
+        v = np.frombuffer(base64.b64decode(self.data), DTYPES[self.dtype]).astype(np.float32)
+        if self.dtype == "f16":
+            # catalogue vectors are unit length (inner product = cosine); rounding to float16 moved
+            # the length by ~1e-4, enough to rank a product's twin (same photo) above itself
+            n = float(np.linalg.norm(v))
+            v = v / n if n > 0 else v
+        return v
 
     @classmethod
     def of(cls, blob: bytes, model_version: str, half: bool = False) -> "VectorRef":

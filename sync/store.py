@@ -289,7 +289,7 @@ class StoreSync:
         apply_delta(self.catalog, d.seq, d.ops, vectors, images)   # one transaction with the new seq
         model_versions = {v[1] for v in vectors.values()}
         for mv in model_versions:
-            self.catalog.index(mv)                                  # rebuilt and swapped atomically
+            self.catalog.index(mv)                # updated in place from the vector changes, and saved
         if any(isinstance(op, (UpsertProduct, DeleteProduct)) for op in d.ops):
             # images no product shows any more go (those of deltas still waiting stay)
             keep = set().union(*(self._images_of(w[0]) for w in self.state.waiting.values()))

@@ -45,6 +45,14 @@ CREATE TABLE IF NOT EXISTS merch (
     weight REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (kind, target, action)
 );
+-- Which products' vectors each vector generation changed (gone: deleted): a process holding the
+-- index of an earlier generation updates it in place instead of rebuilding it. The last 64 only.
+CREATE TABLE IF NOT EXISTS vector_changes (
+    generation INTEGER NOT NULL,
+    product_id INTEGER NOT NULL,
+    gone INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS vector_changes_generation ON vector_changes (generation);
 INSERT OR IGNORE INTO meta VALUES ('catalog_version', '0'), ('vector_generation', '0');
 """
 

@@ -28,6 +28,7 @@ from .products import COLUMNS, SCHEMA, Product, migrate, product_row, row_to_pro
 DB_NAME = "catalog.sqlite"
 INDEX_NAME = "index.faiss"
 PRODUCT_CACHE = 50_000          # products kept in memory between catalogue changes (by_ids)
+CHANGES_KEPT = 64               # vector generations an index held in memory can catch up by
 
 MERCH_KINDS = ("sku", "look")
 MERCH_ACTIONS = ("pin", "ban", "boost")
@@ -40,6 +41,7 @@ class Writer:
     def __init__(self, cur: sqlite3.Cursor):
         self.cur = cur
         self.vectors_changed = False
+        self.changed_ids: dict[int, bool] = {}    # product id -> gone, for vector_changes
 
     # ---- products ----------------------------------------------------------------------------
     def upsert_product(self, product: Product, vector: np.ndarray | None = None, model_version: str = "") -> None:
@@ -55,11 +57,16 @@ class Writer:
             cur.execute("INSERT OR REPLACE INTO vectors VALUES (?,?,?)",
                         (product.id, model_version, np.asarray(vector, np.float32).tobytes()))
             self.vectors_changed = True
+            self.changed_ids[product.id] = False
 
     def delete_product(self, sku: str) -> bool:
-        gone = self.cur.execute("DELETE FROM products WHERE sku=?", (sku,)).rowcount > 0
-        self.vectors_changed |= gone
-        return gone
+        row = self.cur.execute("SELECT id FROM products WHERE sku=?", (sku,)).fetchone()
+        if row is None:
+            return False
+        self.cur.execute("DELETE FROM products WHERE id=?", (row[0],))    # its vector goes too (cascade)
+        self.vectors_changed = True
+        self.changed_ids[row[0]] = True
+        return True
 
     def set_price(self, sku: str, price: float, currency: str | None = None) -> None:
         self.cur.execute("UPDATE products SET price=?, currency=COALESCE(?, currency) WHERE sku=?",
@@ -111,6 +118,23 @@ class Writer:
 
     def clear_all_merch(self) -> None:
         self.cur.execute("DELETE FROM merch")
+
+
+def peek(folder: Path, sql: str, default=0):
+    """One value read from a catalogue as another process sees it (read-only, beside a writer that
+    may not have created it yet): how tests and benchmarks watch an import or a sync from outside."""
+    db = Path(folder) / DB_NAME
+    if not db.exists():
+        return default
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            row = con.execute(sql).fetchone()
+            return row[0] if row and row[0] is not None else default
+        finally:
+            con.close()
+    except sqlite3.OperationalError:        # no tables yet
+        return default
 
 
 class Catalog:
@@ -197,12 +221,14 @@ class Catalog:
                 cur.execute("UPDATE meta SET value=CAST(value AS INTEGER)+1 WHERE key='catalog_version'")
                 if w.vectors_changed:
                     cur.execute("UPDATE meta SET value=CAST(value AS INTEGER)+1 WHERE key='vector_generation'")
+                    gen = int(cur.execute("SELECT value FROM meta WHERE key='vector_generation'").fetchone()[0])
+                    cur.executemany("INSERT INTO vector_changes VALUES (?,?,?)",
+                                    [(gen, pid, int(gone)) for pid, gone in w.changed_ids.items()])
+                    cur.execute("DELETE FROM vector_changes WHERE generation <= ?", (gen - CHANGES_KEPT,))
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
-            if w.vectors_changed:
-                self._index = None   # rebuilt (and saved) on next use
 
     def upsert(self, batch: list[tuple[Product, np.ndarray | None, str]]) -> int:
         """Insert or update products (and their vectors) in one transaction; bumps the version."""
@@ -341,11 +367,47 @@ class Catalog:
     def model_versions(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self.db.execute("SELECT model_version, COUNT(*) FROM vectors GROUP BY 1")}
 
+    def _catch_up(self, idx: VectorIndex, model_version: str, since: int, generation: int) -> bool:
+        """Bring an index of generation `since` to `generation` in place, from vector_changes:
+        the products changed lose their old vectors and get their new ones (if of this model).
+        False when the log does not reach back that far (then the index is rebuilt)."""
+        try:
+            rows = self.db.execute("SELECT generation, product_id, gone FROM vector_changes WHERE generation > ? "
+                                   "ORDER BY generation", (since,)).fetchall()
+        except sqlite3.OperationalError:     # a catalogue from before the log
+            return False
+        if {r[0] for r in rows} != set(range(since + 1, generation + 1)):
+            return False
+        changed = np.array(sorted({r[1] for r in rows}), np.int64)
+        now = self.db.execute(f"SELECT product_id, vector FROM vectors WHERE model_version=? AND product_id IN "
+                              f"({','.join('?' * len(changed))})", (model_version, *changed.tolist())).fetchall() \
+            if len(changed) else []
+        if len(changed):
+            idx.index.remove_ids(changed)
+        if now:
+            vecs = np.stack([np.frombuffer(r[1], np.float32) for r in now])
+            if vecs.shape[1] != idx.dim:
+                return False
+            idx.index.add_with_ids(np.ascontiguousarray(vecs), np.array([r[0] for r in now], np.int64))
+        return True
+
     def index(self, model_version: str) -> VectorIndex:
-        """The FAISS index for this model version, loaded, or rebuilt from SQLite when stale."""
+        """The FAISS index for this model version: the one in memory brought up to date with the
+        vector changes since (a delta of 1,000 products into 100,000 updates, not rebuilds), else
+        loaded from its file, else rebuilt from SQLite."""
         with self._lock:
             generation = self.vector_generation   # another process (catalogue sync) may have moved it
             if self._index is not None and self._index_model == model_version and self._index_gen == generation:
+                return self._index
+            if (self._index is not None and self._index_model == model_version and self._index_gen < generation
+                    and self._catch_up(self._index, model_version, self._index_gen, generation)):
+                self._index_gen = generation
+                self.index_rebuilt = False
+                if not self.reader:               # the writer keeps the file current for the next start
+                    try:
+                        self._index.save(self.dir / INDEX_NAME, generation, model_version)
+                    except OSError:
+                        pass
                 return self._index
             path = self.dir / INDEX_NAME
             self.index_rebuilt = False
@@ -367,10 +429,11 @@ class Catalog:
             return idx
 
     def search(self, vector: np.ndarray, k: int, model_version: str) -> list[tuple[Product, float]]:
-        idx = self.index(model_version)
-        if idx.count == 0 or idx.dim != vector.shape[-1]:
-            return []
-        ids, scores = idx.search(vector, k)
+        with self._lock:     # the index is updated in place (index()): never while it is searched
+            idx = self.index(model_version)
+            if idx.count == 0 or idx.dim != vector.shape[-1]:
+                return []
+            ids, scores = idx.search(vector, k)
         found = self.by_ids(ids)
         return [(found[int(i)], float(s)) for i, s in zip(ids, scores) if int(i) in found]
 

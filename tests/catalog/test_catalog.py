@@ -215,3 +215,42 @@ def test_a_reader_never_serves_a_product_older_than_the_catalogue(tmp_path):
     with writer.transaction() as w:
         w.set_price("P1", 12.5)
     assert reader.by_ids([pid])[pid].price == 12.5
+
+
+def unit_rows(n, dim=32, seed=0):
+    v = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_a_delta_updates_the_index_in_place_for_the_writer_and_for_the_kiosk(tmp_path):
+    """A delta of a few products into a big catalogue must not rebuild the index (at 100k products
+    with IVF that is a k-means training): the process that holds it updates it from the vector
+    changes the transaction logged; a restart loads the saved file; too long a gap rebuilds."""
+    from edge.catalog.store import CHANGES_KEPT
+    vecs = unit_rows(60)
+    cat = Catalog(tmp_path / "c", create=True)
+    cat.upsert([(Product(f"P{i}", "shirt"), vecs[i], "m") for i in range(50)])
+    idx = cat.index("m")
+    assert cat.index_rebuilt
+    kiosk = Catalog(tmp_path / "c", reader=True)
+    kidx = kiosk.index("m")
+    with cat.transaction() as w:                       # 5 new, 3 gone, 2 with new vectors
+        for i in range(50, 55):
+            w.upsert_product(Product(f"P{i}", "shirt"), vecs[i], "m")
+        for i in (0, 1, 2):
+            w.delete_product(f"P{i}")
+        for i, j in ((3, 55), (4, 56)):
+            w.upsert_product(Product(f"P{i}", "shirt"), vecs[j], "m")
+    want = sorted(cat.vectors("m")[0].tolist())
+    for c, before in ((cat, idx), (kiosk, kidx)):
+        now = c.index("m")
+        assert now is before and not c.index_rebuilt            # the same index, brought up to date
+        assert sorted(now.ids().tolist()) == want and now.count == 52
+        hits = {s: c.search(vecs[j], 1, "m")[0][0].sku for s, j in (("P50", 50), ("P3", 55))}
+        assert hits == {"P50": "P50", "P3": "P3"}               # new ones found, replaced ones by their new vector
+        assert all(c.search(vecs[j], 1, "m")[0][0].sku != f"P{j}" for j in (0, 1, 2))
+    restarted = Catalog(tmp_path / "c")
+    assert sorted(restarted.index("m").ids().tolist()) == want and not restarted.index_rebuilt
+    for n in range(CHANGES_KEPT + 1):                  # the kiosk was away for more than the log holds
+        cat.upsert([(Product("P5", "shirt"), vecs[57 + n % 3], "m")])
+    assert sorted(kiosk.index("m").ids().tolist()) == want and kiosk.index_rebuilt

@@ -20,7 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from conftest import MESSI, ROOT, cc0_cycle, cc0_path, cc0_rows  # noqa: E402
 
-from edge.catalog.store import Catalog  # noqa: E402
+from edge.catalog.store import Catalog, peek  # noqa: E402
 from edge.catalog.index import VectorIndex  # noqa: E402
 
 pytestmark = pytest.mark.faults
@@ -54,18 +54,7 @@ def consistent(folder: Path, model_version: str) -> int:
 
 def committed(folder: Path) -> int:
     """Products committed so far, read as another process would (read-only, beside the writer)."""
-    db = folder / "catalog.sqlite"
-    if not db.exists():
-        return 0
-    import sqlite3
-    try:
-        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-        try:
-            return con.execute("SELECT count(*) FROM products").fetchone()[0]
-        finally:
-            con.close()
-    except sqlite3.OperationalError:      # the writer has not created the tables yet
-        return 0
+    return peek(folder, "SELECT count(*) FROM products")
 
 
 def test_kill_9_during_catalogue_import(tmp_path, cfg):

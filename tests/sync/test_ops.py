@@ -157,3 +157,10 @@ def test_how_vectors_travel_never_makes_head_office_send_a_product_again(tmp_pat
     half, full = hq.desired(half=True), hq.desired(half=False)
     assert {k: h for k, (h, _) in half.items()} == {k: h for k, (h, _) in full.items()}
     assert all("f16" in op.to_json()["vector"] for _, op in half.values())
+
+
+def test_a_half_vector_arrives_unit_length_so_it_is_its_own_best_match():
+    v = unit_vectors(1, seed=5)[0]
+    back = parse_op(UpsertProduct.of(Product("P-1", "x"), VectorRef.of(v.tobytes(), "m", half=True)).to_json())
+    w = back.vector.array()
+    assert abs(float(w @ w) - 1.0) < 1e-6 and float(w @ v) > 0.9999
