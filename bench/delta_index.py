@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.catalog.products import Product
+from edge.catalog.index import VectorIndex
 from edge.catalog.store import INDEX_NAME, Catalog
 
 
@@ -63,17 +64,24 @@ def main() -> None:
             t0 = time.perf_counter()
             cat.upsert(batch)
             t1 = time.perf_counter()
-            if way == "rebuilt":
-                cat._index = None                 # what every delta did before: build from SQLite
-            idx = cat.index("m")
-            t2 = time.perf_counter()
-            assert idx.count == cat.count()
+            if way == "rebuilt":                  # what every delta did before: build from SQLite, write
+                ids, vecs = cat.vectors("m")
+                rebuilt = VectorIndex(a.dim, cat.index_params).build(ids, vecs)
+                rebuilt.save(Path(tmp) / "c" / INDEX_NAME, cat.vector_generation, "m")
+                t2 = time.perf_counter()
+                assert rebuilt.count == cat.count()
+                cat.index("m")                    # (the catalogue's own index catches up, untimed)
+            else:
+                idx = cat.index("m")              # in place; the file is written at most every 30 s
+                t2 = time.perf_counter()
+                assert idx.count == cat.count()
             times[way].append((t1 - t0, t2 - t1))
         for way, ts in times.items():
             out[way] = {"transaction_s": round(statistics.median(x for x, _ in ts), 2),
                         "index_s": round(statistics.median(y for _, y in ts), 2),
                         "total_s": round(statistics.median(x + y for x, y in ts), 2), "runs": len(ts)}
-        # where the in-place time goes: the file write alone
+        # the file write the writer does at most every INDEX_SAVE_S (and at a clean stop)
+        idx = cat.index("m")
         t = time.perf_counter()
         idx.save(Path(tmp) / "c" / INDEX_NAME, cat.vector_generation, "m")
         out["index_file_write_s"] = round(time.perf_counter() - t, 2)

@@ -482,6 +482,7 @@ class StoreSync:
 
     def stop(self) -> None:
         self._stop.set()
+        self.catalog.save_index()         # the next start loads it current, not from the log
         if self.state.connected:
             info = self.client.publish(self.status_topic, json.dumps(self._status(online=False)), qos=1, retain=True)
             info.wait_for_publish(2)

@@ -62,9 +62,14 @@ class VectorIndex:
             nlist = max(1, min(self.params.ivf_lists, len(ids) // 39))  # FAISS wants >= 39 per list
             quantizer = faiss.IndexFlatIP(self.dim)
             ivf = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            # the IVF owns its quantizer: left to Python, it was freed first at exit (a segfault)
+            ivf.own_fields = True
+            quantizer.this.disown()
             ivf.train(vectors)
             ivf.nprobe = min(self.params.ivf_probe, nlist)
-            self.index = faiss.IndexIDMap2(ivf)
+            # the IVF keeps product ids itself: an IndexIDMap around it cannot remove ids (FAISS
+            # asserts and aborts the process), and a delta removes and re-adds (Catalog._catch_up)
+            self.index = ivf
             self.kind = f"ivf{nlist}"
         else:
             self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
@@ -74,7 +79,24 @@ class VectorIndex:
         return self
 
     def ids(self) -> np.ndarray:
-        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        if isinstance(self.index, faiss.IndexIDMap2):
+            return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        lists = self.index.invlists
+        parts = [faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+                 for i in range(self.index.nlist) if lists.list_size(i)]
+        return np.concatenate(parts).astype(np.int64) if parts else np.empty(0, np.int64)
+
+    @property
+    def updatable(self) -> bool:
+        """Ids can be removed and added in place (not an IVF inside an IndexIDMap: older files)."""
+        return not (isinstance(self.index, faiss.IndexIDMap2)
+                    and isinstance(faiss.downcast_index(self.index.index), faiss.IndexIVF))
+
+    def remove(self, ids: np.ndarray) -> None:
+        self.index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.ascontiguousarray(ids, np.int64))
 
     def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         if self.count == 0:
@@ -108,10 +130,11 @@ class VectorIndex:
         if index.ntotal != meta["count"] or index.d != meta["dim"]:
             raise IndexCorrupt(f"index {path}: header says {meta['count']} vectors, file has {index.ntotal}")
         self = cls(meta["dim"], params)
-        self.index = faiss.downcast_index(index) if not isinstance(index, faiss.IndexIDMap2) else index
-        if isinstance(self.index, faiss.IndexIDMap2):
-            inner = faiss.downcast_index(self.index.index)
-            if isinstance(inner, faiss.IndexIVF):
-                inner.nprobe = min(params.ivf_probe, inner.nlist)
+        # read_index already gives the concrete type; a second proxy of it (downcast_index) would
+        # not own the index, and the first one's end would free it under the second
+        self.index = index
+        inner = faiss.downcast_index(self.index.index) if isinstance(self.index, faiss.IndexIDMap2) else self.index
+        if isinstance(inner, faiss.IndexIVF):
+            inner.nprobe = min(params.ivf_probe, inner.nlist)
         self.kind = meta["kind"]
         return self, IndexHeader(meta["generation"], meta["model_version"], meta["count"], meta["kind"])

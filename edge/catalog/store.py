@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -29,6 +30,7 @@ DB_NAME = "catalog.sqlite"
 INDEX_NAME = "index.faiss"
 PRODUCT_CACHE = 50_000          # products kept in memory between catalogue changes (by_ids)
 CHANGES_KEPT = 64               # vector generations an index held in memory can catch up by
+INDEX_SAVE_S = 30.0             # the writer rewrites the index file at most this often (save_index)
 
 MERCH_KINDS = ("sku", "look")
 MERCH_ACTIONS = ("pin", "ban", "boost")
@@ -184,9 +186,12 @@ class Catalog:
         self._index: VectorIndex | None = None
         self._index_model: str | None = None
         self._index_gen = -1
+        self._saved_gen = -1         # the generation of the index file this process last wrote or read
+        self._saved_at = 0.0
         self.index_rebuilt = False   # True when the last load had to rebuild from SQLite
 
     def close(self) -> None:
+        self.save_index()
         self.db.close()
 
     # ---- meta ----------------------------------------------------------------------------
@@ -376,25 +381,25 @@ class Catalog:
                                    "ORDER BY generation", (since,)).fetchall()
         except sqlite3.OperationalError:     # a catalogue from before the log
             return False
-        if {r[0] for r in rows} != set(range(since + 1, generation + 1)):
+        if {r[0] for r in rows} != set(range(since + 1, generation + 1)) or not idx.updatable:
             return False
         changed = np.array(sorted({r[1] for r in rows}), np.int64)
         now = self.db.execute(f"SELECT product_id, vector FROM vectors WHERE model_version=? AND product_id IN "
                               f"({','.join('?' * len(changed))})", (model_version, *changed.tolist())).fetchall() \
             if len(changed) else []
+        vecs = np.stack([np.frombuffer(r[1], np.float32) for r in now]) if now else None
+        if vecs is not None and vecs.shape[1] != idx.dim:
+            return False
         if len(changed):
-            idx.index.remove_ids(changed)
-        if now:
-            vecs = np.stack([np.frombuffer(r[1], np.float32) for r in now])
-            if vecs.shape[1] != idx.dim:
-                return False
-            idx.index.add_with_ids(np.ascontiguousarray(vecs), np.array([r[0] for r in now], np.int64))
+            idx.remove(changed)
+        if vecs is not None:
+            idx.add(np.array([r[0] for r in now], np.int64), vecs)
         return True
 
     def index(self, model_version: str) -> VectorIndex:
         """The FAISS index for this model version: the one in memory brought up to date with the
         vector changes since (a delta of 1,000 products into 100,000 updates, not rebuilds), else
-        loaded from its file, else rebuilt from SQLite."""
+        loaded from its file (and brought up to date the same way), else rebuilt from SQLite."""
         with self._lock:
             generation = self.vector_generation   # another process (catalogue sync) may have moved it
             if self._index is not None and self._index_model == model_version and self._index_gen == generation:
@@ -403,30 +408,51 @@ class Catalog:
                     and self._catch_up(self._index, model_version, self._index_gen, generation)):
                 self._index_gen = generation
                 self.index_rebuilt = False
-                if not self.reader:               # the writer keeps the file current for the next start
-                    try:
-                        self._index.save(self.dir / INDEX_NAME, generation, model_version)
-                    except OSError:
-                        pass
+                self._save_index(generation, model_version)
                 return self._index
             path = self.dir / INDEX_NAME
             self.index_rebuilt = False
             try:
                 idx, header = VectorIndex.load(path, self.index_params)
-                if header.generation != generation or header.model_version != model_version:
+                # a file some generations old (saved less often than deltas come, or a kill -9
+                # before the next save) is brought up to date from the log, not rebuilt
+                if header.model_version != model_version or not (
+                        header.generation == generation or (header.generation < generation and self._catch_up(
+                            idx, model_version, header.generation, generation))):
                     raise IndexCorrupt("stale")
+                self._saved_gen = header.generation
             except IndexCorrupt:
                 ids, vecs = self.vectors(model_version)
                 dim = vecs.shape[1] if len(ids) else 1
                 idx = VectorIndex(dim, self.index_params).build(ids, vecs)
-                if len(ids) and not self.reader:   # the writer (import, sync) keeps the file
-                    try:
-                        idx.save(path, generation, model_version)
-                    except OSError:
-                        pass   # read-only or full disk: search from memory, the store keeps working
                 self.index_rebuilt = True
+                self._index, self._index_model, self._index_gen = idx, model_version, generation
+                if len(ids):
+                    self._save_index(generation, model_version, now=True)
             self._index, self._index_model, self._index_gen = idx, model_version, generation
             return idx
+
+    def _save_index(self, generation: int, model_version: str, now: bool = False) -> None:
+        """The writer (import, sync) keeps the file for the next start: at once after a rebuild,
+        else at most every INDEX_SAVE_S (a 100k index is a 544 MB write, the bulk of a delta's
+        time) and before the log could no longer bring it up to date; and at close()."""
+        if self.reader or self._index is None:
+            return
+        due = (now or time.monotonic() - self._saved_at >= INDEX_SAVE_S
+               or generation - self._saved_gen >= CHANGES_KEPT // 2)
+        if not due:
+            return
+        try:
+            self._index.save(self.dir / INDEX_NAME, generation, model_version)
+            self._saved_gen, self._saved_at = generation, time.monotonic()
+        except OSError:
+            pass   # read-only or full disk: search from memory, the store keeps working
+
+    def save_index(self) -> None:
+        """Write the index file now if it is behind (a clean stop of the sync daemon)."""
+        with self._lock:
+            if self._index is not None and self._saved_gen != self._index_gen:
+                self._save_index(self._index_gen, self._index_model, now=True)
 
     def search(self, vector: np.ndarray, k: int, model_version: str) -> list[tuple[Product, float]]:
         with self._lock:     # the index is updated in place (index()): never while it is searched
