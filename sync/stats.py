@@ -133,7 +133,7 @@ class Collector:
                  tls: dict | None = None, client_id: str = "hq-stats-collector"):
         self.db = open_db(db_path)
         self.inbox: queue.Queue = queue.Queue()
-        self.stored = self.dropped = 0
+        self.stored = self.dropped = self.duplicates = 0
         self.client = _client(client_id, username, password, tls, manual_ack=True)
         self.client.on_connect = lambda c, u, f, rc, p: (not rc.is_failure) and c.subscribe(
             topics.all_screen_stats(catalog_id), qos=1)
@@ -155,9 +155,10 @@ class Collector:
         except ValueError:
             msg = None
         if valid_window(msg) and msg["store"] == parts[2] and msg["screen"] == parts[4]:
-            self.db.execute("INSERT OR IGNORE INTO windows VALUES (?,?,?,?,?)",
-                            (msg["store"], msg["screen"], msg["start"], msg["end"], json.dumps(msg)))
-            self.stored += 1
+            new = self.db.execute("INSERT OR IGNORE INTO windows VALUES (?,?,?,?,?)",
+                                  (msg["store"], msg["screen"], msg["start"], msg["end"], json.dumps(msg))).rowcount
+            self.stored += new
+            self.duplicates += 1 - new      # the same window again (QoS 1 redelivery): once is enough
         else:                           # a screen can only write its own branch (ACL): a bug, not an attack
             self.dropped += 1
             log.warning("dropped a stats message on %s that is not a screen window", topic)

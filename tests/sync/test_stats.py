@@ -171,3 +171,28 @@ def test_two_stores_screens_counts_reach_head_office_summed_and_folded(tmp_path,
     assert json.loads(res.stdout)["totals"] == rep["totals"]
     assert len((tmp_path / "r.csv").read_text().splitlines()) == 1 + len(stores)
     assert cv2.imread(str(tmp_path / "r.png")) is not None
+
+
+def test_head_office_stores_a_window_once_and_drops_what_is_not_one(tmp_path):
+    """A window delivered twice (QoS 1 after a reconnect) is stored once; a message that is not a
+    screen window, or names another store than its topic, is dropped and counted."""
+    from sync import topics
+    from sync.stats import Collector, engagement_report
+    c = Collector(tmp_path / "a.sqlite", CAT, "127.0.0.1", 9, "hq", "x")     # no broker: fed by hand
+    try:
+        w = Window("2026-11-30T10:00:00Z", "2026-11-30T11:00:00Z", sessions=7, engaged_sessions=2)
+        w.tapped["look"].update({"S1": 6})
+        msg = dict(fold(w, 5), catalog=CAT, store="s9", screen="2")
+        good = json.dumps(msg).encode()
+        topic = topics.screen_stats(CAT, "s9", "2")
+        for payload, t in ((good, topic), (good, topic), (b"{not json", topic),
+                           (json.dumps(dict(msg, sessions=-1)).encode(), topic),
+                           (good, topics.screen_stats(CAT, "s8", "2"))):
+            c.inbox.put((t, payload, 1, 1))
+            c.step(0.1)
+        assert c.stored == 1 and c.duplicates == 1 and c.dropped == 3
+        rep = engagement_report(tmp_path / "a.sqlite")
+        assert [(r["store"], r["screen"], r["windows"], r["sessions"]) for r in rep["screens"]] == [("s9", "2", 1, 7)]
+        assert rep["screens"][0]["taps"]["look"] == 6 and rep["screens"][0]["engagement_rate"] == round(2 / 7, 3)
+    finally:
+        c.close()
