@@ -49,6 +49,11 @@ class PublishReport:
                 "seconds": round(self.seconds, 2)}
 
 
+def _in_order(key: str) -> tuple:
+    """Products, then looks (which name products), then rules: the order a store applies them."""
+    return "plm".index(key[0]), key
+
+
 def _h(obj) -> str:
     return hashlib.sha256(canonical(obj)).hexdigest()[:32]
 
@@ -148,7 +153,7 @@ class HeadOffice:
                 k, target, action = rest.split(":", 2)
                 ops.append(SetMerch(k, target, "clear", rule=action))      # that rule only: a pin stays
             new_sent[key] = None
-        for key in sorted(desired, key=lambda k: ("plm".index(k[0]), k)):
+        for key in sorted(desired, key=_in_order):
             h, op = desired[key]
             if sent.get(key) != h:
                 ops.append(op)
@@ -302,7 +307,7 @@ class HeadOffice:
         report = PublishReport()
         self.pub.wait_connected()
         desired = self.desired(with_vectors=True)
-        ops = [desired[k][1] for k in sorted(desired, key=lambda k: ("plm".index(k[0]), k))]
+        ops = [desired[k][1] for k in sorted(desired, key=_in_order)]
         self._send_images(sorted({op.product.image_sha256 for op in ops
                                   if isinstance(op, UpsertProduct) and op.product.image_sha256}), report)
         for store in stores:
@@ -326,7 +331,6 @@ class HeadOffice:
         stale = [r[0] for r in self.db.execute("SELECT sha FROM images") if r[0] not in named]
         if stale and not self.pub.wait(self._send([(topics.image(self.catalog_id, sha), b"") for sha in stale], report)):
             self.db.executemany("DELETE FROM images WHERE sha=?", [(sha,) for sha in stale])
-        report.resent = 0
         report.seconds = time.monotonic() - t0
         return report
 

@@ -161,10 +161,7 @@ class StoreSync:
             return
         self.state.connected = True
         self._subscribe(replay_retained=not flags.session_present)
-        wanted = list(self._wanted)            # images a waiting delta asked for while away
-        opts = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE)
-        for i in range(0, len(wanted), 100):
-            client.subscribe([(topics.image(self.catalog_id, sha), opts) for sha in wanted[i:i + 100]])
+        self._ask_images(list(self._wanted))   # images a waiting delta asked for while away
         with self._status_lock:
             # this client publishes only statuses: those queued while the broker was away are
             # stale, and paho re-sends them after this callback returns, after the fresh one
@@ -258,10 +255,14 @@ class StoreSync:
             elif sha not in self._wanted:
                 self._wanted[sha] = time.monotonic()
                 ask.append(sha)
-        if ask and self.state.connected:
-            opts = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE)
-            for i in range(0, len(ask), 100):
-                self.client.subscribe([(topics.image(self.catalog_id, sha), opts) for sha in ask[i:i + 100]])
+        if self.state.connected:
+            self._ask_images(ask)
+
+    def _ask_images(self, shas: list[str]) -> None:
+        """Subscribe to these images' own topics: the broker sends each retained one at once."""
+        opts = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE)
+        for i in range(0, len(shas), 100):
+            self.client.subscribe([(topics.image(self.catalog_id, sha), opts) for sha in shas[i:i + 100]])
 
     def _missing_images(self, d: Delta) -> list[str]:
         return sorted(sha for sha in self._images_of(d) if not self.catalog.images.has(sha))
@@ -287,17 +288,18 @@ class StoreSync:
     def _apply(self, d: Delta, m: Incoming) -> None:
         vectors, images = self._vectors(d)
         apply_delta(self.catalog, d.seq, d.ops, vectors, images)   # one transaction with the new seq
-        model_versions = {v[1] for v in vectors.values()}
-        for mv in model_versions:
-            self.catalog.index(mv)                # updated in place from the vector changes, and saved
-        if any(isinstance(op, (UpsertProduct, DeleteProduct)) for op in d.ops):
-            # images no product shows any more go (those of deltas still waiting stay)
-            keep = set().union(*(self._images_of(w[0]) for w in self.state.waiting.values()))
-            self.catalog.prune_images(keep)
-        self.state.applied += 1
-        self.state.last_applied_at = now_iso()
+        self._after_apply(vectors, prune=any(isinstance(op, (UpsertProduct, DeleteProduct)) for op in d.ops))
         self._ack(m)
         self.publish_status()
+
+    def _after_apply(self, vectors: dict, prune: bool) -> None:
+        for mv in {v[1] for v in vectors.values()}:
+            self.catalog.index(mv)                # updated in place from the vector changes
+        if prune:
+            # images no product shows any more go (those of deltas still waiting stay)
+            self.catalog.prune_images(set().union(*(self._images_of(w[0]) for w in self.state.waiting.values())))
+        self.state.applied += 1
+        self.state.last_applied_at = now_iso()
 
     def _handle_delta(self, m: Incoming) -> None:
         if not m.payload:     # head office cleared a retained delta older than its snapshot
@@ -375,12 +377,8 @@ class StoreSync:
                                          "at": now_iso()}
             self.publish_status()
             return False
-        for mv in {v[1] for v in vectors.values()}:
-            self.catalog.index(mv)
         self.snapshots.drop_through(d.snapshot[1])
-        self.catalog.prune_images(set().union(*(self._images_of(w[0]) for w in self.state.waiting.values())))
-        self.state.applied += 1
-        self.state.last_applied_at = now_iso()
+        self._after_apply(vectors, prune=True)
         log.info("snapshot %s-%s applied: %s products", *d.snapshot, self.catalog.count())
         self.publish_status()
         return True

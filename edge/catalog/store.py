@@ -408,7 +408,7 @@ class Catalog:
                     and self._catch_up(self._index, model_version, self._index_gen, generation)):
                 self._index_gen = generation
                 self.index_rebuilt = False
-                self._save_index(generation, model_version)
+                self._save_index(self._index, generation, model_version)
                 return self._index
             path = self.dir / INDEX_NAME
             self.index_rebuilt = False
@@ -426,24 +426,23 @@ class Catalog:
                 dim = vecs.shape[1] if len(ids) else 1
                 idx = VectorIndex(dim, self.index_params).build(ids, vecs)
                 self.index_rebuilt = True
-                self._index, self._index_model, self._index_gen = idx, model_version, generation
                 if len(ids):
-                    self._save_index(generation, model_version, now=True)
+                    self._save_index(idx, generation, model_version, now=True)
             self._index, self._index_model, self._index_gen = idx, model_version, generation
             return idx
 
-    def _save_index(self, generation: int, model_version: str, now: bool = False) -> None:
+    def _save_index(self, idx: VectorIndex, generation: int, model_version: str, now: bool = False) -> None:
         """The writer (import, sync) keeps the file for the next start: at once after a rebuild,
         else at most every INDEX_SAVE_S (a 100k index is a 544 MB write, the bulk of a delta's
         time) and before the log could no longer bring it up to date; and at close()."""
-        if self.reader or self._index is None:
+        if self.reader:
             return
         due = (now or time.monotonic() - self._saved_at >= INDEX_SAVE_S
                or generation - self._saved_gen >= CHANGES_KEPT // 2)
         if not due:
             return
         try:
-            self._index.save(self.dir / INDEX_NAME, generation, model_version)
+            idx.save(self.dir / INDEX_NAME, generation, model_version)
             self._saved_gen, self._saved_at = generation, time.monotonic()
         except OSError:
             pass   # read-only or full disk: search from memory, the store keeps working
@@ -452,7 +451,7 @@ class Catalog:
         """Write the index file now if it is behind (a clean stop of the sync daemon)."""
         with self._lock:
             if self._index is not None and self._saved_gen != self._index_gen:
-                self._save_index(self._index_gen, self._index_model, now=True)
+                self._save_index(self._index, self._index_gen, self._index_model, now=True)
 
     def search(self, vector: np.ndarray, k: int, model_version: str) -> list[tuple[Product, float]]:
         with self._lock:     # the index is updated in place (index()): never while it is searched
