@@ -88,3 +88,25 @@ def test_a_degenerate_person_box_never_crashes_the_frame(vision, messi, monkeypa
     assert any(p.label == "person" for p in found.detections)
     assert det.detect_once(np.zeros((0, 16, 3), np.uint8)) == []
     assert det.detect_once(np.zeros((16, 0, 3), np.uint8)) == []
+
+
+def test_a_stray_shoe_box_on_a_garment_does_not_make_it_a_shoe(vision, monkeypatch):
+    """A hat's crown or a blazer's hem read as a shoe (25 of 1,831 catalogue-side CC0 photos):
+    with nobody in the frame, the garment that is much larger than that box is the main item; a
+    photo of shoes keeps its shoes."""
+    from edge.types import Detection
+    from edge.vision.items import main_item
+    det = vision.detector
+    real = det.detect_once
+
+    def with_a_stray_shoe(bgr, offset=(0, 0)):
+        h, w = bgr.shape[:2]
+        return real(bgr, offset) + [Detection("footwear", (int(0.05 * w), int(0.85 * h), int(0.2 * w), int(0.97 * h)), 0.6)]
+    rows = [r for r in cc0_rows() if r["label"] in ("T-Shirt", "Dress", "Outwear")][:12]
+    monkeypatch.setattr(det, "detect_once", with_a_stray_shoe)
+    kinds = [main_item(vision.find_items(cv2.imread(str(cc0_path(r)))).items).kind for r in rows]
+    assert kinds.count("garment") >= 10, kinds
+    monkeypatch.setattr(det, "detect_once", real)
+    shoes = [r for r in cc0_rows() if r["label"] == "Shoes"][:12]
+    kinds = [main_item(vision.find_items(cv2.imread(str(cc0_path(r)))).items).kind for r in shoes]
+    assert kinds.count("footwear") >= 9, kinds
