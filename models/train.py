@@ -1,21 +1,25 @@
-"""Fine-tune the embedder's last stages to tell garment categories apart (build time, torch).
+"""Fine-tune the embedder's later stages to tell garment categories apart (build time, torch).
 
     signage models train embedder --data ../shared/data/clothing-cc0
 
 ImageNet features put a longsleeve next to a T-shirt and a skirt next to shorts: they were never
-asked to tell them apart. This trains EfficientNet-Lite0's last two stages and its head conv on
-the CC0 garment photos (a linear classifier on the pooled features, thrown away afterwards: the
-store's own categories still decide what a category is, edge/styling/category.py), and writes
-only the weights it changed to models/trained/embedder-finetune.npz. `signage models build` then
-loads the registry weights, puts these over them and converts, so the IR is rebuilt from
-committed files alone; sources.yaml records the file's sha256.
+asked to tell them apart. This trains EfficientNet-Lite0's blocks 5-15 (stages 4-7) and its head
+conv on the CC0 garment photos (a linear classifier on the pooled features, thrown away
+afterwards: the store's own categories still decide what a category is,
+edge/styling/category.py), and writes only the weights it changed to
+models/trained/embedder-finetune.npz. `signage models build` then loads the registry weights,
+puts these over them and converts, so the IR is rebuilt from committed files alone;
+sources.yaml records the file's sha256.
 
 Held out: every sender bench/quality.py asks with (its query senders) never trains, so the
 precision it reports is on people, rooms and phones the model has not seen. Of the senders left,
 a fixed share is kept for validation: it picks the epoch, nothing else.
 
-To fit 2 CPU cores the frozen part (stem + the blocks before FIRST_TRAINED_BLOCK) runs once per augmented copy of
-each photo and its output is kept (fp16); the epochs then run only the trained part.
+Every photo is cut once (the importer's item, masked, on grey); each epoch sees a new random copy
+of it (another framing, mirrored, other light; a quarter of them on a plain backdrop of a random
+colour instead of grey: an item the kiosk could not cut). On the validation senders this beat the
+first recipe (blocks 11-15 trained on 4 fixed copies per photo): top-1 of the store's classifier
+0.82 against 0.80; ~70 s an epoch on 2 cores.
 """
 from __future__ import annotations
 
@@ -32,9 +36,10 @@ from .cc0 import split
 
 TRAINED_DIR = Path(__file__).resolve().parent / "trained"
 FINETUNE = TRAINED_DIR / "embedder-finetune.npz"
-FIRST_TRAINED_BLOCK = 11      # Lite0 blocks 11-15 (stages 6 and 7) + head conv; 0-10 stay ImageNet's
+FIRST_TRAINED_BLOCK = 5       # Lite0 blocks 5-15 (stages 4-7) + head conv; stem and 0-4 stay ImageNet's
 SIDE = 256                    # stored canvas; random crops of it are resized to the 224 input
-COPIES = 4                    # per photo: one as the kiosk sees it, three augmented
+ON_BACKDROP = 0.25            # share of training copies put on a plain backdrop of a random colour
+BATCH = 32
 VAL_SHARE = 0.15
 
 
@@ -83,30 +88,29 @@ def is_validation(sender: str) -> bool:
     return (zlib.crc32(f"val:{sender}".encode()) % 1000) / 1000 < VAL_SHARE
 
 
-def canvases(rows: list[dict], data: Path, vision, log=print) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """Each photo's item as the embedder is given it (the importer's item, masked, padded square),
-    at SIDE px, twice: with its mask applied and without (the backdrop left in)."""
+def canvases(rows: list[dict], data: Path, vision, log=print) -> tuple[np.ndarray, list[int]]:
+    """Each photo's item as the embedder is given it (the importer's item, masked, padded square
+    on grey) at SIDE px, and the rows kept (a photo that does not decode is left out, and said)."""
     from edge.vision.embed import item_crop, square_canvas
     from edge.vision.imageio import read_image
     from edge.vision.items import product_item
-    masked, raw, keep = [], [], []
+    out, keep = [], []
     t0 = time.perf_counter()
     for i, r in enumerate(rows):
         try:
             bgr = read_image(data / "images" / f"{r['image']}.jpg")
-        except Exception as e:          # a photo that does not decode is left out, and said
+        except Exception as e:
             log(f"  skipped {r['image']}: {e}")
             continue
         item = product_item(vision.find_items(bgr), r["label"])
         if item is None:
             continue
         crop, mask = item_crop(bgr, item)
-        masked.append(_at_side(square_canvas(crop, mask)))
-        raw.append(_at_side(square_canvas(crop)))
+        out.append(_at_side(square_canvas(crop, mask)))
         keep.append(i)
         if (i + 1) % 200 == 0:
             log(f"  {i + 1}/{len(rows)} photos cut ({time.perf_counter() - t0:.0f} s)")
-    return np.stack(masked), np.stack(raw), keep
+    return np.stack(out), keep
 
 
 def _at_side(canvas: np.ndarray) -> np.ndarray:
@@ -134,13 +138,20 @@ def augment(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return img
 
 
-def frozen_part(net, batch):
+def on_backdrop(canvas: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The canvas's grey (where the item was not) turned into a plain backdrop of a random colour."""
+    out = canvas.copy()
+    out[np.all(canvas == 127, axis=2)] = rng.integers(0, 256, 3).astype(np.uint8)
+    return out
+
+
+def frozen_part(net, x):
     import torch
     with torch.no_grad():
-        x = net._swish(net._bn0(net._conv_stem(torch.from_numpy(batch))))
+        x = net._swish(net._bn0(net._conv_stem(x)))
         for idx in range(FIRST_TRAINED_BLOCK):
             x = net._blocks[idx](x)
-    return x.half().numpy()
+    return x
 
 
 def trained_part(net, x):
@@ -160,33 +171,23 @@ def train(data: Path, out: Path = FINETUNE, cache: Path = DEFAULT_CACHE, epochs:
     rows = photo_rows(Path(data))
     cfg = load_config()
     log(f"[train] {len(rows)} photos of {len({r['sender_id'] for r in rows})} senders (bench/quality.py's query senders left out)")
-    masked, raw, keep = canvases(rows, Path(data), vision or Vision(cfg), log)
+    canvas, keep = canvases(rows, Path(data), vision or Vision(cfg), log)
     rows = [rows[i] for i in keep]
     labels = sorted({r["label"] for r in rows})
-    y_all = np.array([labels.index(r["label"]) for r in rows])
+    y = np.array([labels.index(r["label"]) for r in rows])
     val = np.array([is_validation(r["sender_id"]) for r in rows])
+    tr, va = np.flatnonzero(~val), np.flatnonzero(val)
     net = load_net(cache)
 
-    # frozen features: copy 0 is the photo as the kiosk embeds it; the others are augmented, one
-    # of them with its backdrop left in (an item the kiosk could not cut)
-    t0 = time.perf_counter()
-    feats, ys, is_val, copy_no = [], [], [], []
-    for c in range(COPIES):
-        for start in range(0, len(rows), 64):
-            idx = range(start, min(start + 64, len(rows)))
-            imgs = []
-            for i in idx:
-                src = raw[i] if c == COPIES - 1 else masked[i]
-                imgs.append(to_tensor(src if c == 0 else augment(src, rng)))
-            feats.append(frozen_part(net, np.stack(imgs)))
-        ys.append(y_all)
-        is_val.append(val)
-        copy_no.append(np.full(len(rows), c))
-        log(f"[train] frozen features, copy {c + 1}/{COPIES} ({time.perf_counter() - t0:.0f} s)")
-    x = np.concatenate(feats)
-    y, is_val, copy_no = np.concatenate(ys), np.concatenate(is_val), np.concatenate(copy_no)
-    tr = np.flatnonzero(~is_val)
-    va = np.flatnonzero(is_val & (copy_no == 0))
+    def batch(idx, augmented: bool):
+        """A batch of network inputs: the photos as the kiosk embeds them, or new random copies."""
+        imgs = []
+        for i in idx:
+            c = canvas[i]
+            if augmented:
+                c = augment(on_backdrop(c, rng) if rng.random() < ON_BACKDROP else c, rng)
+            imgs.append(to_tensor(c))
+        return torch.from_numpy(np.stack(imgs))
 
     names = trained_names(net)
     params = [p for n, p in net.named_parameters() if n in names]
@@ -196,11 +197,11 @@ def train(data: Path, out: Path = FINETUNE, cache: Path = DEFAULT_CACHE, epochs:
         p.requires_grad = True
     head = torch.nn.Linear(1280, len(labels))
     # classes weighted by 1/sqrt(count): T-shirts (507) must not drown blouses (10)
-    counts = np.bincount(y_all[~val], minlength=len(labels)).astype(np.float32)
+    counts = np.bincount(y[tr], minlength=len(labels)).astype(np.float32)
     weight = torch.from_numpy((counts.max() / np.maximum(counts, 1)) ** 0.5)
     opt = torch.optim.AdamW([{"params": params, "lr": 3e-4}, {"params": head.parameters(), "lr": 3e-3}],
                             weight_decay=1e-4)
-    steps = epochs * int(np.ceil(len(tr) / 32))
+    steps = epochs * int(np.ceil(len(tr) / BATCH))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[3e-4, 3e-3], total_steps=steps, pct_start=0.15)
     best, best_state, best_epoch, history = -1.0, None, 0, []
     for epoch in range(epochs):
@@ -210,9 +211,9 @@ def train(data: Path, out: Path = FINETUNE, cache: Path = DEFAULT_CACHE, epochs:
                 m.eval()
         order = rng.permutation(tr)
         t1, loss_sum = time.perf_counter(), 0.0
-        for start in range(0, len(order), 32):
-            b = order[start:start + 32]
-            f = trained_part(net, torch.from_numpy(x[b]).float())
+        for start in range(0, len(order), BATCH):
+            b = order[start:start + BATCH]
+            f = trained_part(net, frozen_part(net, batch(b, True)))
             f = torch.nn.functional.dropout(f, 0.3, training=True)
             loss = torch.nn.functional.cross_entropy(head(f), torch.from_numpy(y[b]), weight=weight,
                                                      label_smoothing=0.1)
@@ -223,8 +224,8 @@ def train(data: Path, out: Path = FINETUNE, cache: Path = DEFAULT_CACHE, epochs:
             loss_sum += float(loss.detach()) * len(b)
         net.eval()
         with torch.no_grad():
-            pred = np.concatenate([head(trained_part(net, torch.from_numpy(x[va[s:s + 128]]).float())).argmax(1).numpy()
-                                   for s in range(0, len(va), 128)])
+            pred = np.concatenate([head(trained_part(net, frozen_part(net, batch(va[s:s + 64], False)))).argmax(1).numpy()
+                                   for s in range(0, len(va), 64)])
         acc = float(np.mean(pred == y[va]))
         history.append({"epoch": epoch + 1, "loss": round(loss_sum / len(order), 4), "val_top1": round(acc, 4),
                         "seconds": round(time.perf_counter() - t1, 1)})
@@ -238,7 +239,8 @@ def train(data: Path, out: Path = FINETUNE, cache: Path = DEFAULT_CACHE, epochs:
     out.write_bytes(buf.getvalue())
     from .build import sha256_bytes
     record = {"file": out.name, "sha256": sha256_bytes(buf.getvalue()), "labels": labels,
-              "photos": int((~val).sum()), "validation_photos": int(val.sum()), "copies": COPIES,
+              "photos": int((~val).sum()), "validation_photos": int(val.sum()),
+              "augmentation": f"a new random copy per epoch, {ON_BACKDROP:g} of them on a plain random backdrop",
               "epochs": epochs, "seed": seed, "best_val_top1": round(best, 4), "kept_epoch": best_epoch,
               "history": history,
               "data_images_csv_sha256": sha256_bytes((Path(data) / "images.csv").read_bytes()),
