@@ -126,7 +126,9 @@ class Config:
         for key, value in (("detector.max_people", self.detector.max_people),
                            ("index.exact_up_to", self.index.exact_up_to),
                            ("index.ivf_lists", self.index.ivf_lists),
-                           ("index.ivf_probe", self.index.ivf_probe), ("similar.k", self.similar.k)):
+                           ("index.ivf_probe", self.index.ivf_probe), ("index.compact_from", self.index.compact_from),
+                           ("index.compact_dim", self.index.compact_dim), ("index.compact_probe", self.index.compact_probe),
+                           ("index.rerank", self.index.rerank), ("similar.k", self.similar.k)):
             if value < 1:
                 raise ConfigError(f"config key '{key}': must be at least 1, got {value}")
         k = self.kiosk

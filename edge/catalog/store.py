@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import CatalogMissing
 from .images import ImageStore
-from .index import IndexCorrupt, IndexParams, VectorIndex
+from .index import IndexCorrupt, IndexParams, VectorIndex, sample_rows
 from .products import COLUMNS, SCHEMA, Product, migrate, product_row, row_to_product
 
 DB_NAME = "catalog.sqlite"
@@ -31,6 +31,7 @@ INDEX_NAME = "index.faiss"
 PRODUCT_CACHE = 50_000          # products kept in memory between catalogue changes (by_ids)
 CHANGES_KEPT = 64               # vector generations an index held in memory can catch up by
 INDEX_SAVE_S = 30.0             # the writer rewrites the index file at most this often (save_index)
+CHUNK = 20_000                  # vectors read from SQLite at a time for a compact index (and ids per IN (...))
 
 MERCH_KINDS = ("sku", "look")
 MERCH_ACTIONS = ("pin", "ban", "boost")
@@ -364,6 +365,21 @@ class Catalog:
         ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
         return ids, np.stack([np.frombuffer(r[1], np.float32) for r in rows])
 
+    def _full_vectors(self, ids: np.ndarray, model_version: str) -> tuple[np.ndarray, np.ndarray]:
+        """The stored vectors of these products (a compact index's candidates, to re-rank; a
+        delta's changes), asked CHUNK ids at a time (SQLite caps the variables of one query)."""
+        if len(ids) > CHUNK:
+            parts = [self._full_vectors(c, model_version) for c in np.array_split(ids, -(-len(ids) // CHUNK))]
+            parts = [p for p in parts if len(p[0])]
+            return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])) if parts else \
+                (np.empty(0, np.int64), np.empty((0, 0), np.float32))
+        rows = self.db.execute(f"SELECT product_id, vector FROM vectors WHERE model_version=? AND product_id IN "
+                               f"({','.join('?' * len(ids))})", (model_version, *map(int, ids))).fetchall()
+        if not rows:
+            return np.empty(0, np.int64), np.empty((0, 0), np.float32)
+        return (np.fromiter((r[0] for r in rows), np.int64, len(rows)),
+                np.stack([np.frombuffer(r[1], np.float32) for r in rows]))
+
     def vectors_by_product(self) -> dict[int, tuple[bytes, str]]:
         """product id -> (float32 bytes, model version), whatever the model."""
         return {pid: (blob, mv) for pid, mv, blob in
@@ -384,16 +400,13 @@ class Catalog:
         if {r[0] for r in rows} != set(range(since + 1, generation + 1)) or not idx.updatable:
             return False
         changed = np.array(sorted({r[1] for r in rows}), np.int64)
-        now = self.db.execute(f"SELECT product_id, vector FROM vectors WHERE model_version=? AND product_id IN "
-                              f"({','.join('?' * len(changed))})", (model_version, *changed.tolist())).fetchall() \
-            if len(changed) else []
-        vecs = np.stack([np.frombuffer(r[1], np.float32) for r in now]) if now else None
-        if vecs is not None and vecs.shape[1] != idx.dim:
+        now, vecs = self._full_vectors(changed, model_version) if len(changed) else (np.empty(0, np.int64), None)
+        if len(now) and vecs.shape[1] != idx.dim:
             return False
         if len(changed):
             idx.remove(changed)
-        if vecs is not None:
-            idx.add(np.array([r[0] for r in now], np.int64), vecs)
+        if len(now):
+            idx.add(now, vecs)
         return True
 
     def index(self, model_version: str) -> VectorIndex:
@@ -422,14 +435,28 @@ class Catalog:
                     raise IndexCorrupt("stale")
                 self._saved_gen = header.generation
             except IndexCorrupt:
-                ids, vecs = self.vectors(model_version)
-                dim = vecs.shape[1] if len(ids) else 1
-                idx = VectorIndex(dim, self.index_params).build(ids, vecs)
+                idx = self._build_index(model_version)
                 self.index_rebuilt = True
-                if len(ids):
+                if idx.count:
                     self._save_index(idx, generation, model_version, now=True)
             self._index, self._index_model, self._index_gen = idx, model_version, generation
             return idx
+
+    def _build_index(self, model_version: str) -> VectorIndex:
+        """A fresh index of this model's vectors. A compact one (past index.compact_from) is
+        trained on a sample and filled in chunks straight from SQLite: at a million products the
+        vectors are 5.6 GB, more than a store PC holds."""
+        all_ids = np.fromiter((r[0] for r in self.db.execute(
+            "SELECT product_id FROM vectors WHERE model_version=? ORDER BY product_id", (model_version,))), np.int64)
+        first = self._full_vectors(all_ids[:1], model_version)[1] if len(all_ids) else None
+        probe = VectorIndex(first.shape[1] if first is not None else 1, self.index_params)
+        if not probe.wants_compact(len(all_ids)):
+            ids, vecs = self.vectors(model_version)
+            return probe.build(ids, vecs)
+        sample_ids = sample_rows(all_ids, probe.sample_size(len(all_ids)))
+        sample = self._full_vectors(sample_ids, model_version)[1]
+        chunks = (self._full_vectors(c, model_version) for c in np.array_split(all_ids, -(-len(all_ids) // CHUNK)))
+        return probe.build_compact(len(all_ids), sample, chunks)
 
     def _save_index(self, idx: VectorIndex, generation: int, model_version: str, now: bool = False) -> None:
         """The writer (import, sync) keeps the file for the next start: at once after a rebuild,
@@ -458,7 +485,7 @@ class Catalog:
             idx = self.index(model_version)
             if idx.count == 0 or idx.dim != vector.shape[-1]:
                 return []
-            ids, scores = idx.search(vector, k)
+            ids, scores = idx.search(vector, k, exact=lambda c: self._full_vectors(c, model_version))
         found = self.by_ids(ids)
         return [(found[int(i)], float(s)) for i, s in zip(ids, scores) if int(i) in found]
 
