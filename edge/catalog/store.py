@@ -365,11 +365,11 @@ class Catalog:
         ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
         return ids, np.stack([np.frombuffer(r[1], np.float32) for r in rows])
 
-    def _full_vectors(self, ids: np.ndarray, model_version: str) -> tuple[np.ndarray, np.ndarray]:
+    def vectors_of(self, ids: np.ndarray, model_version: str) -> tuple[np.ndarray, np.ndarray]:
         """The stored vectors of these products (a compact index's candidates, to re-rank; a
         delta's changes), asked CHUNK ids at a time (SQLite caps the variables of one query)."""
         if len(ids) > CHUNK:
-            parts = [self._full_vectors(c, model_version) for c in np.array_split(ids, -(-len(ids) // CHUNK))]
+            parts = [self.vectors_of(c, model_version) for c in np.array_split(ids, -(-len(ids) // CHUNK))]
             parts = [p for p in parts if len(p[0])]
             return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])) if parts else \
                 (np.empty(0, np.int64), np.empty((0, 0), np.float32))
@@ -400,7 +400,7 @@ class Catalog:
         if {r[0] for r in rows} != set(range(since + 1, generation + 1)) or not idx.updatable:
             return False
         changed = np.array(sorted({r[1] for r in rows}), np.int64)
-        now, vecs = self._full_vectors(changed, model_version) if len(changed) else (np.empty(0, np.int64), None)
+        now, vecs = self.vectors_of(changed, model_version) if len(changed) else (np.empty(0, np.int64), None)
         if len(now) and vecs.shape[1] != idx.dim:
             return False
         if len(changed):
@@ -448,14 +448,14 @@ class Catalog:
         vectors are 5.6 GB, more than a store PC holds."""
         all_ids = np.fromiter((r[0] for r in self.db.execute(
             "SELECT product_id FROM vectors WHERE model_version=? ORDER BY product_id", (model_version,))), np.int64)
-        first = self._full_vectors(all_ids[:1], model_version)[1] if len(all_ids) else None
+        first = self.vectors_of(all_ids[:1], model_version)[1] if len(all_ids) else None
         probe = VectorIndex(first.shape[1] if first is not None else 1, self.index_params)
         if not probe.wants_compact(len(all_ids)):
             ids, vecs = self.vectors(model_version)
             return probe.build(ids, vecs)
         sample_ids = sample_rows(all_ids, probe.sample_size(len(all_ids)))
-        sample = self._full_vectors(sample_ids, model_version)[1]
-        chunks = (self._full_vectors(c, model_version) for c in np.array_split(all_ids, -(-len(all_ids) // CHUNK)))
+        sample = self.vectors_of(sample_ids, model_version)[1]
+        chunks = (self.vectors_of(c, model_version) for c in np.array_split(all_ids, -(-len(all_ids) // CHUNK)))
         return probe.build_compact(len(all_ids), sample, chunks)
 
     def _save_index(self, idx: VectorIndex, generation: int, model_version: str, now: bool = False) -> None:
@@ -485,7 +485,7 @@ class Catalog:
             idx = self.index(model_version)
             if idx.count == 0 or idx.dim != vector.shape[-1]:
                 return []
-            ids, scores = idx.search(vector, k, exact=lambda c: self._full_vectors(c, model_version))
+            ids, scores = idx.search(vector, k, exact=lambda c: self.vectors_of(c, model_version))
         found = self.by_ids(ids)
         return [(found[int(i)], float(s)) for i, s in zip(ids, scores) if int(i) in found]
 

@@ -20,6 +20,7 @@ from ..vision.embed import CNN_DIM
 SCALE, L2, STEPS, RATE = 10.0, 1e-3, 300, 0.5
 MAX_PER_CATEGORY = 400      # a large catalogue trains on a sample: seconds, not minutes
 MIN_PRODUCTS = 20
+LOAD_ALL_UP_TO = 50_000     # labelled products; past it only the sample the fit uses is read
 
 
 def _unit(a: np.ndarray) -> np.ndarray:
@@ -85,7 +86,15 @@ class CatalogueCategories:
                hashlib.sha1(repr([tuple(r) for r in labelled]).encode()).hexdigest())
         if key != self._key:
             by_id = dict(labelled)
-            ids, vecs = self.catalog.vectors(model_version)
+            if len(labelled) > LOAD_ALL_UP_TO:      # a million products: a sample per category, not 5.6 GB
+                rng = np.random.default_rng(0)
+                by_cat: dict[str, list[int]] = {}
+                for pid, c in labelled:
+                    by_cat.setdefault(c, []).append(pid)
+                pick = np.concatenate([rng.permutation(v)[:MAX_PER_CATEGORY] for v in by_cat.values()]).astype(np.int64)
+                ids, vecs = self.catalog.vectors_of(np.sort(pick), model_version)
+            else:
+                ids, vecs = self.catalog.vectors(model_version)
             rows = [i for i, pid in enumerate(ids) if int(pid) in by_id]
             self._model = CategoryModel.fit(vecs[rows, :CNN_DIM], [by_id[int(ids[i])] for i in rows]) if rows else None
             self._key = key

@@ -67,11 +67,12 @@ def infer_categories(catalog: Catalog, products: list[Product], model_version: s
     """Products without a category take the category their visual neighbours have in the
     catalogue (marked as inferred); returns the products that got one, ready to store."""
     fixed = []
-    ids, vecs = catalog.vectors(model_version)
-    row_of = {int(pid): i for i, pid in enumerate(ids)}
+    stored_of = {p.sku: catalog.get(p.sku) for p in products}
+    ids, vecs = catalog.vectors_of(np.array([s.id for s in stored_of.values() if s is not None], np.int64), model_version)
+    row_of = {int(pid): i for i, pid in enumerate(ids)}      # only these products' vectors: a catalogue may hold 1M
     similar = FindSimilar(None, catalog)
     for product in products:
-        stored = catalog.get(product.sku)
+        stored = stored_of[product.sku]
         if stored is None or stored.id not in row_of:
             continue
         cat = similar.category_of(vecs[row_of[stored.id]], model_version, exclude=product.sku, k=neighbours)

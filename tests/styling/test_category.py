@@ -40,3 +40,23 @@ def test_the_store_decides_what_a_category_is_and_a_relabel_is_learned(tmp_path)
     with cat.transaction() as w:
         w.set_price("P0", 9.0)                               # a price change keeps the model as it is
     assert cat.version == v + 1 and cats.model("m") is before
+
+
+def test_a_huge_catalogue_reads_only_the_sample_it_learns_from(tmp_path, monkeypatch):
+    """Past LOAD_ALL_UP_TO labelled products (a million-product store: 5.6 GB of vectors) the
+    classifier reads at most MAX_PER_CATEGORY vectors a category, never all of them, and still
+    names the categories."""
+    import edge.styling.category as category
+    monkeypatch.setattr(category, "LOAD_ALL_UP_TO", 50)
+    monkeypatch.setattr(category, "MAX_PER_CATEGORY", 12)
+    x, y, centres = clusters(40, ["Tops", "Bottoms", "Shoes"])
+    cat = Catalog(tmp_path, create=True)
+    vecs = np.zeros((len(x), DIM), np.float32)
+    vecs[:, :CNN_DIM] = x
+    cat.upsert([(Product(f"P{i}", f"p{i}", c), vecs[i], "m") for i, c in enumerate(y)])
+    read = []
+    real = cat.vectors_of
+    monkeypatch.setattr(cat, "vectors", lambda *a: (_ for _ in ()).throw(AssertionError("read every vector")))
+    monkeypatch.setattr(cat, "vectors_of", lambda ids, mv: read.append(len(ids)) or real(ids, mv))
+    model = CatalogueCategories(cat).model("m")
+    assert read == [36] and [model.predict(c) for c in centres] == ["Tops", "Bottoms", "Shoes"]
