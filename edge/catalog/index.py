@@ -202,14 +202,9 @@ class VectorIndex:
         # read_index already gives the concrete type; a second proxy of it (downcast_index) would
         # not own the index, and the first one's end would free it under the second
         self.index = index
-        if isinstance(self.index, faiss.IndexIDMap2):
-            inner = faiss.downcast_index(self.index.index)
-        elif isinstance(self.index, faiss.IndexPreTransform):
-            inner = faiss.downcast_index(self.index.index)
-        else:
-            inner = self.index
+        wrapped = isinstance(self.index, (faiss.IndexIDMap2, faiss.IndexPreTransform))
+        inner = faiss.downcast_index(self.index.index) if wrapped else self.index
         if isinstance(inner, faiss.IndexIVF):
-            probe = params.compact_probe if isinstance(self.index, faiss.IndexPreTransform) else params.ivf_probe
-            inner.nprobe = min(probe, inner.nlist)
+            inner.nprobe = min(params.compact_probe if self.compact else params.ivf_probe, inner.nlist)
         self.kind = meta["kind"]
         return self, IndexHeader(meta["generation"], meta["model_version"], meta["count"], meta["kind"])
