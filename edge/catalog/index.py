@@ -87,16 +87,10 @@ class VectorIndex:
         return min(n, 40 * self._lists(n))
 
     def build_compact(self, n: int, sample: np.ndarray, chunks) -> "VectorIndex":
-        """A compact index over n vectors given as (ids, vectors) chunks, trained on a sample of
-        them: a million vectors (5.6 GB) are never in memory at once."""
-        self._build_compact(np.ascontiguousarray(sample, dtype=np.float32), n)
-        for ids, vectors in chunks:
-            self.add(ids, vectors)
-        return self
-
-    def _build_compact(self, sample: np.ndarray, n: int) -> None:
-        """PCA (trained on a sample of the vectors), unit length again, IVF-SQ8 over that. The
-        PCA stays with the index (and its file): a delta's vectors are projected the same way."""
+        """A compact index over n vectors given as (ids, vectors) chunks: PCA (trained on a sample
+        of them), unit length again, IVF-SQ8 over that; a million vectors (5.6 GB) are never in
+        memory at once. The PCA stays with the index (and its file): a delta's vectors are
+        projected the same way."""
         d, nlist = self.params.compact_dim, self._lists(n)
         quantizer = faiss.IndexFlatIP(d)
         ivf = faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
@@ -105,10 +99,13 @@ class VectorIndex:
         pre = faiss.IndexPreTransform(ivf)            # the Python wrapper keeps ivf and the transforms alive
         pre.prepend_transform(faiss.NormalizationTransform(d, 2.0))
         pre.prepend_transform(faiss.PCAMatrix(self.dim, d))
-        pre.train(sample)
+        pre.train(np.ascontiguousarray(sample, dtype=np.float32))
         ivf.nprobe = min(self.params.compact_probe, nlist)
         self.index = pre
         self.kind = f"pca{d}-ivf{nlist}-sq8"
+        for ids, vectors in chunks:
+            self.add(ids, vectors)
+        return self
 
     def build(self, ids: np.ndarray, vectors: np.ndarray) -> "VectorIndex":
         """Fresh index over all vectors: exact up to `exact_up_to`, IVF (approximate) past it,
@@ -116,8 +113,8 @@ class VectorIndex:
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if self.wants_compact(len(ids)):
-            self._build_compact(sample_rows(vectors, self.sample_size(len(ids))), len(ids))
-        elif len(ids) > self.params.exact_up_to:
+            return self.build_compact(len(ids), sample_rows(vectors, self.sample_size(len(ids))), [(ids, vectors)])
+        if len(ids) > self.params.exact_up_to:
             nlist = max(1, min(self.params.ivf_lists, len(ids) // 39))  # FAISS wants >= 39 per list
             quantizer = faiss.IndexFlatIP(self.dim)
             ivf = faiss.IndexIVFFlat(quantizer, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)

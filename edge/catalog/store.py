@@ -140,6 +140,13 @@ def peek(folder: Path, sql: str, default=0):
         return default
 
 
+def _as_arrays(rows: list) -> tuple[np.ndarray, np.ndarray]:
+    """(product_id, float32 bytes) rows -> ids [n], vectors [n, dim]."""
+    if not rows:
+        return np.empty(0, np.int64), np.empty((0, 0), np.float32)
+    return np.fromiter((r[0] for r in rows), np.int64, len(rows)), np.stack([np.frombuffer(r[1], np.float32) for r in rows])
+
+
 class Catalog:
     def __init__(self, folder: Path, index_params: IndexParams = IndexParams(), create: bool = False,
                  reader: bool = False):
@@ -358,27 +365,17 @@ class Catalog:
 
     # ---- vectors and index ---------------------------------------------------------------
     def vectors(self, model_version: str) -> tuple[np.ndarray, np.ndarray]:
-        rows = self.db.execute("SELECT product_id, vector FROM vectors WHERE model_version=? ORDER BY product_id",
-                               (model_version,)).fetchall()
-        if not rows:
-            return np.empty(0, np.int64), np.empty((0, 0), np.float32)
-        ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
-        return ids, np.stack([np.frombuffer(r[1], np.float32) for r in rows])
+        return _as_arrays(self.db.execute("SELECT product_id, vector FROM vectors WHERE model_version=? "
+                                          "ORDER BY product_id", (model_version,)).fetchall())
 
     def vectors_of(self, ids: np.ndarray, model_version: str) -> tuple[np.ndarray, np.ndarray]:
         """The stored vectors of these products (a compact index's candidates, to re-rank; a
         delta's changes), asked CHUNK ids at a time (SQLite caps the variables of one query)."""
-        if len(ids) > CHUNK:
-            parts = [self.vectors_of(c, model_version) for c in np.array_split(ids, -(-len(ids) // CHUNK))]
-            parts = [p for p in parts if len(p[0])]
-            return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])) if parts else \
-                (np.empty(0, np.int64), np.empty((0, 0), np.float32))
-        rows = self.db.execute(f"SELECT product_id, vector FROM vectors WHERE model_version=? AND product_id IN "
-                               f"({','.join('?' * len(ids))})", (model_version, *map(int, ids))).fetchall()
-        if not rows:
-            return np.empty(0, np.int64), np.empty((0, 0), np.float32)
-        return (np.fromiter((r[0] for r in rows), np.int64, len(rows)),
-                np.stack([np.frombuffer(r[1], np.float32) for r in rows]))
+        rows = []
+        for c in np.array_split(ids, max(1, -(-len(ids) // CHUNK))):
+            rows += self.db.execute(f"SELECT product_id, vector FROM vectors WHERE model_version=? AND product_id IN "
+                                    f"({','.join('?' * len(c))})", (model_version, *map(int, c))).fetchall()
+        return _as_arrays(rows)
 
     def vectors_by_product(self) -> dict[int, tuple[bytes, str]]:
         """product id -> (float32 bytes, model version), whatever the model."""
@@ -400,7 +397,7 @@ class Catalog:
         if {r[0] for r in rows} != set(range(since + 1, generation + 1)) or not idx.updatable:
             return False
         changed = np.array(sorted({r[1] for r in rows}), np.int64)
-        now, vecs = self.vectors_of(changed, model_version) if len(changed) else (np.empty(0, np.int64), None)
+        now, vecs = self.vectors_of(changed, model_version)
         if len(now) and vecs.shape[1] != idx.dim:
             return False
         if len(changed):
