@@ -20,7 +20,16 @@ from ..vision.embed import CNN_DIM
 SCALE, L2, STEPS, RATE = 10.0, 1e-3, 300, 0.5
 MAX_PER_CATEGORY = 400      # a large catalogue trains on a sample: seconds, not minutes
 MIN_PRODUCTS = 20
-LOAD_ALL_UP_TO = 50_000     # labelled products; past it only the sample the fit uses is read
+
+
+def per_category(labels: list[str], seed: int = 0) -> np.ndarray:
+    """Positions of at most MAX_PER_CATEGORY items of each category (categories in sorted order,
+    one random draw each): what a fit learns from."""
+    names = sorted(set(labels))
+    index = {c: i for i, c in enumerate(names)}
+    y = np.array([index[c] for c in labels])
+    rng = np.random.default_rng(seed)
+    return np.concatenate([rng.permutation(np.flatnonzero(y == k))[:MAX_PER_CATEGORY] for k in range(len(names))])
 
 
 def _unit(a: np.ndarray) -> np.ndarray:
@@ -39,10 +48,8 @@ class CategoryModel:
         if len(names) < 2 or len(labels) < MIN_PRODUCTS:
             return None
         index = {c: i for i, c in enumerate(names)}
-        y = np.array([index[c] for c in labels])
-        rng = np.random.default_rng(seed)
-        keep = np.concatenate([rng.permutation(np.flatnonzero(y == k))[:MAX_PER_CATEGORY] for k in range(len(names))])
-        x, y = _unit(shapes[keep]) * SCALE, y[keep]
+        keep = per_category(labels, seed)
+        x, y = _unit(shapes[keep]) * SCALE, np.array([index[labels[i]] for i in keep])
         w = np.zeros((x.shape[1], len(names)), np.float32)
         b = np.zeros(len(names), np.float32)
         target = np.eye(len(names), dtype=np.float32)[y]
@@ -85,17 +92,15 @@ class CatalogueCategories:
         key = (model_version, self.catalog.vector_generation,
                hashlib.sha1(repr([tuple(r) for r in labelled]).encode()).hexdigest())
         if key != self._key:
-            by_id = dict(labelled)
-            if len(labelled) > LOAD_ALL_UP_TO:      # a million products: a sample per category, not 5.6 GB
-                rng = np.random.default_rng(0)
-                by_cat: dict[str, list[int]] = {}
-                for pid, c in labelled:
-                    by_cat.setdefault(c, []).append(pid)
-                pick = np.concatenate([rng.permutation(v)[:MAX_PER_CATEGORY] for v in by_cat.values()]).astype(np.int64)
-                ids, vecs = self.catalog.vectors_of(np.sort(pick), model_version)
-            else:
-                ids, vecs = self.catalog.vectors(model_version)
-            rows = [i for i, pid in enumerate(ids) if int(pid) in by_id]
-            self._model = CategoryModel.fit(vecs[rows, :CNN_DIM], [by_id[int(ids[i])] for i in rows]) if rows else None
+            # only the vectors the fit learns from are read (a million products are 5.6 GB); the
+            # fit's own draw over them then keeps them all, in the order it would have anyway
+            with_vector = self.catalog.db.execute(
+                "SELECT p.id, p.category FROM products p JOIN vectors v ON v.product_id=p.id AND v.model_version=? "
+                "WHERE p.category_source='catalogue' AND p.category<>'' ORDER BY p.id", (model_version,)).fetchall()
+            by_id = dict(with_vector[i] for i in per_category([c for _, c in with_vector])) if with_vector else {}
+            ids, vecs = self.catalog.vectors_of(np.array(sorted(by_id), np.int64), model_version)
+            order = np.argsort(ids)
+            ids, vecs = ids[order], vecs[order]
+            self._model = CategoryModel.fit(vecs[:, :CNN_DIM], [by_id[int(i)] for i in ids]) if len(ids) else None
             self._key = key
         return self._model

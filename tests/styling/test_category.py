@@ -43,11 +43,9 @@ def test_the_store_decides_what_a_category_is_and_a_relabel_is_learned(tmp_path)
 
 
 def test_a_huge_catalogue_reads_only_the_sample_it_learns_from(tmp_path, monkeypatch):
-    """Past LOAD_ALL_UP_TO labelled products (a million-product store: 5.6 GB of vectors) the
-    classifier reads at most MAX_PER_CATEGORY vectors a category, never all of them, and still
-    names the categories."""
+    """The classifier reads at most MAX_PER_CATEGORY vectors a category, never all of them (a
+    million-product store: 5.6 GB of vectors), and still names the categories."""
     import edge.styling.category as category
-    monkeypatch.setattr(category, "LOAD_ALL_UP_TO", 50)
     monkeypatch.setattr(category, "MAX_PER_CATEGORY", 12)
     x, y, centres = clusters(40, ["Tops", "Bottoms", "Shoes"])
     cat = Catalog(tmp_path, create=True)
