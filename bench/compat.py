@@ -3,7 +3,8 @@ model over sentence vectors (edge/styling/pairs.py) and the word-pair PMI baseli
 
     python -m bench.compat [--seeds 5] [--json]
 
-Trains both on 80% of the outfits and tests on the other 20% for each seed (seed 0 is the split
+"text" is what the looks use: MEMBERS pair models over sentence vectors + PMI_WEIGHT x PMI
+(edge/styling/pairs.py). Trains both on 80% of the outfits and tests on the other 20% for each seed (seed 0 is the split
 the committed models were trained on), 3 draws of the wrong candidates per split. FITB: hide one
 item, offer it with three items of the same slot from other outfits; chance is 25%.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from edge.config import load_config
 from edge.styling.compat import CompatModel, compatibility_auc, fitb_accuracy, load_polyvore, split_outfits
-from edge.styling.pairs import TextCompat, fit_pairs, item_text
+from edge.styling.pairs import MEMBERS, PMI_WEIGHT, TextCompat, fit_pairs, item_text
 from edge.styling.text import text_embedder
 from edge.vision.models import ModelStore
 
@@ -45,7 +46,8 @@ def measure(seeds: int = 5, path: Path = OUTFITS, draws: int = 3) -> dict:
         rows.append(row)
     # scoring speed: outfits of names never seen (the text model runs for each new name)
     fresh = [[type(i)(i.slot, f"{i.name} {k}", i.colors) for i in items] for k, (_, items) in enumerate(outfits)]
-    model = TextCompat(fit_pairs([items for _, items in split_outfits(outfits, 0)[0]], text, 0), text, None)
+    train0 = [items for _, items in split_outfits(outfits, 0)[0]]
+    model = TextCompat(fit_pairs(train0, text, 0), text, CompatModel.fit(train0))
     t = time.perf_counter()
     for items in fresh:
         model.score(items)
@@ -53,6 +55,7 @@ def measure(seeds: int = 5, path: Path = OUTFITS, draws: int = 3) -> dict:
     mean = lambda k: round(statistics.mean(r[k] for r in rows), 4)   # noqa: E731
     return {"splits": rows, "text_fitb_mean": mean("text_fitb"), "pmi_fitb_mean": mean("pmi_fitb"),
             "text_auc_mean": mean("text_auc"), "pmi_auc_mean": mean("pmi_auc"), "fitb_chance": 0.25,
+            "members": MEMBERS, "pmi_weight": PMI_WEIGHT,
             "text_ms_per_new_name": round(embed_ms, 2), "score_ms_per_new_outfit": round(score_ms, 2),
             "pair_model_bytes": (Path(__file__).resolve().parent.parent / "models" / "compat-text.npz").stat().st_size}
 

@@ -44,6 +44,7 @@ STOP = {
     "colour", "collection", "ladies", "girls", "mens", "man", "sale", "free", "shipping", "tone",
 }
 TOKEN = re.compile(r"[a-z]+")
+ATTRIBUTE_CACHE = 200_000      # items whose attributes are kept parsed
 
 
 def colour_of_word(word: str) -> str | None:
@@ -83,6 +84,7 @@ class CompatModel:
     prior: float = 2.0          # pseudo-count strength: rare pairs are pulled towards PMI 0
     min_count: int = 3          # attributes seen fewer times are not learned
     outfits: int = 0
+    _attributes: dict = field(default_factory=dict, repr=False, compare=False)   # item -> its attributes
 
     # ---- learning -----------------------------------------------------------------------
     @classmethod
@@ -119,12 +121,20 @@ class CompatModel:
         return math.log((observed + self.prior * expected) / ((1.0 + self.prior) * expected))
 
     # ---- scoring ------------------------------------------------------------------------
-    def item_attributes(self, item: CompatItem) -> set[str]:
-        return attributes(item.slot, item.name, item.colors, self.vocabulary) & self.vocabulary
+    def item_attributes(self, item: CompatItem) -> frozenset[str]:
+        key = (item.slot, item.name, tuple(item.colors))
+        found = self._attributes.get(key)
+        if found is None:      # a catalogue's names recur in every look: parse each once
+            if len(self._attributes) >= ATTRIBUTE_CACHE:
+                self._attributes.clear()
+            vocabulary = self.counts.keys()
+            found = self._attributes[key] = frozenset(a for a in attributes(item.slot, item.name, item.colors)
+                                                      if a in vocabulary)
+        return found
 
     def pair_score(self, a: CompatItem | set[str], b: CompatItem | set[str]) -> float:
-        aa = a if isinstance(a, set) else self.item_attributes(a)
-        bb = b if isinstance(b, set) else self.item_attributes(b)
+        aa = a if isinstance(a, (set, frozenset)) else self.item_attributes(a)
+        bb = b if isinstance(b, (set, frozenset)) else self.item_attributes(b)
         if not aa or not bb:
             return 0.0
         return sum(self.pmi(x, y) for x in aa for y in bb) / math.sqrt(len(aa) * len(bb))

@@ -94,9 +94,10 @@ class TextEmbedder:
 
     def __call__(self, texts: list[str], batch: int = 64) -> np.ndarray:
         todo = sorted({t for t in texts if t not in self._cache})
-        for s in range(0, len(todo), batch):
-            chunk = todo[s:s + batch]
-            ids = [self.tokenizer.encode(t) for t in chunk]
+        encoded = sorted(((self.tokenizer.encode(t), t) for t in todo), key=lambda e: len(e[0]))
+        for s in range(0, len(encoded), batch):
+            # names of one token count share a batch: little padding to run through the model
+            ids, chunk = [e[0] for e in encoded[s:s + batch]], [e[1] for e in encoded[s:s + batch]]
             n = max(len(i) for i in ids)
             input_ids = np.zeros((len(ids), n), np.int64)
             mask = np.zeros((len(ids), n), np.int64)

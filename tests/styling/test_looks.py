@@ -59,14 +59,15 @@ def test_colour_pairs_learned_from_outfits(pmi):
 
 
 def test_the_pair_model_beats_the_word_pairs_on_held_out_outfits(compat, pmi):
-    """Split 0's held-out fifth (the committed models trained on the other four fifths). The pair
-    model's settings were chosen on validation fifths of the training outfits (splits 0-3),
-    where it scored 0.41-0.47 FITB; held out, 5 splits x 3 draws measured 0.44 against PMI's
-    0.36 (bench/compat.py). Floor: the low end of validation less 2 SE (0.03 at 239 outfits)."""
+    """Split 0's held-out fifth (the committed models trained on the other four fifths). What the
+    looks use (3 pair models + 0.25 x PMI, edge/styling/pairs.py) was chosen on validation fifths
+    of the training outfits of splits 0-4, where it scored 0.449-0.504 FITB; held out, 5 splits
+    x 3 draws measured 0.454 against PMI's 0.360 (bench/compat.py). Floor: the low end of
+    validation less 2 SE (one SE ~0.03 at 239 outfits)."""
     _, held_out = split_outfits(load_polyvore(OUTFITS), seed=0)
     text = [fitb_accuracy(compat, held_out, d) for d in range(3)]
     words = [fitb_accuracy(pmi, held_out, d) for d in range(3)]
-    assert sum(text) / 3 >= 0.38, text
+    assert sum(text) / 3 >= 0.39, text
     assert sum(text) > sum(words), (text, words)
     assert compatibility_auc(compat, held_out, 0) > compatibility_auc(pmi, held_out, 0)
 
