@@ -95,3 +95,24 @@ class ModelStore:
                 model = core.read_model(str(info.xml), str(info.bin))
                 self._compiled[name] = core.compile_model(model, self.device, config)
             return self._compiled[name]
+
+    def ran_in(self, name: str) -> str:
+        """What a compiled model really runs in, read back from OpenVINO: the precision of most of
+        its convolutions and their kernels' instruction set ("bf16 avx512", "f32 avx2"); for a
+        model without convolutions (the text model) its inference precision. The same config
+        gives bf16 on a CPU with AVX-512 BF16 and f32 on an AVX2-only store PC."""
+        counts: dict[tuple[str, str], int] = {}
+        for op in self.compiled(name).get_runtime_model().get_ordered_ops():
+            info = op.get_rt_info()
+            if "layerType" not in info or info["layerType"].astype(str) != "Convolution":
+                continue
+            kernel = info["primitiveType"].astype(str)       # e.g. brgconv_avx512_1x1_bf16
+            isa = next((x for x in ("avx512", "avx2", "sse41") if x in kernel), "other")
+            # oneDNN names the kernel by the precision it computes in; runtimePrecision is the
+            # weights' storage (f16 weights still compute in f32 on a CPU without f16 maths)
+            prec = next((x for x in ("bf16", "f16", "i8", "u8", "f32") if kernel.endswith(x)),
+                        info["runtimePrecision"].astype(str))
+            counts[(prec, isa)] = counts.get((prec, isa), 0) + 1
+        if not counts:
+            return self.compiled(name).get_property("INFERENCE_PRECISION_HINT").to_string()
+        return " ".join(max(counts, key=counts.get))

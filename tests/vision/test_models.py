@@ -109,3 +109,16 @@ def test_a_code_wheel_that_is_not_the_pinned_one_is_refused(tmp_path):
         zf.writestr("efficientnet_lite_pytorch/__init__.py", "import os  # anything at all\n")
     with pytest.raises(BuildError, match="sha256 mismatch"):
         fetch_package(src, tmp_path, code=True)
+
+
+def test_what_a_model_ran_in_is_read_back_from_openvino(cfg):
+    """The bench names each model's real precision: f32 when the config asks for it; by default
+    bf16 exactly when the CPU has AVX-512 BF16 (an AVX2 store PC runs f32), with kernels of an
+    instruction set this CPU has."""
+    flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+    default, f32 = ModelStore(cfg.models_dir, cfg.device), ModelStore(cfg.models_dir, cfg.device, "f32")
+    for name in ("detector", "embedder"):
+        prec, isa = default.ran_in(name).split()
+        assert prec == ("bf16" if "avx512_bf16" in flags else "f32"), (name, prec)
+        assert {"avx512": "avx512f", "avx2": "avx2", "sse41": "sse4_1"}[isa] in flags
+        assert f32.ran_in(name).split()[0] == "f32"
