@@ -1,11 +1,12 @@
 """The live path against the raised targets, on this CPU as it is and capped to AVX2 (what most
 store PCs have: Core i3/i5, no AVX-512, no bf16), side by side.
 
-    python -m bench.live [--isa both|native|avx2] [--frames 60] [--write]
+    python -m bench.live [--isa both|native|avx2] [--precision default|int8|both] [--frames 60] [--write]
 
-Each ISA runs in its own process. AVX2-only is emulated: oneDNN's dispatcher is capped with
-ONEDNN_MAX_CPU_ISA=AVX2 (read once, before OpenVINO loads) and the models run in f32, as
-OpenVINO runs them on a CPU without bf16 (it cannot compile bf16 under the cap). What the cap
+Each ISA x precision runs in its own process. AVX2-only is emulated: oneDNN's dispatcher is
+capped with ONEDNN_MAX_CPU_ISA=AVX2 (read once, before OpenVINO loads) and the models run in f32
+(ModelStore asks for it under the cap), as OpenVINO runs them on a CPU without bf16. `int8`: the
+detector and embedder's INT8 copies (models/quantize.py), the pose model in float. What the cap
 does not reach: OpenVINO's own kernels (eltwise, pooling, reorders: OV_CPU_MAX_ISA is a
 debug-build switch in 2026.4) and this CPU's clock and caches, so an AVX2 store PC may be
 slower still; every model's kernels are read back (ModelStore.ran_in) and printed.
@@ -58,28 +59,29 @@ def measure(frames: int) -> dict:
     return out
 
 
-def run(isas: list[str], frames: int) -> dict:
+def run(isas: list[str], precisions: list[str], frames: int) -> dict:
     import yaml
 
     from edge.config import load_config
     original = load_config().config_file
     res = {}
-    for isa in isas:
-        env = {**os.environ, **ISA_ENV[isa]}
-        if isa == "native":
-            env.pop("ONEDNN_MAX_CPU_ISA", None)
-        # the same config with precision f32 (bf16 does not compile under the cap), beside the
-        # original so its relative paths still hold; the cold-start process reads it too
-        data = yaml.safe_load(original.read_text())
-        data["precision"] = "f32" if isa == "avx2" else data.get("precision", "default")
-        with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix=".bench-live-", dir=original.parent) as f:
-            yaml.safe_dump(data, f)
-            f.flush()
-            p = subprocess.run([sys.executable, "-m", "bench.live", "--child", "--frames", str(frames)],
-                               capture_output=True, text=True, cwd=ROOT, env={**env, "SIGNAGE_CONFIG": f.name})
-        if p.returncode != 0:
-            raise SystemExit(f"bench.live {isa} failed:\n{p.stderr[-2000:]}")
-        res[isa] = json.loads(p.stdout)
+    for precision in precisions:
+        for isa in isas:
+            env = {**os.environ, **ISA_ENV[isa]}
+            if isa == "native":
+                env.pop("ONEDNN_MAX_CPU_ISA", None)
+            # the same config at this precision, beside the original so its relative paths
+            # still hold; the cold-start process reads it too
+            data = yaml.safe_load(original.read_text())
+            data["precision"] = precision
+            with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix=".bench-live-", dir=original.parent) as f:
+                yaml.safe_dump(data, f)
+                f.flush()
+                p = subprocess.run([sys.executable, "-m", "bench.live", "--child", "--frames", str(frames)],
+                                   capture_output=True, text=True, cwd=ROOT, env={**env, "SIGNAGE_CONFIG": f.name})
+            if p.returncode != 0:
+                raise SystemExit(f"bench.live {isa} {precision} failed:\n{p.stderr[-2000:]}")
+            res[isa if precision == "default" else f"{isa} {precision}"] = json.loads(p.stdout)
     return res
 
 
@@ -89,11 +91,14 @@ def markdown(res: dict | None) -> list[str]:
     L = ["## Live path on this CPU and capped to AVX2 (`python -m bench.live --write`)", ""]
     if not res:
         return L + ["not run", ""]
-    isas = [i for i in ("native", "avx2") if i in res]
-    head = {"native": "this CPU", "avx2": "AVX2 only (emulated)"}
+    isas = [i for i in ("native", "avx2", "native int8", "avx2 int8") if i in res]
+    head = {"native": "this CPU", "avx2": "AVX2 only (emulated)", "native int8": "this CPU, int8",
+            "avx2 int8": "AVX2 only, int8"}
     L += [f"Machine: {res[isas[0]]['machine']}. AVX2 only: oneDNN capped with ONEDNN_MAX_CPU_ISA=AVX2, models in f32 "
           "(what OpenVINO runs on a CPU without bf16); OpenVINO's own non-oneDNN kernels are not capped by it, so a "
-          "real AVX2 store PC may be slower still.", "",
+          "real AVX2 store PC may be slower still."
+          + (" int8: the detector and embedder's INT8 copies (`signage models quantize`), the pose model in float."
+             if any(i.endswith("int8") for i in isas) else ""), "",
           "| | " + " | ".join(head[i] for i in isas) + " | target |", "|---|" + "---|" * (len(isas) + 1)]
     L.append("| models ran in | " + " | ".join(", ".join(f"{n} {r}" for n, r in res[i]["ran_in"].items()) for i in isas)
              + " | |")
@@ -119,6 +124,7 @@ def markdown(res: dict | None) -> list[str]:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--isa", choices=["both", "native", "avx2"], default="both")
+    ap.add_argument("--precision", choices=["both", "default", "int8"], default="both")
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--write", action="store_true", help="put the figures into docs/benchmarks.md")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -126,7 +132,8 @@ if __name__ == "__main__":
     if a.child:
         print(json.dumps(measure(a.frames)))
         sys.exit(0)
-    result = run(["native", "avx2"] if a.isa == "both" else [a.isa], a.frames)
+    result = run(["native", "avx2"] if a.isa == "both" else [a.isa],
+                 ["default", "int8"] if a.precision == "both" else [a.precision], a.frames)
     if a.write:
         from bench.report import update_results
         update_results("live", result)

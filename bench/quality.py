@@ -60,10 +60,12 @@ def write_csv(rows, folder: Path, data: Path = DATA) -> Path:
 
 
 def measure(cat_per_label: int | None = 30, query_per_label: int | None = 10, k: int = 5,
-            catalog_dir: Path | None = None, data: Path = DATA, cfg=None) -> dict:
+            catalog_dir: Path | None = None, data: Path = DATA, cfg=None, query_cfg=None) -> dict:
+    """query_cfg: other models for the shopper's photos than the catalogue was imported with."""
     cfg = copy.deepcopy(cfg or load_config())
     cfg.cutout = CutoutParams(catalogue=False)   # colour tags play no part in category precision
     vision = Vision(cfg)
+    query_vision = Vision(query_cfg) if query_cfg is not None else vision
     cat_rows, qry_rows = split(data)
     cat_rows, qry_rows = take(cat_rows, cat_per_label, 1), take(qry_rows, query_per_label, 2)
     cat_labels = set(r["label"] for r in cat_rows)
@@ -74,7 +76,7 @@ def measure(cat_per_label: int | None = 30, query_per_label: int | None = 10, k:
         t0 = time.perf_counter()
         report = import_catalog(write_csv(cat_rows, Path(tmp), data), catalog, vision, progress=False)
         import_s = time.perf_counter() - t0
-        similar = FindSimilar(vision, catalog)
+        similar = FindSimilar(query_vision, catalog)
         hits, per_label, inferred, top1 = [], defaultdict(list), Counter(), defaultdict(list)
         for r in qry_rows:
             m = similar(read_image(data / "images" / f"{r['image']}.jpg"), k=k)[0]

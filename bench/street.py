@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import random
 import sys
 import time
 from dataclasses import replace
@@ -26,6 +25,7 @@ from edge.config import load_config
 from edge.types import Box, inside, iou, union
 from edge.vision.imageio import read_image
 from edge.vision.stages import Vision
+from models.ccp import split
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "ccp-street-dev"
 WORN = ("top", "outerwear", "bottom_or_legwear", "dress", "footwear")
@@ -49,15 +49,6 @@ def load(data: Path = DATA) -> list[dict]:
                        "upper": union(of("top", "outerwear")), "lower": union(of("bottom_or_legwear")),
                        "dress": union(of("dress")), "shoes": of("footwear")})
     return photos
-
-
-def split(photos: list[dict], which: str, seed: int = 0) -> list[dict]:
-    if which == "all":
-        return photos
-    order = list(range(len(photos)))
-    random.Random(seed).shuffle(order)
-    half = set(order[: len(order) // 2])
-    return [p for i, p in enumerate(photos) if (i in half) == (which == "tune")]
 
 
 def measure(vision: Vision, photos: list[dict]) -> dict:

@@ -24,7 +24,7 @@ from .vision.pose import PoseParams
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "deploy" / "signage.yaml"
 DEVICES = ("CPU", "GPU", "NPU", "AUTO")
-PRECISIONS = ("default", "f32")
+PRECISIONS = ("default", "f32", "int8")
 
 
 @dataclass

@@ -552,13 +552,31 @@ def cmd_models_train(args) -> int:
     return 0
 
 
+def cmd_models_quantize(args) -> int:
+    from models.build import BuildError
+    from models.quantize import quantize
+    data = Path(args.data)
+    if not (data / "clothing-cc0" / "images.csv").is_file() or not (data / "ccp-street-dev").is_dir():
+        raise SignageError(f"--data {data}: needs clothing-cc0/images.csv and ccp-street-dev/ (the shared data folder)")
+    try:
+        done = quantize(data, photos=args.photos, log=lambda m: print(m, file=sys.stderr))
+    except BuildError as e:
+        raise SignageError(str(e)) from e
+    _emit(args, done, "INT8 copies: " + ", ".join(f"{n} -> {d['ir']['xml']}" for n, d in done.items())
+          + " (select them with `precision: int8` in the config)")
+    return 0
+
+
 def cmd_models_verify(args) -> int:
-    from edge.vision.models import ModelStore
+    from edge.vision.models import INT8_MODELS, ModelStore
     cfg = _config(args)
     store = ModelStore(cfg.models_dir)
     infos = [store.verify(name) for name in store.manifest["models"]]
-    _emit(args, {"models": {i.name: i.version for i in infos}},
-          "\n".join(f"ok  {i.version}  {i.entry['source']['package']}=={i.entry['source']['version']}" for i in infos))
+    int8 = ModelStore(cfg.models_dir, precision="int8")      # the INT8 copies the manifest lists
+    infos += [int8.verify(n) for n in INT8_MODELS if "int8" in store.manifest["models"].get(n, {})]
+    _emit(args, {"models": {i.name: i.version for i in infos}, "int8": [i.name for i in infos if i.files]},
+          "\n".join(f"ok  {i.version}{' (INT8 copy)' if i.files else ''}  "
+                    f"{i.entry['source']['package']}=={i.entry['source']['version']}" for i in infos))
     return 0
 
 
@@ -727,6 +745,10 @@ def build_parser() -> argparse.ArgumentParser:
     mt.add_argument("--epochs", type=int, default=12)
     mt.add_argument("--cache", help="where downloaded packages are kept")
     mt.set_defaults(func=cmd_models_train)
+    mq = common(m.add_parser("quantize", help="INT8 copies of the detector and embedder (build time, NNCF)"))
+    mq.add_argument("--data", required=True, help="the shared data folder (clothing-cc0/, ccp-street-dev/)")
+    mq.add_argument("--photos", type=int, default=300, help="calibration photos of each set")
+    mq.set_defaults(func=cmd_models_quantize)
     mv = common(m.add_parser("verify", help="check the model files against the manifest"))
     mv.set_defaults(func=cmd_models_verify)
     return p

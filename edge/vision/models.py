@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,14 @@ from pathlib import Path
 from ..errors import ModelMissing
 
 BUILD_HINT = "run `signage models build` (or restore models/ from the release)"
+QUANTIZE_HINT = "run `signage models quantize --data ../shared/data` (build time, NNCF), or set precision: default"
+# The models with an INT8 copy (models/quantize.py) that `precision: int8` runs. The pose model is
+# not one: in INT8 it measured slower than in float (more reorders than its depthwise convs save).
+INT8_MODELS = ("detector", "embedder")
+# oneDNN capped below AVX-512 (how bench/live.py emulates an AVX2 store PC): OpenVINO still reads
+# bf16 from CPUID and would pick it, which does not compile under the cap; f32 is what it runs on
+# a real AVX2 CPU.
+NO_BF16_CAPS = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2"}
 
 
 @dataclass(frozen=True)
@@ -22,10 +31,13 @@ class ModelInfo:
     xml: Path
     bin: Path
     entry: dict
+    files: dict | None = None    # the IR record its files are checked against (an INT8 copy's), else entry["ir"]
 
     @property
     def version(self) -> str:
-        """Short, stable id of the exact weights: changes whenever the IR changes."""
+        """Short, stable id of the exact weights: changes whenever the IR changes. An INT8 copy
+        keeps its float model's version: it runs the same weights at a lower precision (like
+        bf16), so a catalogue's vectors stay searchable (bench/quality.py measures the mix)."""
         return f"{self.name}:{self.entry['ir']['bin_sha256'][:12]}"
 
 
@@ -66,20 +78,27 @@ class ModelStore:
         if entry is None:
             raise ModelMissing(f"model '{name}' is not in {self.dir / 'manifest.json'}: {BUILD_HINT}")
         ir = self.dir / "ir"
+        if self.precision == "int8" and name in INT8_MODELS:
+            q = entry.get("int8")
+            if q is None:
+                raise ModelMissing(f"model '{name}' has no INT8 copy in {self.dir / 'manifest.json'}: {QUANTIZE_HINT}")
+            return ModelInfo(name, ir / q["ir"]["xml"], ir / q["ir"]["bin"], entry, q["ir"])
         return ModelInfo(name, ir / entry["ir"]["xml"], ir / entry["ir"]["bin"], entry)
 
     def verify(self, name: str) -> ModelInfo:
         info = self.info(name)
         if name in self._verified:
             return info
-        files = [(info.xml, info.entry["ir"]["xml_sha256"]), (info.bin, info.entry["ir"]["bin_sha256"])]
+        record = info.files or info.entry["ir"]
+        files = [(info.xml, record["xml_sha256"]), (info.bin, record["bin_sha256"])]
         if "vocab" in info.entry:     # the text model's tokenizer vocabulary
             files.append((info.xml.parent / info.entry["vocab"]["file"], info.entry["vocab"]["sha256"]))
+        hint = QUANTIZE_HINT if info.files else BUILD_HINT
         for path, want in files:
             if not path.is_file():
-                raise ModelMissing(f"model '{name}': {path} not found: {BUILD_HINT}")
+                raise ModelMissing(f"model '{name}': {path} not found: {hint}")
             if sha256_file(path) != want:
-                raise ModelMissing(f"model '{name}': {path} is corrupt (sha256 differs from the manifest): {BUILD_HINT}")
+                raise ModelMissing(f"model '{name}': {path} is corrupt (sha256 differs from the manifest): {hint}")
         self._verified.add(name)
         return info
 
@@ -90,7 +109,7 @@ class ModelStore:
                 info = self.verify(name)
                 core = ov.Core()
                 config = {"PERFORMANCE_HINT": "LATENCY"}
-                if self.precision == "f32":
+                if self.precision == "f32" or os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in NO_BF16_CAPS:
                     config["INFERENCE_PRECISION_HINT"] = "f32"
                 model = core.read_model(str(info.xml), str(info.bin))
                 self._compiled[name] = core.compile_model(model, self.device, config)
@@ -110,7 +129,7 @@ class ModelStore:
             isa = next((x for x in ("avx512", "avx2", "sse41") if x in kernel), "other")
             # oneDNN names the kernel by the precision it computes in; runtimePrecision is the
             # weights' storage (f16 weights still compute in f32 on a CPU without f16 maths)
-            prec = next((x for x in ("bf16", "f16", "i8", "u8", "f32") if kernel.endswith(x)),
+            prec = next((x for x in ("bf16", "f16", "i8", "u8", "f32") if kernel.lower().endswith(x)),
                         info["runtimePrecision"].astype(str))
             counts[(prec, isa)] = counts.get((prec, isa), 0) + 1
         if not counts:

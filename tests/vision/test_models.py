@@ -122,3 +122,30 @@ def test_what_a_model_ran_in_is_read_back_from_openvino(cfg):
         assert prec == ("bf16" if "avx512_bf16" in flags else "f32"), (name, prec)
         assert {"avx512": "avx512f", "avx2": "avx2", "sse41": "sse4_1"}[isa] in flags
         assert f32.ran_in(name).split()[0] == "f32"
+
+
+def test_int8_runs_the_quantized_copies_and_keeps_the_vector_version(cfg):
+    """`precision: int8`: detector and embedder from their INT8 IRs (checked against their own
+    sha256), the pose model in float; the embedder's version is the float model's, so a
+    catalogue's vectors stay searchable."""
+    from edge.vision.models import INT8_MODELS
+    float_store, int8 = ModelStore(cfg.models_dir, cfg.device), ModelStore(cfg.models_dir, cfg.device, "int8")
+    assert set(INT8_MODELS) == {"detector", "embedder"}
+    for name in INT8_MODELS:
+        info = int8.verify(name)
+        assert info.xml.name == f"{name}-int8.xml" and info.files["bin_sha256"] != info.entry["ir"]["bin_sha256"]
+        assert info.version == float_store.info(name).version
+        assert int8.ran_in(name).split()[0] in ("i8", "u8")
+    assert int8.info("pose").xml.name == "pose.xml" and int8.ran_in("pose").split()[0] != "i8"
+
+
+def test_int8_without_its_copy_names_the_command(models_copy):
+    import json
+    manifest = json.loads((models_copy / "manifest.json").read_text())
+    del manifest["models"]["embedder"]["int8"]
+    (models_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelMissing, match="no INT8 copy.*signage models quantize"):
+        ModelStore(models_copy, precision="int8").compiled("embedder")
+    (models_copy / "ir" / "detector-int8.bin").write_bytes(b"not a model")
+    with pytest.raises(ModelMissing, match="corrupt.*signage models quantize"):
+        ModelStore(models_copy, precision="int8").compiled("detector")
