@@ -3,7 +3,8 @@
 Three sources of "goes with", added up per candidate:
 - learned compatibility (edge/styling/pairs.py: a pair model over sentence vectors of the names,
   from real Polyvore outfits), on a scale where real outfit pairs score 0 on average with a
-  spread of 1; the explanation's words come from the word-pair model (edge/styling/compat.py);
+  spread of 1; the explanation is the pair of words (one of each item) worn together more often
+  than chance (word-pair PMI, edge/styling/compat.py) that the same model scores highest;
 - curated looks: a product that shares a look with the anchor (or with the catalogue product the
   anchor looks most like) gets `look_bonus`, and its reason is the look's name;
 - merchandising: boost adds its weight, pin puts a product first in its slot, ban removes it

@@ -50,6 +50,7 @@ from .compat import TOKEN
 DIM = 64
 MEMBERS = 3           # pair models averaged (see the module's docstring)
 PMI_WEIGHT = 0.25     # the word-pair PMI score's share of an outfit's score
+REASON_CANDIDATES = 20   # word pairs worn together more than chance that the model ranks for "why"
 PAIR_TYPES = [tuple(p) for p in itertools.combinations_with_replacement(SLOTS, 2)]
 PAIR_INDEX = {p: i for i, p in enumerate(PAIR_TYPES)}
 
@@ -316,8 +317,22 @@ class TextCompat:
         s = self.pairs.pair_scores(np.repeat(v[:1], len(items), 0), v[1:], types, shared)
         return s + self.pmi_weight * np.asarray(self.pmi.pair_scores(anchor, list(items)), np.float32)
 
-    def reasons(self, a, b, most: int = 1):
-        return self.pmi.reasons(a, b, most)
+    def reasons(self, a, b, most: int = 1) -> list[tuple[str, str, float]]:
+        """The attribute pairs (of a, of b) that explain why a and b go together, strongest first
+        by this model: the pair models' score of the two words as items of a's and b's slots,
+        plus PMI_WEIGHT x their PMI and the PMI model's nudge for colour pairs. Only pairs worn
+        together more often than chance (PMI > 0) are candidates: a reason must be true of the
+        outfits, not only near in meaning."""
+        found = self.pmi.reasons(a, b, most=REASON_CANDIDATES)
+        if not found:
+            return []
+        words = [(x.split(":", 1)[1], y.split(":", 1)[1]) for x, y, _ in found]
+        v = self.text([w for pair in words for w in pair])
+        types = np.full(len(found), pair_type(a.slot, b.slot))
+        shared = np.array([self.pairs.lexicon.shared(words_of(x), words_of(y)) for x, y in words], np.float32)
+        model = self.pairs.pair_scores(v[0::2], v[1::2], types, shared)
+        scored = [(x, y, float(m) + self.pmi_weight * p) for (x, y, p), m in zip(found, model)]
+        return sorted(scored, key=lambda r: -r[2])[:most]
 
 
 def load_text_compat(models_dir: Path, store) -> TextCompat:

@@ -376,3 +376,19 @@ def test_what_a_shopper_wears_matches_only_products_of_its_kind(demo_store, cfg,
             assert cats and cats <= {"Pants"}, cats
         elif item.kind == "footwear":
             assert cats == {"Shoes"}, cats
+
+
+def test_why_is_the_models_strongest_pair_of_words_worn_together(compat, pmi):
+    """The explanation's words: pairs worn together more often than chance in the outfits (PMI > 0),
+    ranked by the model the looks rank by (pair models over the two words + 0.25 x PMI)."""
+    from edge.styling.pairs import PMI_WEIGHT, pair_type
+    top, trousers = CompatItem("upper", "navy denim jacket"), CompatItem("bottom", "white cotton wide trousers")
+    got = compat.reasons(top, trousers, most=20)
+    assert got and all(pmi.pmi(x, y) > 0 for x, y, _ in got)
+    assert [r[2] for r in got] == sorted((r[2] for r in got), reverse=True)
+    x, y, score = got[0]
+    wx, wy = x.split(":", 1)[1], y.split(":", 1)[1]
+    v = compat.text([wx, wy])
+    shared = np.array([compat.pairs.lexicon.shared(frozenset(wx.split()), frozenset(wy.split()))], np.float32)
+    model = float(compat.pairs.pair_scores(v[:1], v[1:], np.array([pair_type("upper", "bottom")]), shared)[0])
+    assert abs(score - (model + PMI_WEIGHT * next(p for a, b, p in pmi.reasons(top, trousers, 50) if (a, b) == (x, y)))) < 1e-4
