@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ..styling.looks import Anchor, CompleteTheLook, Suggestion
 from ..styling.similar import FindSimilar
-from ..types import Box, Match
+from ..types import Box, Match, iou
 from ..vision.colors import color_histogram
 from ..vision.embed import colour_part, item_crop
 from ..vision.items import main_item
@@ -60,6 +60,10 @@ class FrameResult:
 # garments, vector p99 0.60 (0.755 for two of the same category) and histogram p95 0.70.
 SWAP_COLOURS = 0.9    # histogram similarity below this: look again now, not at the next embed_every
 SWAP_VECTOR = 0.8     # vector cosine below this: another item, decided at once
+# A worn item decides a swap only in the place the last look saw it: one whose box changed (a
+# shoe pair from the detector, then from the ankle landmarks) is the same item cut differently,
+# left to the votes. A held-up item swaps wherever it is (the next one is held a little apart).
+SWAP_SAME_PLACE = 0.5
 # Between whole-frame looks the detector runs only on the boxes of the people of the frame before
 # (ItemFinder `follow`): one detector run a frame for one shopper instead of two. A whole-frame
 # look at least every FULL_EVERY frames finds who walks in (within 1/6 s at 30 fps).
@@ -98,7 +102,8 @@ class Recognizer:
         iv = self.vision.embed(frame.image, t.item)
         m = self.similar.match(iv, self.k)
         top = m.results[0].sku if m.results else None
-        if t.seen_vector is not None and float(iv.vector @ t.seen_vector) < SWAP_VECTOR:
+        if (t.seen_vector is not None and float(iv.vector @ t.seen_vector) < SWAP_VECTOR
+                and (t.person is None or iou(t.box, t.seen_box) >= SWAP_SAME_PLACE)):
             t.swapped(top)
             t.shown = m
             self.swaps += 1
@@ -106,6 +111,7 @@ class Recognizer:
             t.shown, t.looks = m, None
         seen = colour_part(iv.vector)   # the histogram the embedder just made, not made again
         t.seen_vector, t.seen_colours = iv.vector, seen if seen is not None else _colours(frame, t)
+        t.seen_box = t.box
 
     def _look_for(self, t: Track) -> list[Suggestion]:
         """Complete the look for a track, computed once per shown match (cached on the track)."""
@@ -124,7 +130,7 @@ class Recognizer:
         # whole-frame looks, would never steady
         self._follow = [p.box for p in found.people] if all(i.person is not None for i in found.items) else []
         t1 = time.perf_counter()
-        tracks = self.tracker.update(found.items, frame.id)
+        tracks = self.tracker.update(found.items, frame.id, [p.box for p in found.people])
         for t in tracks:
             if t.misses == 0 and self._due(frame, t):
                 self._observe(frame, t)

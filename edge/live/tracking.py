@@ -14,6 +14,7 @@ from ..types import Box, Item, ItemMatches, iou
 _track_ids = itertools.count(1)
 VOTES = 7          # recent looks kept per item
 HOLD_VOTES = 5     # of those, how many another product needs to replace a card on screen
+SAME_PERSON_IOU = 0.5   # a person's box overlaps theirs of the frame before at least this much
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Track:
     box: Box
     person: int | None
     item: Item
+    person_box: Box | None = None   # the box of the person wearing it, in the frame it was last seen
     id: int = field(default_factory=lambda: next(_track_ids))
     hits: int = 1                # consecutive frames seen (one missed frame forgiven)
     confirmed: bool = False      # seen steadily for stable_frames: its suggestion may show
@@ -34,6 +36,7 @@ class Track:
     looks: list | None = None          # complete the look for `shown`, made once when first needed
     seen_vector: np.ndarray | None = None   # the item's vector when last embedded
     seen_colours: np.ndarray | None = None  # its colour histogram then (checked every frame: cheap)
+    seen_box: Box | None = None             # its box then
 
     def vote(self, sku: str | None) -> bool:
         """Record this look's top match; True when what is shown should change. Until the card is
@@ -69,20 +72,31 @@ class ItemTracker:
         """Shown once confirmed, and kept until the track is dropped (max_misses frames unseen)."""
         return t.confirmed
 
-    def update(self, items: list[Item], frame_id: int) -> list[Track]:
-        """Match items to tracks (greedy by IoU, same kind); returns the live tracks."""
-        pairs = sorted(((iou(t.box, it.box), ti, ii) for ti, t in enumerate(self.tracks)
-                        for ii, it in enumerate(items) if t.kind == it.kind), reverse=True)
+    def update(self, items: list[Item], frame_id: int, people: list[Box] | None = None) -> list[Track]:
+        """Match items to tracks (greedy by IoU, same kind), then a worn item left over to a track
+        of its kind worn by the same person (their boxes overlap): a small person's shoes or hem
+        found a little differently from frame to frame (the detector's pair of shoes, then the
+        landmarks' box) are still the same shoes. `people`: the frame's person boxes, by the
+        items' `person` index. Returns the live tracks."""
+        def person_box(it: Item) -> Box | None:
+            return people[it.person] if people is not None and it.person is not None and it.person < len(people) else None
         used_t, used_i = set(), set()
-        for score, ti, ii in pairs:
-            if score < self.min_iou or ti in used_t or ii in used_i:
-                continue
-            used_t.add(ti)
-            used_i.add(ii)
-            t, it = self.tracks[ti], items[ii]
-            t.box, t.item, t.person = it.box, it, it.person
-            t.hits += 1
-            t.misses = 0
+
+        def take(pairs, floor: float) -> None:
+            for score, ti, ii in sorted(pairs, reverse=True):
+                if score < floor or ti in used_t or ii in used_i:
+                    continue
+                used_t.add(ti)
+                used_i.add(ii)
+                t, it = self.tracks[ti], items[ii]
+                t.box, t.item, t.person, t.person_box = it.box, it, it.person, person_box(it)
+                t.hits += 1
+                t.misses = 0
+        take([(iou(t.box, it.box), ti, ii) for ti, t in enumerate(self.tracks)
+              for ii, it in enumerate(items) if t.kind == it.kind], self.min_iou)
+        take([(iou(t.person_box, person_box(it)), ti, ii) for ti, t in enumerate(self.tracks)
+              for ii, it in enumerate(items) if ti not in used_t and ii not in used_i and t.kind == it.kind
+              and t.person_box is not None and person_box(it) is not None], SAME_PERSON_IOU)
         for ti, t in enumerate(self.tracks):
             t.age += 1
             if ti not in used_t:
@@ -90,7 +104,7 @@ class ItemTracker:
                 t.hits = 0 if t.misses > 1 else t.hits   # one missed frame is forgiven
         for ii, it in enumerate(items):
             if ii not in used_i:
-                self.tracks.append(Track(it.kind, it.box, it.person, it, last_frame=frame_id))
+                self.tracks.append(Track(it.kind, it.box, it.person, it, person_box(it), last_frame=frame_id))
         self.tracks = [t for t in self.tracks if t.misses <= self.max_misses]
         for t in self.tracks:
             t.confirmed = t.confirmed or t.hits >= self.stable_frames
