@@ -49,7 +49,7 @@ def calibration_photos(data: Path, photos: int) -> list[Path]:
 
 def calibration_inputs(paths: list[Path], vision, log=print) -> dict[str, list[np.ndarray]]:
     """Each model's input tensors for these photos, made the way the kiosk makes them."""
-    from edge.vision.detector import Detector, expand
+    from edge.vision.detector import MIN_SIDE, Detector
     from edge.vision.embed import Embedder, item_crop
     from edge.vision.imageio import read_image
     out: dict[str, list[np.ndarray]] = {n: [] for n in QUANTIZED}
@@ -61,10 +61,8 @@ def calibration_inputs(paths: list[Path], vision, log=print) -> dict[str, list[n
             continue
         out["detector"].append(Detector.preprocess(bgr))
         found = vision.find_items(bgr)
-        H, W = bgr.shape[:2]
-        for person in found.people:
-            x1, y1, x2, y2 = expand(person.box, 0.1, W, H)     # the shoe re-detection's view
-            if x2 - x1 >= 8 and y2 - y1 >= 8:
+        for x1, y1, x2, y2 in Detector.person_views(bgr, [p.box for p in found.people]):
+            if min(x2 - x1, y2 - y1) >= MIN_SIDE:      # what detect_once would run on
                 out["detector"].append(Detector.preprocess(bgr[y1:y2, x1:x2]))
         for item in found.items:
             crop, mask = item_crop(bgr, item)

@@ -78,8 +78,8 @@ class ItemTracker:
         found a little differently from frame to frame (the detector's pair of shoes, then the
         landmarks' box) are still the same shoes. `people`: the frame's person boxes, by the
         items' `person` index. Returns the live tracks."""
-        def person_box(it: Item) -> Box | None:
-            return people[it.person] if people is not None and it.person is not None and it.person < len(people) else None
+        worn_by = [people[it.person] if people is not None and it.person is not None and it.person < len(people)
+                   else None for it in items]
         used_t, used_i = set(), set()
 
         def take(pairs, floor: float) -> None:
@@ -89,14 +89,14 @@ class ItemTracker:
                 used_t.add(ti)
                 used_i.add(ii)
                 t, it = self.tracks[ti], items[ii]
-                t.box, t.item, t.person, t.person_box = it.box, it, it.person, person_box(it)
+                t.box, t.item, t.person, t.person_box = it.box, it, it.person, worn_by[ii]
                 t.hits += 1
                 t.misses = 0
         take([(iou(t.box, it.box), ti, ii) for ti, t in enumerate(self.tracks)
               for ii, it in enumerate(items) if t.kind == it.kind], self.min_iou)
-        take([(iou(t.person_box, person_box(it)), ti, ii) for ti, t in enumerate(self.tracks)
+        take([(iou(t.person_box, worn_by[ii]), ti, ii) for ti, t in enumerate(self.tracks)
               for ii, it in enumerate(items) if ti not in used_t and ii not in used_i and t.kind == it.kind
-              and t.person_box is not None and person_box(it) is not None], SAME_PERSON_IOU)
+              and t.person_box is not None and worn_by[ii] is not None], SAME_PERSON_IOU)
         for ti, t in enumerate(self.tracks):
             t.age += 1
             if ti not in used_t:
@@ -104,7 +104,7 @@ class ItemTracker:
                 t.hits = 0 if t.misses > 1 else t.hits   # one missed frame is forgiven
         for ii, it in enumerate(items):
             if ii not in used_i:
-                self.tracks.append(Track(it.kind, it.box, it.person, it, person_box(it), last_frame=frame_id))
+                self.tracks.append(Track(it.kind, it.box, it.person, it, worn_by[ii], last_frame=frame_id))
         self.tracks = [t for t in self.tracks if t.misses <= self.max_misses]
         for t in self.tracks:
             t.confirmed = t.confirmed or t.hits >= self.stable_frames

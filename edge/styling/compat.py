@@ -108,10 +108,6 @@ class CompatModel:
                             pairs[tuple(sorted((x, y)))] += 1
         return cls(dict(pairs), dict(counts), total, prior, min_count, len(outfits))
 
-    @property
-    def vocabulary(self) -> set[str]:
-        return set(self.counts)
-
     def pmi(self, a: str, b: str) -> float:
         if a == b or a not in self.counts or b not in self.counts:
             return 0.0

@@ -136,15 +136,19 @@ class Detector:
             return []
         return self.postprocess(*self.infer(bgr), w, h, offset)
 
+    @staticmethod
+    def person_views(bgr: np.ndarray, boxes: list[Box]) -> list[Box]:
+        """The regions the shoes are looked for again: each person box, a little enlarged, unless
+        it is most of the frame already (models/quantize.py calibrates on the same views)."""
+        H, W = bgr.shape[:2]
+        views = [expand(box, 0.1, W, H) for box in boxes]
+        return [(x1, y1, x2, y2) for x1, y1, x2, y2 in views if (x2 - x1) * (y2 - y1) <= 0.8 * W * H]
+
     def shoes_on(self, bgr: np.ndarray, boxes: list[Box]) -> list[Detection]:
         """Footwear found by running again on each person box: a shoe is a few pixels in a 300x300
         view of the whole frame; on the person box it is not."""
-        H, W = bgr.shape[:2]
         out: list[Detection] = []
-        for box in boxes:
-            x1, y1, x2, y2 = expand(box, 0.1, W, H)
-            if (x2 - x1) * (y2 - y1) > 0.8 * W * H:
-                continue
+        for x1, y1, x2, y2 in self.person_views(bgr, boxes):
             out += [d for d in self.detect_once(bgr[y1:y2, x1:x2], (x1, y1)) if d.label == "footwear"]
         return out
 
