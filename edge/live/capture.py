@@ -7,6 +7,8 @@ single image. Frames stay in memory; nothing here writes to disk.
 from __future__ import annotations
 
 import itertools
+import os
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +58,7 @@ class VideoSource(FrameSource):
     def __init__(self, target: str | int, loop: bool = False):
         self.target = target
         self.loop = loop
-        self.is_camera = isinstance(target, int) or str(target).startswith("/dev/video")
+        self.is_camera = is_live(target)
         self.cap = cv2.VideoCapture(target)
         if not self.cap.isOpened():
             raise BadInput(f"cannot open video source {target!r}")
@@ -72,6 +74,19 @@ class VideoSource(FrameSource):
 
     def close(self) -> None:
         self.cap.release()
+
+
+def is_live(target: str | int) -> bool:
+    """A camera, whatever its path: a V4L2 index, a device file (/dev/video0, a capture card), a
+    named pipe a capture process writes (GStreamer, ffmpeg), or a network stream (an IP camera).
+    Its frames are a shopper's: never written anywhere, never looped, never paced."""
+    if isinstance(target, int) or "://" in str(target):
+        return True
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
 
 
 class ImagesSource(FrameSource):
@@ -103,10 +118,11 @@ class ImagesSource(FrameSource):
 
 
 def open_source(spec: str | int, loop: bool = False) -> FrameSource:
-    """'0' or 0 or '/dev/video0' = camera; 'rtsp://..', 'http://..' = stream; a video file; a folder; an image."""
+    """'0' or 0 or '/dev/video0' = camera; 'rtsp://..', 'http://..' = stream (a camera too); a device
+    file or named pipe = camera; a video file; a folder; an image."""
     if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
         return VideoSource(int(spec))
-    if "://" in spec or spec.startswith("/dev/video"):
+    if "://" in spec or spec.startswith("/dev/video") or is_live(spec):
         return VideoSource(spec)
     path = Path(spec)
     if not path.exists():

@@ -1,7 +1,11 @@
-"""Run the kiosk on a camera-like source for a few seconds (used under strace by test_kiosk).
+"""Run the kiosk on a camera for a few seconds (used under strace by test_kiosk).
 
-Frames come from the demo video, decoded into memory before the window opens, through a source
-that says it is a camera. Between the two marker look-ups (paths that do not exist), the test
+    kiosk_probe.py CATALOG SECONDS [SOURCE]
+
+Without SOURCE, frames come from the demo video, decoded into memory before the window opens,
+through a source that says it is a camera. With SOURCE (a named pipe another process writes a
+live YUV4MPEG stream into), the kiosk's own capture path reads it: `open_source` -> OpenCV's
+VideoCapture (FFmpeg) on a device path, as a capture process's pipe would be read. Between the two marker look-ups (paths that do not exist), the test
 checks that no file was opened for writing, created, renamed or removed, and nothing written.
 """
 import os
@@ -16,7 +20,7 @@ import cv2  # noqa: E402
 from PySide6.QtCore import QCoreApplication  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from edge.live.capture import FrameSource  # noqa: E402
+from edge.live.capture import FrameSource, open_source  # noqa: E402
 from edge.config import load_config  # noqa: E402
 from ui.app import KioskState, KioskWindow  # noqa: E402
 from edge.runtime import Runtime  # noqa: E402
@@ -59,7 +63,12 @@ def main():
     state = KioskState()
     rt = Runtime(cfg)
     pipeline, catalog = rt.pipeline("0", **state.callbacks()), rt.catalog
-    pipeline.open_source = lambda: FakeCamera(frames)
+    if len(sys.argv) > 3:
+        live = open_source(sys.argv[3])
+        assert live.is_camera, "a named pipe is a live camera feed"
+        pipeline.open_source = lambda: live
+    else:
+        pipeline.open_source = lambda: FakeCamera(frames)
     # the screen's counters and their hourly message, every second here (to a broker that is not
     # there: paho keeps them in memory), so the trace covers them too
     from edge.live.engagement import Engagement

@@ -1,4 +1,5 @@
 """The kiosk on the demo video, offscreen (pytest-qt): suggestions, recovery, privacy."""
+import os
 import re
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from edge.live.capture import Frame, FrameSource, open_source
+from edge.live.capture import Frame, FrameSource, is_live, open_source
 from edge.live.pipeline import KioskPipeline, LatestFrame
 from edge.live.tracking import ItemTracker
 from edge.types import Item
@@ -223,6 +224,25 @@ def test_results_are_keyed_by_frame_id():
     assert set(seen) <= set(frames_out) and p.slot.dropped > 0
 
 
+def test_a_live_feed_is_a_camera_and_a_file_is_not(tmp_path):
+    """A camera's frames are never looped, paced or kept: a device file, a named pipe and a network
+    stream are cameras; a video file is not."""
+    pipe = tmp_path / "camera"
+    os.mkfifo(pipe)
+    feed = subprocess.Popen([sys.executable, str(ROOT / "tests" / "ui" / "camera_feed.py"), str(pipe), "30"])
+    try:
+        src = open_source(str(pipe), loop=True)
+        frames = [src.read() for _ in range(3)]
+        src.close()
+    finally:
+        feed.kill()
+        feed.wait()
+    assert src.is_camera and all(f is not None and f.image.shape[2] == 3 for f in frames)
+    assert is_live("rtsp://10.0.0.7/stream1") and is_live(0) and is_live("/dev/null")
+    assert not open_source(str(ROOT / "demo" / "demo.avi")).is_camera
+    assert not is_live(str(tmp_path / "no-such-device"))
+
+
 def test_tracker_needs_steady_frames_and_keeps_items():
     tr = ItemTracker(stable_frames=3, max_misses=2)
     it = Item("upper", (10, 10, 110, 210), 0.9)
@@ -248,14 +268,29 @@ def test_track_shows_the_majority_match():
 
 
 @pytest.mark.skipif(shutil.which("strace") is None, reason="strace is installed by deploy/install.sh")
-def test_no_file_is_written_while_the_kiosk_runs_on_a_camera(demo_catalog, tmp_path):
+@pytest.mark.parametrize("camera", ["in memory", "named pipe"])
+def test_no_file_is_written_while_the_kiosk_runs_on_a_camera(demo_catalog, tmp_path, camera):
+    """"named pipe": the kiosk's own capture path (open_source -> OpenCV/FFmpeg on a device path)
+    reads a live feed another process writes. No V4L2 device can be made here (no v4l2loopback in a
+    container's kernel); a pipe is what a GStreamer or ffmpeg capture process hands a reader."""
     log = tmp_path / "strace.txt"
-    proc = subprocess.run(
-        ["strace", "-f", "-y", "-qq", "-o", str(log), "-e",
-         "trace=openat,open,creat,rename,renameat,renameat2,unlink,unlinkat,mkdir,mkdirat,write,pwrite64,"
-         "writev,pwritev,truncate,ftruncate,link,linkat,symlink",
-         sys.executable, str(ROOT / "tests" / "ui" / "kiosk_probe.py"), str(demo_catalog), "6"],
-        capture_output=True, text=True, timeout=180)
+    source, feed = [], None
+    if camera == "named pipe":
+        pipe = tmp_path / "camera"
+        os.mkfifo(pipe)
+        feed = subprocess.Popen([sys.executable, str(ROOT / "tests" / "ui" / "camera_feed.py"), str(pipe), "120"])
+        source = [str(pipe)]
+    try:
+        proc = subprocess.run(
+            ["strace", "-f", "-y", "-qq", "-o", str(log), "-e",
+             "trace=openat,open,creat,rename,renameat,renameat2,unlink,unlinkat,mkdir,mkdirat,write,pwrite64,"
+             "writev,pwritev,truncate,ftruncate,link,linkat,symlink",
+             sys.executable, str(ROOT / "tests" / "ui" / "kiosk_probe.py"), str(demo_catalog), "6", *source],
+            capture_output=True, text=True, timeout=180)
+    finally:
+        if feed:
+            feed.kill()
+            feed.wait()
     assert proc.returncode == 0, proc.stderr[-2000:]
     m = re.search(r"RESULTS (\d+) SHOWN (\w+) WINDOWS (\d+) COUNTED (\d+)", proc.stdout)
     assert m and int(m.group(1)) > 10 and m.group(2) == "True"    # it really ran and showed cards
