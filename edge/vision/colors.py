@@ -40,7 +40,8 @@ _HUES = (
                (lambda L, C: L >= 72, "beige"), (lambda L, C: (C < 22) & (L >= 58), "beige"), (None, "khaki")]),
     (105, 170, [(lambda L, C: (L < 45) & (C < 35), "olive"), (None, "green")]),
     (170, 225, [(lambda L, C: (L >= 75) & (C < 25), "light blue"), (None, "teal")]),
-    (225, 300, [(lambda L, C: L < 30, "navy"), (lambda L, C: L >= 62, "light blue"), (None, "blue")]),
+    # navy is a dark blue of low chroma: a saturated blue in shade (a cobalt hat) stays blue
+    (225, 300, [(lambda L, C: (L < 30) & (C < 35), "navy"), (lambda L, C: L >= 62, "light blue"), (None, "blue")]),
     (300, 330, [(lambda L, C: L >= 60, "pink"), (None, "purple")]),
 )
 _VERY_DARK_L = 12     # below this a coloured pixel is black, or navy if its hue is blue
