@@ -27,6 +27,7 @@ def test_default_config_is_valid():
     ("similar: 5\n", "similar"),
     ("index:\n  exact_up_to: 1.5\n", "index.exact_up_to"),
     ("catalog_dir: 12\n", "catalog_dir"),
+    ("cutout:\n  size: 300\n", "cutout.size"),
 ])
 def test_bad_values_name_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError) as e:

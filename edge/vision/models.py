@@ -102,9 +102,12 @@ class ModelStore:
         self._verified.add(name)
         return info
 
-    def compiled(self, name: str):
+    def compiled(self, name: str, square: int | None = None):
+        """The model compiled for this device; square: its image input reshaped to square x square
+        first (a fully convolutional model, e.g. ISNet, run smaller than it was exported)."""
+        key = (name, square)
         with self._lock:
-            if name not in self._compiled:
+            if key not in self._compiled:
                 import openvino as ov
                 info = self.verify(name)
                 core = ov.Core()
@@ -112,8 +115,11 @@ class ModelStore:
                 if self.precision == "f32" or os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in NO_BF16_CAPS:
                     config["INFERENCE_PRECISION_HINT"] = "f32"
                 model = core.read_model(str(info.xml), str(info.bin))
-                self._compiled[name] = core.compile_model(model, self.device, config)
-            return self._compiled[name]
+                if square is not None:
+                    shape = model.inputs[0].get_partial_shape()
+                    model.reshape({model.inputs[0]: [shape[0].get_length(), shape[1].get_length(), square, square]})
+                self._compiled[key] = core.compile_model(model, self.device, config)
+            return self._compiled[key]
 
     def ran_in(self, name: str) -> str:
         """What a compiled model really runs in, read back from OpenVINO: the precision of most of
@@ -121,7 +127,8 @@ class ModelStore:
         model without convolutions (the text model) its inference precision. The same config
         gives bf16 on a CPU with AVX-512 BF16 and f32 on an AVX2-only store PC."""
         counts: dict[tuple[str, str], int] = {}
-        for op in self.compiled(name).get_runtime_model().get_ordered_ops():
+        compiled = next((c for (n, _), c in self._compiled.items() if n == name), None) or self.compiled(name)
+        for op in compiled.get_runtime_model().get_ordered_ops():
             info = op.get_rt_info()
             if "layerType" not in info or info["layerType"].astype(str) != "Convolution":
                 continue
@@ -133,5 +140,5 @@ class ModelStore:
                         info["runtimePrecision"].astype(str))
             counts[(prec, isa)] = counts.get((prec, isa), 0) + 1
         if not counts:
-            return self.compiled(name).get_property("INFERENCE_PRECISION_HINT").to_string()
+            return compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
         return " ".join(max(counts, key=counts.get))
