@@ -2,7 +2,8 @@
 function that applies them to a catalogue.
 
 On the wire each op is a JSON object with an "op" field (docs/sync.md):
-    upsert_product, delete_product, set_price, set_stock, upsert_look, delete_look, set_merch.
+    upsert_product, delete_product, set_price, set_stock, upsert_look, delete_look, set_merch,
+    store_values, follow_shared (a store's own stream, when it follows the shared one).
 `parse_op(dict)` validates one and returns its typed value (or raises Rejected with the reason);
 `op.to_json()` is the wire form (canonical JSON of it is what head office hashes and signs);
 `apply_delta` writes a delta's ops through the catalogue's Writer in one transaction.
@@ -18,7 +19,7 @@ import numpy as np
 
 from edge.catalog.images import image_relpath
 from edge.catalog.products import Product
-from edge.catalog.store import MERCH_ACTIONS, MERCH_KINDS, MERCH_MAX_WEIGHT
+from edge.catalog.store import MERCH_ACTIONS, MERCH_KINDS, MERCH_MAX_WEIGHT, OWN_STREAM, SHARED_STREAM
 from edge.ids import ID_RE, SHA256_RE, SKU_RE
 
 MAX_VECTOR_DIM = 4096
@@ -170,12 +171,49 @@ class SetMerch:
         return out | {"rule": self.rule} if self.rule else out
 
 
-Op = Union[UpsertProduct, DeleteProduct, SetPrice, SetStock, UpsertLook, DeleteLook, SetMerch]
+@dataclass(frozen=True)
+class StoreValues(ProductOp):
+    """A store's own price, currency, stock and aisle of a product, over the shared stream's (its
+    own stream only; None: the shared value holds; all None: nothing of its own any more)."""
+    sku: str
+    price: float | None = None
+    currency: str | None = None
+    stock: int | None = None
+    aisle: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"v:{self.sku}"
+
+    def values(self) -> dict:
+        return {"price": self.price, "currency": self.currency, "stock": self.stock, "aisle": self.aisle}
+
+    def to_json(self) -> dict:
+        return {"op": "store_values", "sku": self.sku} | {k: v for k, v in self.values().items() if v is not None}
+
+
+@dataclass(frozen=True)
+class FollowShared:
+    """On a store's own stream: from now on also follow the shared stream, after its delta `seq`
+    (what the store has now is what the shared stream says at seq)."""
+    seq: int
+
+    key = "f:shared"
+
+    def to_json(self) -> dict:
+        return {"op": "follow_shared", "seq": self.seq}
+
+
+Op = Union[UpsertProduct, DeleteProduct, SetPrice, SetStock, UpsertLook, DeleteLook, SetMerch, StoreValues, FollowShared]
+# What each stream may carry: the shared one every store's catalogue; a store's own stream, once
+# it follows the shared one, only what differs in that store (and head office's word to follow).
+SHARED_OPS = (UpsertProduct, DeleteProduct, SetPrice, SetStock, UpsertLook, DeleteLook, SetMerch)
 
 
 def removes(op: Op) -> bool:
     """True for the ops that take something away (head office then forgets what it sent)."""
-    return isinstance(op, (DeleteProduct, DeleteLook)) or (isinstance(op, SetMerch) and op.action == "clear")
+    return (isinstance(op, (DeleteProduct, DeleteLook)) or (isinstance(op, SetMerch) and op.action == "clear")
+            or (isinstance(op, StoreValues) and all(v is None for v in op.values().values())))
 
 
 # ---- validation -------------------------------------------------------------------------------
@@ -291,35 +329,74 @@ def parse_op(op) -> Op:
             raise Rejected("op set_merch: 'rule' is for clear only and must be pin|ban|boost")
         return SetMerch(op["kind"], target, op["action"], float(_num(op, "weight", lo=-MERCH_MAX_WEIGHT, hi=MERCH_MAX_WEIGHT, required=False) or 0.0),
                         rule)
+    if kind == "store_values":
+        sku = _sku(op)
+        price = _num(op, "price", required=False)
+        stock = _num(op, "stock", integer=True, required=False)
+        return StoreValues(sku, price, _str(op, "currency", required=False, max_len=3), stock,
+                           _str(op, "aisle", required=False, max_len=100))
+    if kind == "follow_shared":
+        return FollowShared(_num(op, "seq", integer=True))
     raise Rejected(f"unknown op {kind!r}")
 
 
 # ---- applying -----------------------------------------------------------------------------------
+def check_stream(ops: list[Op], stream: str, follows_shared: bool) -> None:
+    """Rejected when a delta carries what its stream may not: the shared stream only catalogue
+    ops; a store's own stream, once it follows the shared one, only store values (and the word
+    to follow); before that, anything but store values."""
+    for op in ops:
+        if stream == SHARED_STREAM:
+            ok = isinstance(op, SHARED_OPS)
+        else:
+            ok = isinstance(op, (StoreValues, FollowShared)) if follows_shared else not isinstance(op, StoreValues)
+            follows_shared = follows_shared or isinstance(op, FollowShared)
+        if not ok:
+            raise Rejected(f"op {op.to_json()['op']} does not belong on the "
+                           f"{'shared' if stream == SHARED_STREAM else 'store'} stream"
+                           + (" of a store that follows the shared one" if follows_shared and stream != SHARED_STREAM else ""))
+
+
 def apply_delta(catalog, seq: int, ops: list[Op], vectors: dict[str, tuple[np.ndarray, str]],
-                images: dict[str, str]) -> int:
-    """Apply a verified delta in one transaction, together with its sequence number, so a crash
-    leaves it applied exactly once or not at all. vectors: sku -> (vector, model version);
-    images: sha256 -> path in this catalogue. Returns the catalogue version."""
+                images: dict[str, str], stream: str = OWN_STREAM) -> int:
+    """Apply a verified delta of a stream in one transaction, together with that stream's
+    sequence number, so a crash leaves it applied exactly once or not at all. vectors: sku ->
+    (vector, model version); images: sha256 -> path in this catalogue. Returns the catalogue version."""
     with catalog.transaction() as w:
-        if seq != w.sync_seq + 1:
-            raise ValueError(f"delta {seq} does not follow {w.sync_seq}")
-        _write_ops(w, ops, vectors, images)
-        w.set_sync_seq(seq)
+        have = w.seq_of(stream)
+        if seq != have + 1:
+            raise ValueError(f"delta {seq} does not follow {have}")
+        _write_ops(w, ops, vectors, images, shared=stream == SHARED_STREAM, follows=w.follows_shared)
+        w.set_seq(stream, seq)
     return catalog.version
 
 
-def _write_ops(w, ops: list[Op], vectors: dict[str, tuple[np.ndarray, str]], images: dict[str, str]) -> None:
+def _write_ops(w, ops: list[Op], vectors: dict[str, tuple[np.ndarray, str]], images: dict[str, str],
+               shared: bool = False, follows: bool = False) -> None:
+    """shared: the ops of the shared stream (their prices, stock, aisles are the base a store's own
+    values go over); follows: the store follows the shared stream (its own price ops are its own values)."""
     for op in ops:
         if isinstance(op, UpsertProduct):
             vec = vectors.get(op.sku)
             w.upsert_product(replace(op.product, image=images.get(op.product.image_sha256, "")),
                              vec[0] if vec else None, vec[1] if vec else "")
+            if shared:
+                p = op.product
+                w.set_base(op.sku, {"price": p.price, "currency": p.currency, "stock": p.stock, "aisle": p.aisle})
         elif isinstance(op, DeleteProduct):
             w.delete_product(op.sku)
+        elif isinstance(op, (SetPrice, SetStock)) and (shared or follows):
+            w.update_values(op.sku, shared, **({"price": op.price, "currency": op.currency}
+                                               if isinstance(op, SetPrice) else {"stock": op.stock}))
         elif isinstance(op, SetPrice):
             w.set_price(op.sku, op.price, op.currency)
         elif isinstance(op, SetStock):
             w.set_stock(op.sku, op.stock)
+        elif isinstance(op, StoreValues):
+            w.set_store_values(op.sku, op.values())
+        elif isinstance(op, FollowShared):
+            w.follow_shared(op.seq)
+            follows = True
         elif isinstance(op, UpsertLook):
             w.upsert_look(op.look_id, op.name, list(op.skus))
         elif isinstance(op, DeleteLook):
@@ -334,18 +411,24 @@ def _write_ops(w, ops: list[Op], vectors: dict[str, tuple[np.ndarray, str]], ima
 
 
 def apply_snapshot(catalog, first: int, last: int, ops: list[Op], vectors: dict[str, tuple[np.ndarray, str]],
-                   images: dict[str, str]) -> int:
-    """Apply head office's snapshot (deltas first..last: every product, look and rule the store
-    should have) in one transaction: whatever it does not name goes, and the store is at `last`.
-    A store behind `first` (new, or away longer than the retained history) jumps to it."""
+                   images: dict[str, str], stream: str = OWN_STREAM) -> int:
+    """Apply head office's snapshot of a stream (deltas first..last: everything it says) in one
+    transaction: whatever it does not name goes, and the stream is at `last`. A store behind
+    `first` (new, or away longer than the retained history) jumps to it. The snapshot of a store's
+    own stream, once it follows the shared one, replaces only the store's own values."""
     with catalog.transaction() as w:
-        if w.sync_seq >= first:
-            raise ValueError(f"snapshot {first}-{last} is not ahead of {w.sync_seq}")
-        w.keep_only_products({op.sku for op in ops if isinstance(op, UpsertProduct)})
-        w.delete_all_looks()
-        w.clear_all_merch()
-        _write_ops(w, ops, vectors, images)
-        w.set_sync_seq(last)
+        have = w.seq_of(stream)
+        if have >= first:
+            raise ValueError(f"snapshot {first}-{last} is not ahead of {have}")
+        follows = w.follows_shared
+        if stream == OWN_STREAM and (follows or any(isinstance(op, FollowShared) for op in ops)):
+            w.clear_store_values()
+        else:
+            w.keep_only_products({op.sku for op in ops if isinstance(op, UpsertProduct)})
+            w.delete_all_looks()
+            w.clear_all_merch()
+        _write_ops(w, ops, vectors, images, shared=stream == SHARED_STREAM, follows=follows)
+        w.set_seq(stream, last)
     return catalog.version
 
 

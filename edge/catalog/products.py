@@ -53,6 +53,15 @@ CREATE TABLE IF NOT EXISTS vector_changes (
     gone INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS vector_changes_generation ON vector_changes (generation);
+-- A store that follows head office's shared stream (docs/sync.md): what the shared stream says of
+-- a product's price, stock and aisle (base), and what this store's own stream says instead
+-- (store; NULL: the base holds). The products row holds what the store sells at: store over base.
+CREATE TABLE IF NOT EXISTS base_values (
+    sku TEXT PRIMARY KEY, price REAL, currency TEXT, stock INTEGER, aisle TEXT
+);
+CREATE TABLE IF NOT EXISTS store_values (
+    sku TEXT PRIMARY KEY, price REAL, currency TEXT, stock INTEGER, aisle TEXT
+);
 INSERT OR IGNORE INTO meta VALUES ('catalog_version', '0'), ('vector_generation', '0');
 """
 

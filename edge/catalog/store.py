@@ -33,6 +33,12 @@ CHANGES_KEPT = 64               # vector generations an index held in memory can
 INDEX_SAVE_S = 30.0             # the writer rewrites the index file at most this often (save_index)
 CHUNK = 20_000                  # vectors read from SQLite at a time for a compact index (and ids per IN (...))
 
+# Head office's streams (docs/sync.md): the store's own, and the shared one every store follows
+# once its own stream said so; the meta key each one's last applied sequence number is kept under.
+OWN_STREAM, SHARED_STREAM = "own", "shared"
+SEQ_KEYS = {OWN_STREAM: "sync_seq", SHARED_STREAM: "shared_seq"}
+STORE_FIELDS = ("price", "currency", "stock", "aisle")     # what a store's own stream may set
+
 MERCH_KINDS = ("sku", "look")
 MERCH_ACTIONS = ("pin", "ban", "boost")
 MERCH_MAX_WEIGHT = 10.0     # a boost adds to scores a few units wide; stores refuse more (sync/ops.py)
@@ -103,13 +109,76 @@ class Writer:
         else:
             self.cur.execute("DELETE FROM merch WHERE kind=? AND target=? AND action=?", (kind, target, action))
 
-    # ---- head office's sequence number ---------------------------------------------------------
+    # ---- head office's sequence numbers -------------------------------------------------------
     @property
     def sync_seq(self) -> int:
-        return int((self.cur.execute("SELECT value FROM meta WHERE key='sync_seq'").fetchone() or ["0"])[0])
+        return self.seq_of(OWN_STREAM)
 
     def set_sync_seq(self, seq: int) -> None:
-        self.cur.execute("INSERT OR REPLACE INTO meta VALUES ('sync_seq', ?)", (str(seq),))
+        self.set_seq(OWN_STREAM, seq)
+
+    def seq_of(self, stream: str) -> int:
+        """The last delta applied of a stream: the store's own, or the shared one (0: none)."""
+        row = self.cur.execute("SELECT value FROM meta WHERE key=?", (SEQ_KEYS[stream],)).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_seq(self, stream: str, seq: int) -> None:
+        self.cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (SEQ_KEYS[stream], str(seq)))
+
+    @property
+    def follows_shared(self) -> bool:
+        return self.cur.execute("SELECT 1 FROM meta WHERE key=?", (SEQ_KEYS[SHARED_STREAM],)).fetchone() is not None
+
+    # ---- a store's own prices, stock and aisles over the shared stream's -----------------------
+    def follow_shared(self, seq: int) -> None:
+        """From now on this store also follows the shared stream, from `seq` on. A store that did
+        not yet: what it sells now is what the shared stream says at `seq` (head office made it
+        so in the same run), so its rows become the base."""
+        if self.follows_shared:
+            self.set_seq(SHARED_STREAM, max(seq, self.seq_of(SHARED_STREAM)))
+            return
+        self.cur.execute("DELETE FROM base_values")
+        self.cur.execute(f"INSERT INTO base_values SELECT sku, {', '.join(STORE_FIELDS)} FROM products")
+        self.set_seq(SHARED_STREAM, seq)
+
+    def set_base(self, sku: str, values: dict) -> None:
+        """What the shared stream says of a product's price, stock and aisle; the row takes it
+        where the store has no value of its own."""
+        self.cur.execute("INSERT OR REPLACE INTO base_values VALUES (?,?,?,?,?)",
+                         (sku, *(values.get(f) for f in STORE_FIELDS)))
+        self._sell_at(sku)
+
+    def set_store_values(self, sku: str, values: dict) -> None:
+        """This store's own price, currency, stock, aisle of a product (None: the base holds; all
+        None: the store has nothing of its own). Kept for a product not here yet."""
+        if all(values.get(f) is None for f in STORE_FIELDS):
+            self.cur.execute("DELETE FROM store_values WHERE sku=?", (sku,))
+        else:
+            self.cur.execute("INSERT OR REPLACE INTO store_values VALUES (?,?,?,?,?)",
+                             (sku, *(values.get(f) for f in STORE_FIELDS)))
+        self._sell_at(sku)
+
+    def update_values(self, sku: str, shared: bool, **values) -> None:
+        """Some of a product's price, currency, stock, aisle: the shared stream's (base) or the
+        store's own, the others as they were."""
+        table = "base_values" if shared else "store_values"
+        row = self.cur.execute(f"SELECT {', '.join(STORE_FIELDS)} FROM {table} WHERE sku=?", (sku,)).fetchone()
+        merged = dict(zip(STORE_FIELDS, row or (None,) * len(STORE_FIELDS)))
+        merged.update({k: v for k, v in values.items() if v is not None})
+        (self.set_base if shared else self.set_store_values)(sku, merged)
+
+    def clear_store_values(self) -> list[str]:
+        """Every value of the store's own goes (a snapshot of its stream names all it keeps)."""
+        skus = [r[0] for r in self.cur.execute("SELECT sku FROM store_values")]
+        self.cur.execute("DELETE FROM store_values")
+        for sku in skus:
+            self._sell_at(sku)
+        return skus
+
+    def _sell_at(self, sku: str) -> None:
+        fields = ", ".join(f"{f}=COALESCE((SELECT {f} FROM store_values WHERE sku=?), "
+                           f"(SELECT {f} FROM base_values WHERE sku=?), {f})" for f in STORE_FIELDS)
+        self.cur.execute(f"UPDATE products SET {fields} WHERE sku=?", (*[sku, sku] * len(STORE_FIELDS), sku))
 
     # ---- a snapshot replaces everything ------------------------------------------------------
     def keep_only_products(self, skus: set[str]) -> int:
@@ -217,8 +286,15 @@ class Catalog:
 
     @property
     def sync_seq(self) -> int:
-        """The last head-office delta applied (0: none)."""
+        """The last head-office delta applied of the store's own stream (0: none)."""
         return int(self.meta("sync_seq") or 0)
+
+    def seq_of(self, stream: str) -> int:
+        return int(self.meta(SEQ_KEYS[stream]) or 0)
+
+    @property
+    def follows_shared(self) -> bool:
+        return self.meta(SEQ_KEYS[SHARED_STREAM]) != ""
 
     # ---- changes: one transaction each -----------------------------------------------------
     @contextmanager

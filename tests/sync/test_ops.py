@@ -5,8 +5,9 @@ import pytest
 
 from edge.catalog.products import Product
 from edge.catalog.store import Catalog
-from sync.ops import (DeleteLook, DeleteProduct, Rejected, SetMerch, SetPrice, SetStock, UpsertLook, UpsertProduct,
-                      VectorRef, apply_delta, parse_op)
+from edge.catalog.store import OWN_STREAM, SHARED_STREAM
+from sync.ops import (DeleteLook, DeleteProduct, FollowShared, Rejected, SetMerch, SetPrice, SetStock, StoreValues,
+                      UpsertLook, UpsertProduct, VectorRef, apply_delta, apply_snapshot, check_stream, parse_op)
 
 VEC = np.arange(8, dtype=np.float32) / 10
 
@@ -20,8 +21,12 @@ def every_op():
             SetMerch("sku", "P-1", "boost", 0.5), SetMerch("look", "summer", "clear")]
 
 
+def store_ops():
+    return [StoreValues("P-1", 12.5, "EUR", 4, "C3"), StoreValues("P-1", stock=0), StoreValues("P-2"), FollowShared(17)]
+
+
 def test_every_op_round_trips_through_its_wire_form():
-    for op in every_op():
+    for op in every_op() + store_ops():
         assert parse_op(op.to_json()) == op
 
 
@@ -164,3 +169,64 @@ def test_a_half_vector_arrives_unit_length_so_it_is_its_own_best_match():
     back = parse_op(UpsertProduct.of(Product("P-1", "x"), VectorRef.of(v.tobytes(), "m", half=True)).to_json())
     w = back.vector.array()
     assert abs(float(w @ w) - 1.0) < 1e-6 and float(w @ v) > 0.9999
+
+
+def sold(cat, sku):
+    p = cat.get(sku)
+    return None if p is None else (p.name, p.price, p.stock, p.aisle)
+
+
+def test_a_stores_own_values_hold_over_the_shared_stream_until_it_has_none(tmp_path):
+    """Two streams, two sequence numbers: the shared one sets every store's catalogue and the base
+    price, stock and aisle; the store's own stream its own values, which a later shared upsert of
+    the product does not undo, and which hold for a product the shared stream has not sent yet."""
+    cat = Catalog(tmp_path / "c", create=True)
+    apply_delta(cat, 1, [FollowShared(0), StoreValues("P-2", price=5.0)], {}, {})     # own stream
+    assert cat.follows_shared and cat.seq_of(SHARED_STREAM) == 0 and cat.sync_seq == 1
+    base = [UpsertProduct(Product("P-1", "Shirt", price=10.0, currency="EUR", stock=3, aisle="A1")),
+            UpsertProduct(Product("P-2", "Jeans", price=40.0, currency="EUR", stock=8, aisle="B1"))]
+    apply_delta(cat, 1, base, {}, {}, SHARED_STREAM)
+    assert sold(cat, "P-1") == ("Shirt", 10.0, 3, "A1") and sold(cat, "P-2") == ("Jeans", 5.0, 8, "B1")
+    apply_delta(cat, 2, [StoreValues("P-1", price=8.0, aisle="Z9")], {}, {})
+    apply_delta(cat, 2, [UpsertProduct(Product("P-1", "Linen shirt", price=11.0, currency="EUR", stock=2, aisle="A2")),
+                         SetStock("P-2", 1)], {}, {}, SHARED_STREAM)
+    assert sold(cat, "P-1") == ("Linen shirt", 8.0, 2, "Z9")      # the store's price and aisle, the new name and stock
+    assert sold(cat, "P-2") == ("Jeans", 5.0, 1, "B1")
+    apply_delta(cat, 3, [StoreValues("P-1")], {}, {})              # nothing of its own any more
+    assert sold(cat, "P-1") == ("Linen shirt", 11.0, 2, "A2")
+    assert (cat.sync_seq, cat.seq_of(SHARED_STREAM)) == (3, 2)
+    with pytest.raises(ValueError, match="does not follow"):        # each stream keeps its own order
+        apply_delta(cat, 2, [SetStock("P-1", 0)], {}, {}, SHARED_STREAM)
+
+
+def test_a_store_moves_onto_the_shared_stream_without_a_full_resend(tmp_path):
+    """A store on its own stream only: head office sends what it lacks, the word to follow the
+    shared stream after its seq S, and the store's own values; its rows become the base, so the
+    shared stream's next delta applies on top, and nothing was sent twice."""
+    cat = Catalog(tmp_path / "c", create=True)
+    apply_delta(cat, 1, [UpsertProduct(Product("P-1", "Shirt", price=10.0, stock=3)),
+                         UpsertProduct(Product("P-2", "Jeans", price=40.0, stock=8))], {}, {})
+    apply_delta(cat, 2, [UpsertProduct(Product("P-3", "Hat", price=9.0)), FollowShared(7),
+                         StoreValues("P-1", price=12.0)], {}, {})
+    assert cat.follows_shared and cat.seq_of(SHARED_STREAM) == 7
+    assert sold(cat, "P-1")[1] == 12.0 and sold(cat, "P-3")[1] == 9.0
+    apply_delta(cat, 8, [UpsertProduct(Product("P-1", "Oxford shirt", price=10.0, stock=5)), DeleteProduct("P-2")],
+                {}, {}, SHARED_STREAM)
+    assert sold(cat, "P-1") == ("Oxford shirt", 12.0, 5, "") and sold(cat, "P-2") is None
+    # an own-stream snapshot replaces the store's own values only; the shared one the catalogue
+    apply_snapshot(cat, 3, 3, [FollowShared(0), StoreValues("P-3", price=7.0)], {}, {}, OWN_STREAM)
+    assert sold(cat, "P-1")[1] == 10.0 and sold(cat, "P-3")[1] == 7.0 and cat.seq_of(SHARED_STREAM) == 8
+    apply_snapshot(cat, 20, 20, [UpsertProduct(Product("P-3", "Hat", price=9.5))], {}, {}, SHARED_STREAM)
+    assert sold(cat, "P-1") is None and sold(cat, "P-3")[1] == 7.0 and cat.seq_of(SHARED_STREAM) == 20
+
+
+@pytest.mark.parametrize("stream, follows, ops, reason", [
+    (SHARED_STREAM, True, [StoreValues("P-1", price=1.0)], "store_values does not belong on the shared"),
+    (SHARED_STREAM, True, [FollowShared(3)], "follow_shared does not belong on the shared"),
+    (OWN_STREAM, True, [UpsertProduct(Product("P-1", "x"))], "upsert_product does not belong on the store stream of a store"),
+    (OWN_STREAM, False, [StoreValues("P-1", price=1.0)], "store_values does not belong on the store stream"),
+])
+def test_an_op_on_the_wrong_stream_is_refused(stream, follows, ops, reason):
+    with pytest.raises(Rejected, match=reason):
+        check_stream(ops, stream, follows)
+    check_stream([FollowShared(3), StoreValues("P-1", price=1.0)], OWN_STREAM, False)   # in this order: fine
