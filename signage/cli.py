@@ -429,10 +429,16 @@ def cmd_publish(args) -> int:
                 for r in rejected:
                     print(f"signage: rejected look on line {r.line}: {r.reason}", file=sys.stderr)
                 hq.catalog.replace_looks(looks)
+        if args.store_values:
+            from edge.catalog.importer import read_store_values
+            values, rejected = read_store_values(Path(args.store_values), lambda sku: hq.catalog.get(sku) is not None)
+            for e in rejected:
+                print(f"signage: rejected store value on {e}", file=sys.stderr)
+            hq.set_store_values(values)
         status = fleet(cfg)
         stores = stores_to_publish(cfg, hq, status, args.store, args.all)
         report = hq.publish(stores, with_vectors=not args.no_vectors, progress=not args.json,
-                            acked_seq=acknowledged_seqs(status))
+                            acked_seq=acknowledged_seqs(status), shared=args.shared_stream)
     finally:
         hq.close()
     text = "\n".join(f"{s}: {r['ops']} changes in {r['deltas']} deltas, now at seq {r['seq']}"
@@ -501,9 +507,11 @@ def cmd_fleet_report(args) -> int:
 def cmd_fleet_status(args) -> int:
     from sync.service import fleet_report
     rows = fleet_report(_config(args), args.wait)
-    lines = [f"{'store':16s} {'online':6s} {'seq':>6s} {'lag':>4s} {'version':>7s} {'last seen':20s} rejected"]
+    lines = [f"{'store':16s} {'online':6s} {'seq':>6s} {'lag':>4s} {'shared':>6s} {'lag':>4s} {'version':>7s} "
+             f"{'last seen':20s} rejected"]
     for r in rows:
         lines.append(f"{r['store']:16s} {str(r['online']):6s} {str(r['seq']):>6s} {str(r['lag']):>4s} "
+                     f"{str(r['shared_seq'] or '-'):>6s} {str(r['shared_lag'] if r['shared_lag'] is not None else '-'):>4s} "
                      f"{str(r['catalog_version']):>7s} {str(r['last_seen']):20s} {r['rejected'] or 0}"
                      + (f"  ({r['last_rejection']})" if r["last_rejection"] else ""))
     _emit(args, {"stores": rows}, "\n".join(lines))
@@ -696,6 +704,10 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--all", action="store_true", help="every store (sync.stores, known and seen ones)")
     pb.add_argument("--looks", help="curated looks CSV (look_id,name,skus)")
     pb.add_argument("--no-vectors", action="store_true", help="let stores embed the images themselves")
+    pb.add_argument("--store-values", metavar="CSV",
+                    help="each store's own price, currency, stock, aisle (store,sku,...): replaces the last one")
+    pb.add_argument("--shared-stream", action="store_true",
+                    help="send the catalogue once on the shared stream; stores not on it yet move onto it")
     pb.set_defaults(func=cmd_publish)
 
     cp = common(sub.add_parser("compact", help="head office: a snapshot per store; the older retained history goes"))

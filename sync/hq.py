@@ -24,7 +24,8 @@ from edge.catalog.store import MERCH_ACTIONS, Catalog
 
 from . import topics
 from .envelope import MAX_DELTA_BYTES, SCHEMA, canonical, sign
-from .ops import DeleteLook, DeleteProduct, Op, SetMerch, UpsertLook, UpsertProduct, VectorRef, parse_op, removes
+from .ops import (DeleteLook, DeleteProduct, FollowShared, Op, SetMerch, StoreValues, UpsertLook, UpsertProduct,
+                  VectorRef, parse_op, removes)
 from .store import now_iso
 
 HQ_SCHEMA = """
@@ -33,7 +34,13 @@ CREATE TABLE IF NOT EXISTS sent (store TEXT, key TEXT, hash TEXT, PRIMARY KEY (s
 CREATE TABLE IF NOT EXISTS log (store TEXT, seq INTEGER, topic TEXT, payload BLOB, confirmed INTEGER DEFAULT 0,
                                 PRIMARY KEY (store, seq));
 CREATE TABLE IF NOT EXISTS images (sha TEXT PRIMARY KEY);
+-- stores that follow the shared stream: their own stream carries only their own values
+CREATE TABLE IF NOT EXISTS follows (store TEXT PRIMARY KEY, since_shared_seq INTEGER NOT NULL);
+-- each store's own price, currency, stock, aisle of a sku (NULL: the shared catalogue's holds)
+CREATE TABLE IF NOT EXISTS store_values (store TEXT, sku TEXT, price REAL, currency TEXT, stock INTEGER,
+                                         aisle TEXT, PRIMARY KEY (store, sku));
 """
+SHARED = topics.SHARED
 
 
 @dataclass
@@ -50,8 +57,9 @@ class PublishReport:
 
 
 def _in_order(key: str) -> tuple:
-    """Products, then looks (which name products), then rules: the order a store applies them."""
-    return "plm".index(key[0]), key
+    """Products, then looks (which name products), then rules, then a store's own values: the
+    order a store applies them."""
+    return "plmv".index(key[0]), key
 
 
 def _h(obj) -> str:
@@ -138,8 +146,33 @@ class HeadOffice:
             out[op.key] = (_h(op.to_json()), op)
         return out
 
+    def own_values(self, store: str) -> dict[str, tuple[str, Op]]:
+        """What a store that follows the shared stream should get on its own: its own values of
+        the products head office sells (key -> (hash, op))."""
+        out = {}
+        for sku, price, currency, stock, aisle in self.db.execute(
+                "SELECT sku, price, currency, stock, aisle FROM store_values WHERE store=? ORDER BY sku", (store,)):
+            if self.catalog.get(sku) is None:
+                continue
+            op = StoreValues(sku, price, currency or None, stock, aisle or None)
+            out[op.key] = (_h(op.to_json()), op)
+        return out
+
+    def set_store_values(self, rows: list[dict]) -> None:
+        """Replace every store's own values with these rows ({store, sku, price, currency, stock,
+        aisle}; None: the shared catalogue's holds) - from head office's per-store CSV."""
+        with self.db:
+            self.db.execute("DELETE FROM store_values")
+            self.db.executemany("INSERT INTO store_values VALUES (?,?,?,?,?,?)",
+                                [(r["store"], r["sku"], r.get("price"), r.get("currency"), r.get("stock"),
+                                  r.get("aisle")) for r in rows])
+
+    def follows_shared(self, store: str) -> bool:
+        return self.db.execute("SELECT 1 FROM follows WHERE store=?", (store,)).fetchone() is not None
+
     def diff(self, store: str, desired: dict[str, tuple[str, Op]]) -> tuple[list[Op], dict]:
-        sent = dict(self.db.execute("SELECT key, hash FROM sent WHERE store=?", (store,)).fetchall())
+        sent = dict(self.db.execute("SELECT key, hash FROM sent WHERE store=? AND key NOT LIKE 'f:%'",
+                                    (store,)).fetchall())
         ops: list[Op] = []
         new_sent = {}
         # deletes first (a look may name a product that goes), then products, looks, rules
@@ -149,6 +182,8 @@ class HeadOffice:
                 ops.append(DeleteProduct(rest))
             elif kind == "l":
                 ops.append(DeleteLook(rest))
+            elif kind == "v":
+                ops.append(StoreValues(rest))         # nothing of its own: the shared values hold
             else:
                 k, target, action = rest.split(":", 2)
                 ops.append(SetMerch(k, target, "clear", rule=action))      # that rule only: a pin stays
@@ -178,7 +213,9 @@ class HeadOffice:
                snapshot: bool = False) -> list[tuple[int, str, bytes]]:
         """Assign the next seqs and log the signed deltas of one store, in one transaction (one
         fsync), before any of them is published. snapshot: the chunks are everything the store
-        should have; each delta says so ([first, last]) and what was sent before is forgotten."""
+        should have; each delta says so ([first, last]) and what was sent before is forgotten.
+        A FollowShared op: from then on what was sent to the store is its own values only (the
+        shared stream has the rest)."""
         out = []
         cur = self.db.cursor()
         cur.execute("BEGIN IMMEDIATE")
@@ -198,6 +235,10 @@ class HeadOffice:
                 topic = topics.delta(self.catalog_id, store, seq)
                 cur.execute("INSERT INTO log VALUES (?,?,?,?,0)", (store, seq, topic, payload))
                 for op in chunk:
+                    if isinstance(op, FollowShared):
+                        cur.execute("DELETE FROM sent WHERE store=? AND key NOT LIKE 'v:%'", (store,))
+                        cur.execute("INSERT OR REPLACE INTO follows VALUES (?,?)", (store, op.seq))
+                        continue
                     if isinstance(op, SetMerch) and op.action == "clear" and not op.rule:   # every rule
                         cur.executemany("DELETE FROM sent WHERE store=? AND key=?",
                                         [(store, SetMerch(op.kind, op.target, a).key) for a in MERCH_ACTIONS])
@@ -244,19 +285,53 @@ class HeadOffice:
             self.db.executemany("UPDATE log SET confirmed=1 WHERE store=? AND seq=?", [(s, q) for s, q, _, _ in again])
         report.resent += len(again)
 
+    def plan(self, store: str, desired: dict[str, tuple[str, Op]], shared: bool) -> tuple[list[Op], dict]:
+        """What one stream gets now: the shared stream and a store that does not follow it, the
+        catalogue's changes; a store that follows it, its own values' changes; a store that starts
+        to follow it (shared), what it lacks of the catalogue, the word to follow the shared stream
+        after its present seq, and all its own values."""
+        if store == SHARED:
+            return self.diff(store, desired)
+        if self.follows_shared(store):
+            return self.diff(store, self.own_values(store))
+        if not shared:
+            return self.diff(store, desired)
+        values = self.own_values(store)
+        if self.last_seq(store) == 0:
+            # a new store: it reads the shared stream from its start (or its snapshot)
+            ops, new_sent, since = [], {}, 0
+        else:
+            # it lacks only what changed since its last delta; then it has what the shared stream
+            # says at its last seq (the same `desired`), and follows it from there
+            (ops, new_sent), since = self.diff(store, desired), self.last_seq(SHARED)
+        ops += [FollowShared(since)] + [op for _, op in values.values()]
+        return ops, new_sent | {k: h for k, (h, _) in values.items()}
+
     def publish(self, stores: list[str], with_vectors: bool = True, max_ops: int = 100, progress: bool = False,
-                acked_seq: dict[str, int] | None = None) -> PublishReport:
+                acked_seq: dict[str, int] | None = None, shared: bool = False) -> PublishReport:
+        """Publish the changes to these stores. shared: through the shared stream (each change
+        once for every store), moving stores that are not on it yet; stores already on it always are."""
         t0 = time.monotonic()
         report = PublishReport()
         self.pub.wait_connected()
         self.resend_unconfirmed(report, acked_seq)
         desired = self.desired(with_vectors)
-        plans = {s: self.diff(s, desired) for s in stores}
+        shared = shared or any(self.follows_shared(s) for s in stores)
+        streams = ([SHARED] if shared else []) + [s for s in stores if s != SHARED]
+        # the shared stream is planned and logged first: a store moving onto it follows it after
+        # the seq it has now
+        plans, chunks = {}, {}
+        if shared:
+            plans[SHARED] = self.plan(SHARED, desired, shared)
+            chunks[SHARED] = self._chunks(plans[SHARED][0], max_ops)
+        logged_shared = self.record(SHARED, chunks[SHARED], plans[SHARED][1]) if shared and chunks[SHARED] else []
+        for store in streams[1 if shared else 0:]:
+            plans[store] = self.plan(store, desired, shared)
+            chunks[store] = self._chunks(plans[store][0], max_ops)
         shas = sorted({op.product.image_sha256 for ops, _ in plans.values() for op in ops
                        if isinstance(op, UpsertProduct) and op.product.image_sha256})
         known = {r[0] for r in self.db.execute("SELECT sha FROM images")}
         shas = [s for s in shas if s not in known]
-        chunks = {s: self._chunks(ops, max_ops) for s, (ops, _) in plans.items()}
         total = len(shas) + sum(len(c) for c in chunks.values())
         bar = None
         if progress:
@@ -264,14 +339,17 @@ class HeadOffice:
             bar = tqdm(total=total, desc="publishing", unit="msg", file=sys.stderr)
         # images first: a delta that names an image waits for it at the store
         self._send_images(shas, report, bar)
-        # every store's deltas go out before waiting: the broker acknowledges them in parallel
-        sent: list[tuple[str, int, int]] = []          # (store, seq, mid)
-        for store, store_chunks in chunks.items():
+        # every stream's deltas go out before waiting: the broker acknowledges them in parallel
+        sent: list[tuple[str, int, int]] = []          # (stream, seq, mid)
+        for store in streams:
             ops, new_sent = plans[store]
-            logged = self.record(store, store_chunks, new_sent) if store_chunks else []
+            if store == SHARED:
+                logged = logged_shared
+            else:
+                logged = self.record(store, chunks[store], new_sent) if chunks[store] else []
             mids = self._send([(t, p) for _, t, p in logged], report, bar)
             sent += [(store, seq, mid) for (seq, _, _), mid in zip(logged, mids)]
-            report.stores[store] = {"ops": len(ops), "deltas": len(store_chunks), "seq": self.last_seq(store)}
+            report.stores[store] = {"ops": len(ops), "deltas": len(chunks[store]), "seq": self.last_seq(store)}
         missing = set(self.pub.wait([mid for _, _, mid in sent]))
         self.db.executemany("UPDATE log SET confirmed=1 WHERE store=? AND seq=?",
                             [(store, seq) for store, seq, mid in sent if mid not in missing])
@@ -307,12 +385,24 @@ class HeadOffice:
         report = PublishReport()
         self.pub.wait_connected()
         desired = self.desired(with_vectors=True)
-        ops = [desired[k][1] for k in sorted(desired, key=_in_order)]
-        self._send_images(sorted({op.product.image_sha256 for op in ops
+        catalogue = [desired[k][1] for k in sorted(desired, key=_in_order)]
+        self._send_images(sorted({op.product.image_sha256 for op in catalogue
                                   if isinstance(op, UpsertProduct) and op.product.image_sha256}), report)
-        for store in stores:
+        # the shared stream too, once any store follows it (it is compacted like a store's)
+        streams = [s for s in stores if s != SHARED]
+        if SHARED in stores or any(self.follows_shared(s) for s in streams):
+            streams = [SHARED] + streams
+        for store in streams:
+            if store != SHARED and self.follows_shared(store):
+                # its own values, and the word to follow the shared stream (from its start, or its
+                # snapshot: a store wiped since reads it all again; one following it keeps its place)
+                values = self.own_values(store)
+                ops = [FollowShared(0)] + [op for _, op in values.values()]
+                now = {k: h for k, (h, _) in values.items()}
+            else:
+                ops, now = catalogue, {k: h for k, (h, _) in desired.items()}
             chunks = self._chunks(ops, max_ops) or [[]]
-            logged = self.record(store, chunks, {k: h for k, (h, _) in desired.items()}, snapshot=True)
+            logged = self.record(store, chunks, now, snapshot=True)
             first = logged[0][0]
             missing = self.pub.wait(self._send([(t, p) for _, t, p in logged], report))
             if missing:
@@ -343,7 +433,7 @@ class HeadOffice:
         return row[0] if row else 0
 
     def known_stores(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT store FROM stores ORDER BY store")]
+        return [r[0] for r in self.db.execute("SELECT store FROM stores WHERE store != ? ORDER BY store", (SHARED,))]
 
 
 def fleet_status(host: str, port: int, username: str, password: str, catalog_id: str, wait: float = 1.5,

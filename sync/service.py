@@ -91,25 +91,35 @@ def acknowledged_seqs(status: dict) -> dict[str, int]:
     """store -> the sequence number its retained status reports having applied. An offline store's
     last will says seq null (it cannot know its seq when it dies): unknown, not 0, or every publish
     re-sent its whole history with all images, and the store counted them as replays."""
-    return {s: st["seq"] for s, st in status.items()
-            if isinstance(st.get("seq"), int) and not isinstance(st.get("seq"), bool)}
+    def known(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+    out = {s: st["seq"] for s, st in status.items() if known(st.get("seq"))}
+    shared = [st["shared_seq"] for st in status.values() if known(st.get("shared_seq"))]
+    if shared:           # the shared stream: as far as the store furthest behind on it says
+        from .topics import SHARED
+        out[SHARED] = min(shared)
+    return out
 
 
 def fleet_report(cfg: Config, wait: float = 1.5) -> list[dict]:
     """One row per store (and per screen, as 'store/screen'): online, seq, what head office has
     published to it and the lag between the two, catalogue version, last seen, rejections."""
     status = fleet(cfg, wait)
-    hq_seq = {}
+    from .topics import SHARED
+    hq_seq, shared = {}, None
     if cfg.sync.hq_dir is not None and cfg.sync.private_key is not None:
         hq = head_office(cfg, connect=False)
         hq_seq = {s: hq.last_seq(s) for s in hq.known_stores()}
+        shared = hq.last_seq(SHARED) or None
     rows = []
     for key in sorted(set(status) | set(hq_seq)):
         st = status.get(key, {})
         store = key.split("/")[0]           # 'store' or 'store/screen'
         rows.append({"store": key, "online": st.get("online"), "seq": st.get("seq"),
                      "published_seq": hq_seq.get(store), "lag": (hq_seq.get(store, 0) - (st.get("seq") or 0))
-                     if store in hq_seq else None, "catalog_version": st.get("catalog_version"),
+                     if store in hq_seq else None, "shared_seq": st.get("shared_seq"),
+                     "shared_lag": shared - st["shared_seq"] if shared and isinstance(st.get("shared_seq"), int) else None,
+                     "catalog_version": st.get("catalog_version"),
                      "last_seen": st.get("last_seen"), "rejected": st.get("rejected"),
                      "last_rejection": (st.get("last_rejection") or {}).get("reason")})
     return rows

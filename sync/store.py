@@ -26,7 +26,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from edge.catalog.store import Catalog
+from edge.catalog.store import OWN_STREAM, SHARED_STREAM, Catalog
 from edge.errors import BadImage
 from edge.vision.embed import DIM as VECTOR_DIM
 from edge.vision.imageio import decode_image
@@ -34,7 +34,7 @@ from edge.vision.items import product_item
 
 from . import topics
 from .envelope import MAX_IMAGE_BYTES, Delta, Rejected, parse
-from .ops import DeleteProduct, UpsertProduct, apply_delta, apply_snapshot, image_path_for
+from .ops import DeleteProduct, UpsertProduct, apply_delta, apply_snapshot, check_stream, image_path_for
 
 log = logging.getLogger("signage.sync")
 SESSION_EXPIRY = 30 * 24 * 3600      # keep a store's queue for 30 days offline
@@ -70,7 +70,7 @@ class SyncState:
     duplicates: int = 0
     last_rejection: dict | None = None
     last_applied_at: str | None = None
-    waiting: dict = field(default_factory=dict)   # seq -> (Delta, Incoming) held for a gap or image
+    waiting: dict = field(default_factory=dict)   # own stream: seq -> (Delta, [Incoming]) held for a gap or image
 
 
 class SnapshotParts:
@@ -78,9 +78,8 @@ class SnapshotParts:
     a snapshot of a big catalogue is more deltas than the broker lets a client hold unacknowledged)
     until all are here and it applies in one transaction."""
 
-    def __init__(self, folder):
-        self.db = sqlite3.connect(Path(folder) / "sync-snapshot.sqlite", isolation_level=None,
-                                  check_same_thread=False)
+    def __init__(self, folder, name: str = "sync-snapshot.sqlite"):
+        self.db = sqlite3.connect(Path(folder) / name, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("CREATE TABLE IF NOT EXISTS parts (first INTEGER, last INTEGER, seq INTEGER, "
                         "payload BLOB, PRIMARY KEY (first, seq))")
@@ -103,6 +102,17 @@ class SnapshotParts:
         return [r[0] for r in self.db.execute("SELECT DISTINCT first FROM parts ORDER BY first")]
 
 
+@dataclass
+class Stream:
+    """One of head office's streams as this store follows it: its own (everything, or once it
+    follows the shared one only its own prices, stock and aisles) or the shared one."""
+    name: str                      # OWN_STREAM | SHARED_STREAM (the catalogue keeps each one's seq)
+    wire: str                      # in topics and envelopes: the store id, or "shared"
+    waiting: dict                  # seq -> (Delta, [Incoming]) held for a gap or an image
+    snapshots: SnapshotParts
+    gap_since: float | None = None
+
+
 class StoreSync:
     def __init__(self, catalog: Catalog, catalog_id: str, store_id: str, public_key, host: str, port: int,
                  username: str, password: str, model_version: str, vision_factory=None, heartbeat: float = 30.0,
@@ -121,15 +131,16 @@ class StoreSync:
         self.max_loose_image_bytes = max_loose_image_bytes
         self._loose: dict[str, bytes] = {}      # verified images no delta has named yet (oldest first)
         self._wanted: dict[str, float] = {}     # sha -> since when a waiting delta needs it
-        self.snapshots = SnapshotParts(catalog.dir)
         self.vision_factory = vision_factory
         self._vision = None
         self.heartbeat = heartbeat
         self.state = SyncState()
+        self.streams = {OWN_STREAM: Stream(OWN_STREAM, store_id, self.state.waiting, SnapshotParts(catalog.dir)),
+                        SHARED_STREAM: Stream(SHARED_STREAM, topics.SHARED, {},
+                                              SnapshotParts(catalog.dir, "sync-snapshot-shared.sqlite"))}
         self.inbox: queue.Queue[Incoming] = queue.Queue()
         self._stop = threading.Event()
         self._status_lock = threading.Lock()
-        self._gap_since: float | None = None
         self._need_history = False    # deltas were let go: re-read the retained history when caught up
         default_id = f"screen-{store_id}-{screen}" if screen else f"store-{store_id}"
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or default_id,
@@ -152,8 +163,10 @@ class StoreSync:
         rh = (SubscribeOptions.RETAIN_SEND_ON_SUBSCRIBE if replay_retained
               else SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
         opts = SubscribeOptions(qos=1, retainHandling=rh)
-        self.client.subscribe([(topics.images(self.catalog_id), opts),
-                               (topics.deltas(self.catalog_id, self.store), opts)])
+        subs = [(topics.images(self.catalog_id), opts), (topics.deltas(self.catalog_id, self.store), opts)]
+        if self.catalog.follows_shared:
+            subs.append((topics.deltas(self.catalog_id, topics.SHARED), opts))
+        self.client.subscribe(subs)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
@@ -179,10 +192,13 @@ class StoreSync:
     def _status(self, online: bool = True) -> dict:
         s = self.state
         return {"store": self.store, "screen": self.screen, "catalog": self.catalog_id, "online": online,
-                "seq": self.catalog.sync_seq if online else None, "catalog_version": self.catalog.version if online else None,
+                "seq": self.catalog.sync_seq if online else None,
+                "shared_seq": self.catalog.seq_of(SHARED_STREAM) if online and self.catalog.follows_shared else None,
+                "catalog_version": self.catalog.version if online else None,
                 "applied": s.applied, "rejected": s.rejected, "duplicates": s.duplicates,
                 "last_rejection": s.last_rejection, "last_applied_at": s.last_applied_at,
-                "waiting": sorted(s.waiting), "last_seen": now_iso()}
+                "waiting": sorted(s.waiting), "waiting_shared": sorted(self.streams[SHARED_STREAM].waiting),
+                "last_seen": now_iso()}
 
     def publish_status(self) -> None:
         # paho's thread (on connect) and the applier both publish: without the lock a snapshot
@@ -285,11 +301,17 @@ class StoreSync:
                 vectors[op.sku] = (iv.vector, iv.model_version)
         return vectors, images
 
-    def _apply(self, d: Delta, m: Incoming) -> None:
+    def _apply(self, st: Stream, d: Delta, m: Incoming) -> None:
+        check_stream(d.ops, st.name, self.catalog.follows_shared)
         vectors, images = self._vectors(d)
-        apply_delta(self.catalog, d.seq, d.ops, vectors, images)   # one transaction with the new seq
+        following = self.catalog.follows_shared
+        apply_delta(self.catalog, d.seq, d.ops, vectors, images, st.name)   # one transaction with the new seq
         self._after_apply(vectors, prune=any(isinstance(op, (UpsertProduct, DeleteProduct)) for op in d.ops))
         self._ack(m)
+        if not following and self.catalog.follows_shared:
+            log.info("following the shared stream after its delta %s", self.catalog.seq_of(SHARED_STREAM))
+            if self.state.connected:
+                self._subscribe(replay_retained=True)
         self.publish_status()
 
     def _after_apply(self, vectors: dict, prune: bool) -> None:
@@ -297,15 +319,22 @@ class StoreSync:
             self.catalog.index(mv)                # updated in place from the vector changes
         if prune:
             # images no product shows any more go (those of deltas still waiting stay)
-            self.catalog.prune_images(set().union(*(self._images_of(w[0]) for w in self.state.waiting.values())))
+            self.catalog.prune_images(set().union(*(self._images_of(w[0]) for st in self.streams.values()
+                                                    for w in st.waiting.values())))
         self.state.applied += 1
         self.state.last_applied_at = now_iso()
+
+    def _stream_of(self, topic: str) -> Stream:
+        return self.streams[SHARED_STREAM if topic.split("/")[2] == topics.SHARED else OWN_STREAM]
 
     def _handle_delta(self, m: Incoming) -> None:
         if not m.payload:     # head office cleared a retained delta older than its snapshot
             return self._ack(m)
+        st = self._stream_of(m.topic)
+        if st.name == SHARED_STREAM and not self.catalog.follows_shared:
+            return self._ack(m)     # not following it (yet): its own stream says from where, when
         try:
-            d = parse(m.payload, self.key, self.catalog_id, self.store)
+            d = parse(m.payload, self.key, self.catalog_id, st.wire)
         except Rejected as e:
             return self._reject(m, str(e), topics.seq_of(m.topic))
         if topics.seq_of(m.topic) != d.seq:
@@ -316,7 +345,7 @@ class StoreSync:
                 # one vector of another length and the index cannot be built: no search at all
                 return self._reject(m, f"op upsert_product {op.sku}: vector of {len(op.vector.array())} numbers, "
                                        f"this store's model makes {self.vector_dim}", d.seq)
-        have = self.catalog.sync_seq
+        have = self.catalog.seq_of(st.name)
         if d.seq <= have:
             if m.redelivered:                 # the broker giving it again: already applied, ignore
                 self.state.duplicates += 1
@@ -326,81 +355,89 @@ class StoreSync:
             return self._reject(m, f"old sequence {d.seq} (this store is at {have}): replay ignored", d.seq)
         if d.snapshot is not None:
             # kept on disk until the whole snapshot is here, then applied at once (_drain_waiting)
-            self.snapshots.add(*d.snapshot, d.seq, m.payload)
+            st.snapshots.add(*d.snapshot, d.seq, m.payload)
             self._claim_images(d)
             return self._ack(m)
-        if d.seq in self.state.waiting:       # the same delta twice (session and retained history)
-            held = self.state.waiting[d.seq][1]
+        if d.seq in st.waiting:       # the same delta twice (session and retained history)
+            held = st.waiting[d.seq][1]
             if held[0].payload != m.payload:
                 return self._reject(m, f"another delta {d.seq} is already waiting: this one ignored", d.seq)
             held.append(m)
         else:
-            self.state.waiting[d.seq] = (d, [m])
+            st.waiting[d.seq] = (d, [m])
             self._claim_images(d)
-        while len(self.state.waiting) > MAX_WAITING:
-            for held in self.state.waiting.pop(max(self.state.waiting))[1]:
+        while len(st.waiting) > MAX_WAITING:
+            for held in st.waiting.pop(max(st.waiting))[1]:
                 self._ack(held)
             self._need_history = True
 
-    def _snapshot_due(self) -> Delta | None:
-        """A complete snapshot beyond this store's seq, when the next delta is not here (a store
+    def _snapshot_due(self, st: Stream) -> Delta | None:
+        """A complete snapshot beyond the stream's seq, when the next delta is not here (a store
         that is new, or behind a compacted history) or is the snapshot's first: as one delta."""
-        have = self.catalog.sync_seq
-        due = self.snapshots.complete_after(have)
-        if due is None or (have + 1 in self.state.waiting and due[0] != have + 1):
+        have = self.catalog.seq_of(st.name)
+        due = st.snapshots.complete_after(have)
+        if due is None or (have + 1 in st.waiting and due[0] != have + 1):
             return None
-        parts = [parse(p, self.key, self.catalog_id, self.store) for p in self.snapshots.payloads(due[0])]
-        return Delta(self.catalog_id, self.store, due[1], parts[-1].created_at,
+        parts = [parse(p, self.key, self.catalog_id, st.wire) for p in st.snapshots.payloads(due[0])]
+        return Delta(self.catalog_id, st.wire, due[1], parts[-1].created_at,
                      [op for d in parts for op in d.ops], due)
 
-    def _apply_snapshot(self) -> bool:
+    def _apply_snapshot(self, st: Stream) -> bool:
         try:
-            d = self._snapshot_due()
+            d = self._snapshot_due(st)
         except Rejected as e:          # a part no longer verifies (e.g. a new head-office key)
             log.warning("snapshot dropped: %s", e)
-            self.snapshots.drop_through(self.snapshots.complete_after(self.catalog.sync_seq)[0])
+            st.snapshots.drop_through(st.snapshots.complete_after(self.catalog.seq_of(st.name))[0])
             return False
         if d is None:
             return False
         self._claim_images(d)
         if self._missing_images(d):
             return False               # asked for; the next steps apply it when they are here
+        following = self.catalog.follows_shared
         try:
+            check_stream(d.ops, st.name, following)
             vectors, images = self._vectors(d)
-            apply_snapshot(self.catalog, d.snapshot[0], d.snapshot[1], d.ops, vectors, images)
+            apply_snapshot(self.catalog, d.snapshot[0], d.snapshot[1], d.ops, vectors, images, st.name)
         except Exception as e:         # nothing changed (one transaction); the parts come again
             log.exception("snapshot %s-%s could not apply", *d.snapshot)
-            self.snapshots.drop_through(d.snapshot[1])
+            st.snapshots.drop_through(d.snapshot[1])
             self.state.rejected += 1
-            self.state.last_rejection = {"topic": topics.delta(self.catalog_id, self.store, d.snapshot[0]),
+            self.state.last_rejection = {"topic": topics.delta(self.catalog_id, st.wire, d.snapshot[0]),
                                          "seq": d.snapshot[0], "reason": f"could not apply snapshot: {e}",
                                          "at": now_iso()}
             self.publish_status()
             return False
-        self.snapshots.drop_through(d.snapshot[1])
+        st.snapshots.drop_through(d.snapshot[1])
         self._after_apply(vectors, prune=True)
-        log.info("snapshot %s-%s applied: %s products", *d.snapshot, self.catalog.count())
+        log.info("snapshot %s-%s of the %s stream applied: %s products", *d.snapshot, st.name, self.catalog.count())
+        if not following and self.catalog.follows_shared and self.state.connected:
+            self._subscribe(replay_retained=True)
         self.publish_status()
         return True
 
     def _drain_waiting(self) -> None:
+        for st in self.streams.values():
+            self._drain(st)
+
+    def _drain(self, st: Stream) -> None:
         while True:
-            nxt = self.catalog.sync_seq + 1
-            for seq in [s for s in self.state.waiting if s < nxt]:
+            nxt = self.catalog.seq_of(st.name) + 1
+            for seq in [s for s in st.waiting if s < nxt]:
                 self.state.duplicates += 1
-                for m in self.state.waiting.pop(seq)[1]:
+                for m in st.waiting.pop(seq)[1]:
                     self._ack(m)
-            if nxt not in self.state.waiting:
-                if self._apply_snapshot():     # a snapshot fills the gap (or follows what just applied)
+            if nxt not in st.waiting:
+                if self._apply_snapshot(st):     # a snapshot fills the gap (or follows what just applied)
                     continue
                 break
-            d, ms = self.state.waiting[nxt]
+            d, ms = st.waiting[nxt]
             missing = self._missing_images(d)
             if missing:
                 since = min((self._wanted.get(sha, time.monotonic()) for sha in missing))
                 if time.monotonic() - since > self.image_wait:
                     # it comes back with the retained history, and applies if the image comes too
-                    del self.state.waiting[nxt]
+                    del st.waiting[nxt]
                     for sha in missing:
                         self._wanted.pop(sha, None)
                     self._reject(ms[0], f"images not on the broker after {self.image_wait:g} s: "
@@ -408,26 +445,26 @@ class StoreSync:
                     for extra in ms[1:]:
                         self._ack(extra)
                 break
-            del self.state.waiting[nxt]
+            del st.waiting[nxt]
             try:
-                self._apply(d, ms[0])
+                self._apply(st, d, ms[0])
             except Exception as e:   # e.g. an image that does not decode: reject, change nothing
                 self._reject(ms[0], f"could not apply: {e}", d.seq)
                 break
             finally:
                 for extra in ms[1:]:
                     self._ack(extra)
-        if self.state.waiting and self.catalog.sync_seq + 1 not in self.state.waiting:   # a gap, not an image
-            self._gap_since = self._gap_since or time.monotonic()
+        if st.waiting and self.catalog.seq_of(st.name) + 1 not in st.waiting:   # a gap, not an image
+            st.gap_since = st.gap_since or time.monotonic()
             # a snapshot still arriving part by part: give it time before asking for everything again
-            wait = GAP_WAIT * 10 if self.snapshots.waiting() else GAP_WAIT
-            if time.monotonic() - self._gap_since > wait and self.state.connected:
-                self._gap_since = time.monotonic()
-                log.info("gap before %s: re-reading the retained history", min(self.state.waiting))
+            wait = GAP_WAIT * 10 if st.snapshots.waiting() else GAP_WAIT
+            if time.monotonic() - st.gap_since > wait and self.state.connected:
+                st.gap_since = time.monotonic()
+                log.info("gap before %s on the %s stream: re-reading the retained history", min(st.waiting), st.name)
                 self._subscribe(replay_retained=True)
         else:
-            self._gap_since = None
-            if self._need_history and self.state.connected:
+            st.gap_since = None
+            if st.name == OWN_STREAM and self._need_history and self.state.connected:
                 self._need_history = False
                 self._subscribe(replay_retained=True)
 

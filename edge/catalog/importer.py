@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BadImage, BadInput
-from ..ids import SKU_RE
+from ..ids import ID_RE, SKU_RE
 from ..styling.tagging import describe, infer_categories
 from ..vision.imageio import decode_image
 from ..vision.items import product_item
 from .products import Product
-from .store import Catalog
+from .store import SHARED_STREAM, Catalog
 
 REQUIRED = ("sku", "name", "image")
 KNOWN = ("sku", "name", "category", "colors", "price", "currency", "stock", "aisle", "image",
@@ -66,6 +66,71 @@ def find_csv(path: Path) -> Path:
     return path
 
 
+def _price_currency_stock(text) -> tuple[float | None, str, int | None]:
+    """A row's price, currency and stock, checked (None / "": not given)."""
+    price = None
+    if text("price"):
+        try:
+            price = float(text("price"))
+        except ValueError:
+            raise BadInput(f"price {text('price')!r} is not a number") from None
+        if price < 0 or price != price or price == float("inf"):
+            raise BadInput(f"price {text('price')!r} must be zero or more")
+    currency = text("currency").upper()
+    if currency and not re.fullmatch(r"[A-Z]{3}", currency):
+        raise BadInput(f"currency {text('currency')!r} is not a 3-letter ISO code")
+    stock = None
+    if text("stock"):
+        try:
+            stock = int(text("stock"))
+        except ValueError:
+            raise BadInput(f"stock {text('stock')!r} is not a whole number") from None
+        if stock < 0:
+            raise BadInput(f"stock {stock} is negative")
+    return price, currency, stock
+
+
+STORE_VALUES_HEADER = ("store", "sku", "price", "currency", "stock", "aisle")
+
+
+def read_store_values(path: Path, known_sku) -> tuple[list[dict], list[RowError]]:
+    """Head office's per-store CSV (store,sku,price,currency,stock,aisle): what a store sells
+    differently from the shared catalogue; an empty cell: the shared value holds. Returns the
+    valid rows and, for every other, its line and reason."""
+    csv_path = find_csv(path)
+    rows, errors, seen = [], [], {}
+    try:
+        with open(csv_path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            if not {"store", "sku"} <= set(header):
+                raise BadInput(f"{csv_path}: header must have store,sku and any of price,currency,stock,aisle")
+            for row in reader:
+                row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+                store, sku = row.get("store", ""), row.get("sku", "")
+                try:
+                    if not ID_RE.match(store) or store == SHARED_STREAM:
+                        raise BadInput(f"store {store!r} is not a store id")
+                    if not known_sku(sku):
+                        raise BadInput(f"unknown sku {sku!r}")
+                    if (store, sku) in seen:
+                        raise BadInput(f"store {store} and sku {sku} again, first on line {seen[store, sku]}")
+                    price, currency, stock = _price_currency_stock(lambda k: row.get(k, ""))
+                    if len(row.get("aisle", "")) > 100:
+                        raise BadInput("aisle is over 100 characters")
+                except BadInput as e:
+                    errors.append(RowError(reader.line_num, sku, str(e)))
+                    continue
+                seen[store, sku] = reader.line_num
+                rows.append({"store": store, "sku": sku, "price": price, "currency": currency or None,
+                             "stock": stock, "aisle": row.get("aisle") or None})
+    except UnicodeDecodeError as e:
+        raise BadInput(f"{csv_path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except csv.Error as e:
+        raise BadInput(f"{csv_path}: not a readable CSV ({e})") from None
+    return rows, errors
+
+
 def parse_row(line: int, row: dict, base: Path) -> tuple[Product, Path]:
     """Validate one CSV row; raises BadInput with the reason."""
     def text(key: str) -> str:
@@ -78,25 +143,8 @@ def parse_row(line: int, row: dict, base: Path) -> tuple[Product, Path]:
         raise BadInput(f"sku {sku!r} has characters other than letters, digits, . _ - / or is over 64 long")
     if not text("name"):
         raise BadInput("name is empty")
-    price = None
-    if text("price"):
-        try:
-            price = float(text("price"))
-        except ValueError:
-            raise BadInput(f"price {text('price')!r} is not a number") from None
-        if price < 0 or price != price or price == float("inf"):
-            raise BadInput(f"price {text('price')!r} must be zero or more")
-    currency = text("currency").upper()
-    if currency and not re.fullmatch(r"[A-Z]{3}", currency):
-        raise BadInput(f"currency {text('currency')!r} is not a 3-letter ISO code")
-    stock = 0
-    if text("stock"):
-        try:
-            stock = int(text("stock"))
-        except ValueError:
-            raise BadInput(f"stock {text('stock')!r} is not a whole number") from None
-        if stock < 0:
-            raise BadInput(f"stock {stock} is negative")
+    price, currency, stock = _price_currency_stock(text)
+    stock = stock or 0
     if not text("image"):
         raise BadInput("image is empty")
     image = Path(text("image"))

@@ -80,6 +80,27 @@ def store(tmp_path, broker, keys, cfg, name="s1", vision=None):
                      model_version(cfg), vision_factory=(lambda: vision) if vision else None, heartbeat=1.0).start()
 
 
+def with_own_values(rows: dict, hq, store: str) -> dict:
+    """Head office's product rows as a store sells them: its own price, currency, stock, aisle."""
+    rows = dict(rows)
+    for sku, price, currency, stock, aisle in hq.db.execute(
+            "SELECT sku, price, currency, stock, aisle FROM store_values WHERE store=?", (store,)):
+        if sku in rows:
+            name, cat, p, c, st, a, sha, colors = rows[sku]
+            rows[sku] = (name, cat, p if price is None else price, currency or c, st if stock is None else stock,
+                         aisle or a, sha, colors)
+    return rows
+
+
+def run_all(stores, cond, timeout=90):
+    """Step several stores on this thread until cond() holds."""
+    end = time.monotonic() + timeout
+    while not cond() and time.monotonic() < end:
+        for s in stores:
+            s.step(0.05)
+    return cond()
+
+
 def run_until(s, cond, timeout=60):
     t0 = time.monotonic()
     s.run(until=lambda: cond() or time.monotonic() - t0 > timeout)
@@ -114,6 +135,67 @@ def test_1000_products_published_received_searchable_and_idempotent(tmp_path, br
         assert s.catalog.version == version
     finally:
         s.stop()
+
+
+def test_two_streams_a_change_goes_once_for_every_store_and_each_store_keeps_its_own_prices(
+        tmp_path, broker, hq, keys, cfg):
+    """Two stores on their own streams move onto the shared one without a full re-send; then a
+    price change at head office is one delta on the shared stream for both (not one per store),
+    a store's own price holds over it, and a compacted history gives a wiped store the same."""
+    from edge.catalog.products import Product
+    hq.publish(["s1", "s2"])
+    a, b = store(tmp_path, broker, keys, cfg, "s1"), store(tmp_path, broker, keys, cfg, "s2")
+    try:
+        assert run_all([a, b], lambda: a.catalog.sync_seq == hq.last_seq("s1") and b.catalog.sync_seq == hq.last_seq("s2"))
+        hq.set_store_values([{"store": "s1", "sku": "P0001", "price": 1.5, "stock": 99, "aisle": "Z1"},
+                             {"store": "s2", "sku": "P0002", "stock": 0}])
+        p = hq.catalog.get("P0003")
+        hq.catalog.upsert([(Product(p.sku, p.name, p.category, p.colors, 5.0, p.currency, p.stock, p.aisle, p.image,
+                                    p.image_sha256, p.gender, p.season, p.tags, p.description), None, "")])
+        move = hq.publish(["s1", "s2"], shared=True)
+        # the shared stream starts from the whole catalogue (once, for every store); each store gets
+        # only the change it lacked, the word to follow the shared stream, and its own values
+        assert move.stores["shared"]["ops"] == N_PRODUCTS and move.images == 0
+        assert move.stores["s1"]["ops"] == 3 and move.stores["s2"]["ops"] == 3
+        assert run_all([a, b], lambda: all(s.catalog.seq_of("shared") == hq.last_seq("shared") and
+                                           s.catalog.sync_seq == hq.last_seq(s.store) for s in (a, b)))
+        for s in (a, b):
+            assert s.catalog.follows_shared
+            assert product_rows(s.catalog) == with_own_values(product_rows(hq.catalog), hq, s.store)
+        assert a.catalog.get("P0001").price == 1.5 and b.catalog.get("P0001").price != 1.5
+        assert b.catalog.get("P0002").stock == 0 and a.catalog.get("P0002").stock == hq.catalog.get("P0002").stock
+        # one change at head office: one delta, on the shared stream only
+        p = hq.catalog.get("P0001")
+        hq.catalog.upsert([(Product(p.sku, "Renamed " + p.name, p.category, p.colors, 77.0, p.currency, p.stock,
+                                    p.aisle, p.image, p.image_sha256, p.gender, p.season, p.tags, p.description), None, "")])
+        change = hq.publish(["s1", "s2"])
+        assert change.stores["shared"] == {"ops": 1, "deltas": 1, "seq": hq.last_seq("shared")}
+        assert change.stores["s1"]["ops"] == change.stores["s2"]["ops"] == 0
+        assert run_all([a, b], lambda: all(s.catalog.seq_of("shared") == hq.last_seq("shared") for s in (a, b)))
+        assert a.catalog.get("P0001").name.startswith("Renamed") and a.catalog.get("P0001").price == 1.5
+        assert b.catalog.get("P0001").price == 77.0
+        # a store's own value that goes: back to the shared price
+        hq.set_store_values([{"store": "s2", "sku": "P0002", "stock": 0}])
+        assert hq.publish(["s1", "s2"]).stores["s1"]["ops"] == 1
+        assert run_all([a, b], lambda: a.catalog.sync_seq == hq.last_seq("s1"))
+        assert a.catalog.get("P0001").price == 77.0 and a.catalog.get("P0001").stock == p.stock
+    finally:
+        b.stop()
+    # compaction: the shared stream's snapshot and each store's own; a wiped store gets the same
+    hq.set_store_values([{"store": "s2", "sku": "P0002", "stock": 0}, {"store": "s2", "sku": "P0005", "price": 3.0}])
+    rep = hq.compact(["s1", "s2"])
+    assert set(rep.stores) == {"shared", "s1", "s2"}
+    shutil.rmtree(tmp_path / "store-s2")
+    b = store(tmp_path, broker, keys, cfg, "s2")
+    try:
+        assert run_all([a, b], lambda: all(s.catalog.seq_of("shared") == hq.last_seq("shared") and
+                                           s.catalog.sync_seq == hq.last_seq(s.store) for s in (a, b)))
+        for s in (a, b):
+            assert product_rows(s.catalog) == with_own_values(product_rows(hq.catalog), hq, s.store)
+        assert b.catalog.get("P0005").price == 3.0 and b.catalog.get("P0002").stock == 0
+    finally:
+        a.stop()
+        b.stop()
 
 
 def test_changes_only_and_deletes(tmp_path, broker, hq, keys, cfg):
@@ -573,10 +655,16 @@ def store_config(tmp_path, broker, keys, cfg) -> Path:
     return p
 
 
-def test_chaos_broker_restarts_and_store_sigkills(tmp_path, broker, hq, keys, cfg):
+@pytest.mark.parametrize("shared", [False, True], ids=["own stream", "shared stream"])
+def test_chaos_broker_restarts_and_store_sigkills(tmp_path, broker, hq, keys, cfg, shared):
     """Publish 1,000 products in 50 deltas while the broker is killed and restarted and the store
     process is SIGKILLed at random points; at the end the store equals head office, every delta
-    was applied exactly once, nothing it acknowledged was lost, and the index loads."""
+    was applied exactly once, nothing it acknowledged was lost, and the index loads. "shared
+    stream": the products come on the shared stream, the store's own prices on its own, both
+    sequenced and exactly once."""
+    if shared:
+        hq.set_store_values([{"store": "s1", "sku": f"P{i:04d}", "price": 1.0 + i, "stock": 100 + i}
+                             for i in range(0, N_PRODUCTS, 37)])
     conf = store_config(tmp_path, broker, keys, cfg)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "signage.cli", "--config", str(conf), "sync", "run"]
@@ -588,7 +676,7 @@ def test_chaos_broker_restarts_and_store_sigkills(tmp_path, broker, hq, keys, cf
     def publish():
         for attempt in range(30):
             try:
-                hq.publish(["s1"], max_ops=20)
+                hq.publish(["s1"], max_ops=20, shared=shared)
                 return
             except ConnectionError as e:            # the broker went away under us: publish again
                 errors.append(str(e))
@@ -614,30 +702,38 @@ def test_chaos_broker_restarts_and_store_sigkills(tmp_path, broker, hq, keys, cf
         assert not t.is_alive()
         # a broker killed within its 1 s autosave window can lose what it had acknowledged:
         # head office re-sends everything newer than what the store reports (as publish does)
-        last = hq.last_seq("s1")
+        last, last_shared = hq.last_seq("s1"), hq.last_seq(topics.SHARED)
         deadline = time.monotonic() + 240
         store_cat = Catalog(tmp_path / "store-proc")
-        while store_cat.sync_seq < last and time.monotonic() < deadline:
+
+        def behind():
+            return store_cat.sync_seq < last or store_cat.seq_of("shared") < last_shared
+        while behind() and time.monotonic() < deadline:
             time.sleep(2)
-            if store_cat.sync_seq < last:
-                st = fleet_status("127.0.0.1", broker.port, "hq", USERS["hq"], CAT)
-                hq.publish(["s1"], acked_seq={"s1": (st.get("s1") or {}).get("seq") or 0})
-        assert store_cat.sync_seq == last, (store_cat.sync_seq, last, (tmp_path / "store.log").read_text()[-3000:])
+            if behind():
+                st = fleet_status("127.0.0.1", broker.port, "hq", USERS["hq"], CAT).get("s1") or {}
+                hq.publish(["s1"], acked_seq={"s1": st.get("seq") or 0, topics.SHARED: st.get("shared_seq") or 0})
+        assert not behind(), (store_cat.sync_seq, last, store_cat.seq_of("shared"), last_shared,
+                              (tmp_path / "store.log").read_text()[-3000:])
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)
         mon.loop_stop()
     assert kills >= 6 and broker_restarts >= 1
-    assert product_rows(store_cat) == product_rows(hq.catalog)
-    assert store_cat.version == store_cat.sync_seq == last         # each delta applied exactly once
+    assert product_rows(store_cat) == with_own_values(product_rows(hq.catalog), hq, "s1")
+    assert store_cat.version == store_cat.sync_seq + store_cat.seq_of("shared") == last + last_shared   # each once
+    assert (last_shared > 0) == shared and store_cat.follows_shared == shared
     from edge.vision.stages import model_version
     idx, header = VectorIndex.load(tmp_path / "store-proc" / "index.faiss")
     assert header.count == N_PRODUCTS and idx.count == N_PRODUCTS
     # status messages from successive store processes never go backwards: nothing acknowledged lost.
     # (Only what a store published: after a kill -9 the broker may restore an older retained copy
     # from its last autosave, and the monitor gets that copy again when it resubscribes.)
-    acked = [x["seq"] for x in seen if x.get("online") and x.get("seq") is not None and not x["_retained"]]
+    live = [x for x in seen if x.get("online") and x.get("seq") is not None and not x["_retained"]]
+    acked = [x["seq"] for x in live]
     assert acked == sorted(acked) and acked[-1] == last, acked
+    acked = [x.get("shared_seq") or 0 for x in live]
+    assert acked == sorted(acked) and acked[-1] == last_shared, acked
     assert len(store_cat.vectors(model_version(cfg))[0]) == N_PRODUCTS
 
 
@@ -732,3 +828,13 @@ def test_cli_keys_publish_fleet_status(tmp_path, broker, cfg):
     assert res.returncode == 0, res.stderr
     st = {r["store"]: r for r in json.loads(res.stdout)["stores"]}
     assert st["s1"]["published_seq"] == 1 and st["s1"]["online"] is None      # never connected yet
+    # each store's own prices on the shared stream: the catalogue goes once, a bad row is refused
+    (tmp_path / "values.csv").write_text("store,sku,price,stock,aisle\ns1,C0,2.5,,Z1\ns2,C9,1,1,\n"
+                                         "s2,C1,-4,,\nshared,C1,1,,\n")
+    res = signage("publish", "--all", "--json", "--shared-stream", "--store-values", str(tmp_path / "values.csv"),
+                  conf=conf)
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["stores"]["shared"]["ops"] == 7 and out["stores"]["s1"]["ops"] == 2 and out["stores"]["s2"]["ops"] == 1
+    assert "line 3 (sku C9): unknown sku" in res.stderr and "line 4 (sku C1): price" in res.stderr
+    assert "line 5 (sku C1): store 'shared'" in res.stderr
