@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -24,13 +23,15 @@ def pct(v, q):
     return round(v[min(len(v) - 1, int(q * len(v)))], 2)
 
 
-def simulate(n: int, screens: int, wave: int, offline: float) -> dict:
+def simulate(n: int, screens: int, wave: int, offline: float, shared: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         t = time.monotonic()
-        f = Fleet(Path(tmp), n, screens)
+        f = Fleet(Path(tmp), n, screens, shared=shared)
         setup = time.monotonic() - t
         try:
             f.start_screens()
+            f.publish()          # nothing to send yet; on the shared stream each store's word to follow it
+            f.wait_all(120)
             cut = f.stores[: max(1, int(n * offline))] if offline > 0 else []
             for s in cut:
                 f.cut_uplink(s)
@@ -40,20 +41,22 @@ def simulate(n: int, screens: int, wave: int, offline: float) -> dict:
             published = time.monotonic() - t0
             online = [sc for sc in f.screens if sc.store not in cut]
             end = time.monotonic() + 600
-            while time.monotonic() < end and not all(f.seq_of(sc) >= f.hq.last_seq(sc.store) for sc in online):
+            while time.monotonic() < end and not all(f.seq_of(sc) >= f.target(sc) for sc in online):
                 time.sleep(0.1)
-            lat = [sc.reached[f.hq.last_seq(sc.store)] - t0 for sc in online if f.hq.last_seq(sc.store) in sc.reached]
+            lat = [f.reached_at(sc, f.target(sc)) - t0 for sc in online if f.reached_at(sc, f.target(sc)) is not None]
             t1 = time.monotonic()
             for s in cut:
                 f.restore_uplink(s)
             ok = f.wait_all(600)
-            catch = [sc.reached[f.hq.last_seq(sc.store)] - t1 for sc in f.screens
-                     if sc.store in cut and f.hq.last_seq(sc.store) in sc.reached]
+            catch = [f.reached_at(sc, f.target(sc)) - t1 for sc in f.screens
+                     if sc.store in cut and f.reached_at(sc, f.target(sc)) is not None]
         finally:
             f.close()
         per_store = report.bytes / max(n, 1)
-        deltas = statistics.mean(r["deltas"] for r in report.stores.values())
-        return {"stores": n, "screens": n * screens, "wave_products": wave, "setup_s": round(setup, 1),
+        deltas = sum(r["deltas"] for r in report.stores.values()) / max(n, 1)
+        return {"stores": n, "screens": n * screens, "wave_products": wave, "shared_stream": shared,
+                "wave_messages": sum(r["deltas"] for r in report.stores.values()), "wave_bytes": report.bytes,
+                "setup_s": round(setup, 1),
                 "publish_s": round(published, 2), "all_current": ok,
                 "time_to_version_s": {"p50": pct(lat, 0.5), "p95": pct(lat, 0.95), "max": round(max(lat), 2)},
                 "per_store": {"delta_messages": deltas, "bytes": int(per_store)},
@@ -68,10 +71,11 @@ def main() -> None:
     ap.add_argument("--screens", type=int, default=2)
     ap.add_argument("--wave", type=int, default=1000)
     ap.add_argument("--offline", type=float, default=0.1)
+    ap.add_argument("--shared", action="store_true", help="head office publishes on the shared stream")
     a = ap.parse_args()
     out = []
     for n in a.stores:
-        r = simulate(n, a.screens, a.wave, a.offline)
+        r = simulate(n, a.screens, a.wave, a.offline, a.shared)
         out.append(r)
         print(json.dumps(r), flush=True)
 

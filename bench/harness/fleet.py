@@ -17,6 +17,7 @@ from edge.catalog.store import Catalog
 from sync.envelope import generate_keys, load_private, load_public
 from sync.hq import HeadOffice, Publisher
 from sync.store import StoreSync
+from sync.topics import SHARED
 
 from .broker import Broker
 
@@ -48,11 +49,14 @@ class Screen:
     sync: StoreSync
     thread: threading.Thread | None = None
     reached: dict = field(default_factory=dict)    # seq -> monotonic time it was applied
+    reached_shared: dict = field(default_factory=dict)   # the same, of the shared stream
 
 
 class Fleet:
-    def __init__(self, folder: Path, n_stores: int, screens_per_store: int = 2):
+    def __init__(self, folder: Path, n_stores: int, screens_per_store: int = 2, shared: bool = False):
+        """shared: head office publishes on the shared stream (docs/sync.md), stores follow it."""
         self.dir = Path(folder)
+        self.shared = shared
         self.stores = [f"s{i:03d}" for i in range(n_stores)]
         self.uplink_pw = {s: f"up-{s}" for s in self.stores}
         self.local_pw = {s: f"local-{s}" for s in self.stores}
@@ -79,13 +83,16 @@ class Fleet:
             sc.sync.start()
 
             def loop(sc=sc):
-                last = -1
+                last = last_shared = -1
                 while not self._stop.is_set():
                     sc.sync.step(0.1)
-                    seq = sc.sync.catalog.sync_seq
+                    seq, shared = sc.sync.catalog.sync_seq, sc.sync.catalog.seq_of(SHARED)
                     if seq != last:
                         sc.reached.setdefault(seq, time.monotonic())
                         last = seq
+                    if shared != last_shared:
+                        sc.reached_shared.setdefault(shared, time.monotonic())
+                        last_shared = shared
             sc.thread = threading.Thread(target=loop, daemon=True)
             sc.thread.start()
 
@@ -100,7 +107,14 @@ class Fleet:
         self.hq.catalog.upsert(batch)
 
     def publish(self, stores: list[str] | None = None, max_ops: int = 100):
-        return self.hq.publish(stores or self.stores, max_ops=max_ops)
+        return self.hq.publish(stores or self.stores, max_ops=max_ops, shared=self.shared)
+
+    def target(self, sc: Screen) -> int:
+        """The seq a wave's changes reach a screen at: its store's own stream's, or the shared one's."""
+        return self.hq.last_seq(SHARED if self.shared else sc.store)
+
+    def reached_at(self, sc: Screen, seq: int) -> float | None:
+        return (sc.reached_shared if self.shared else sc.reached).get(seq)
 
     def cut_uplink(self, store: str) -> None:
         """The store's line to head office goes down; its broker and screens keep running."""
@@ -110,13 +124,15 @@ class Fleet:
         self.store_brokers[store].reconfigure(bridge_config(store, self.hq_broker.port, self.uplink_pw[store]))
 
     def seq_of(self, sc: Screen) -> int:
-        return max(sc.reached, default=0)
+        """How far a screen is on the stream a wave comes on."""
+        return max(sc.reached_shared if self.shared else sc.reached, default=0)
 
     def wait_all(self, timeout: float) -> bool:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             # what each screen's own thread saw it apply (its catalogue connection is that thread's)
-            if all(max(sc.reached, default=0) >= self.hq.last_seq(sc.store) for sc in self.screens):
+            if all(max(sc.reached, default=0) >= self.hq.last_seq(sc.store)
+                   and max(sc.reached_shared, default=0) >= self.hq.last_seq(SHARED) for sc in self.screens):
                 return True
             time.sleep(0.2)
         return False

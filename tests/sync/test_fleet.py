@@ -13,8 +13,11 @@ def rows(cat):
     return {p.sku: (p.name, p.price, p.stock) for p in cat.products()}
 
 
-def test_wave_reaches_every_screen_and_cut_stores_catch_up(tmp_path):
-    fleet = Fleet(tmp_path, n_stores=20, screens_per_store=2)
+@pytest.mark.parametrize("shared", [False, True], ids=["own streams", "shared stream"])
+def test_wave_reaches_every_screen_and_cut_stores_catch_up(tmp_path, shared):
+    """"shared stream": the wave goes once, on the shared stream, through the same bridges (the
+    store bridge's topics are deploy/mosquitto/store-bridge.conf's)."""
+    fleet = Fleet(tmp_path, n_stores=20, screens_per_store=2, shared=shared)
     try:
         fleet.start_screens()
         cut = fleet.stores[:2]                       # 10% of the stores lose their uplink
@@ -23,12 +26,16 @@ def test_wave_reaches_every_screen_and_cut_stores_catch_up(tmp_path):
         fleet.wave(1000)
         t0 = time.monotonic()
         report = fleet.publish()
-        assert all(r["ops"] == 1000 for r in report.stores.values())
+        if shared:       # the catalogue once; each store only the word to follow the shared stream
+            assert report.stores.pop("shared")["ops"] == 1000
+            assert all(r["ops"] == 1 for r in report.stores.values()) and len(report.stores) == 20
+        else:
+            assert all(r["ops"] == 1000 for r in report.stores.values())
         online = [sc for sc in fleet.screens if sc.store not in cut]
         end = time.monotonic() + 120
-        while time.monotonic() < end and not all(fleet.seq_of(sc) == fleet.hq.last_seq(sc.store) for sc in online):
+        while time.monotonic() < end and not all(fleet.seq_of(sc) == fleet.target(sc) for sc in online):
             time.sleep(0.2)
-        assert all(fleet.seq_of(sc) == fleet.hq.last_seq(sc.store) for sc in online)
+        assert all(fleet.seq_of(sc) == fleet.target(sc) for sc in online)
         # the cut stores' screens keep working on what they had, and agree with each other
         cut_screens = [sc for sc in fleet.screens if sc.store in cut]
         assert all(fleet.seq_of(sc) == 0 for sc in cut_screens)
@@ -55,6 +62,7 @@ def test_wave_reaches_every_screen_and_cut_stores_catch_up(tmp_path):
     for sc in fleet.screens:
         cat = Catalog(sc.sync.catalog.dir)
         assert rows(cat) == want, (sc.store, sc.name)
-        assert cat.version == cat.sync_seq == fleet.hq.last_seq(sc.store)
+        assert cat.sync_seq == fleet.hq.last_seq(sc.store) and cat.seq_of("shared") == fleet.hq.last_seq("shared")
+        assert cat.version == cat.sync_seq + cat.seq_of("shared")
         cat.close()
     print(f"wave and catch-up took {took:.0f} s")   # a figure for the log, never a floor (noisy machines)
