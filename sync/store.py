@@ -78,28 +78,35 @@ class SnapshotParts:
     a snapshot of a big catalogue is more deltas than the broker lets a client hold unacknowledged)
     until all are here and it applies in one transaction."""
 
-    def __init__(self, folder, name: str = "sync-snapshot.sqlite"):
-        self.db = sqlite3.connect(Path(folder) / name, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("CREATE TABLE IF NOT EXISTS parts (first INTEGER, last INTEGER, seq INTEGER, "
+    def __init__(self, db: sqlite3.Connection, table: str = "parts"):
+        """db: sync-snapshot.sqlite (open_parts); table: one per stream, in the one file (a
+        screen holds few files: the fleet simulator runs a hundred screens in one process)."""
+        self.db, self.table = db, table
+        self.db.execute(f"CREATE TABLE IF NOT EXISTS {table} (first INTEGER, last INTEGER, seq INTEGER, "
                         "payload BLOB, PRIMARY KEY (first, seq))")
 
     def add(self, first: int, last: int, seq: int, payload: bytes) -> None:
-        self.db.execute("INSERT OR IGNORE INTO parts VALUES (?,?,?,?)", (first, last, seq, payload))
+        self.db.execute(f"INSERT OR IGNORE INTO {self.table} VALUES (?,?,?,?)", (first, last, seq, payload))
 
     def complete_after(self, seq: int) -> tuple[int, int] | None:
         """The first snapshot beyond seq with every part here."""
-        return self.db.execute("SELECT first, last FROM parts WHERE first > ? GROUP BY first, last "
+        return self.db.execute(f"SELECT first, last FROM {self.table} WHERE first > ? GROUP BY first, last "
                                "HAVING COUNT(*) = last - first + 1 ORDER BY first LIMIT 1", (seq,)).fetchone()
 
     def payloads(self, first: int) -> list[bytes]:
-        return [r[0] for r in self.db.execute("SELECT payload FROM parts WHERE first=? ORDER BY seq", (first,))]
+        return [r[0] for r in self.db.execute(f"SELECT payload FROM {self.table} WHERE first=? ORDER BY seq", (first,))]
 
     def drop_through(self, seq: int) -> None:
-        self.db.execute("DELETE FROM parts WHERE first <= ?", (seq,))
+        self.db.execute(f"DELETE FROM {self.table} WHERE first <= ?", (seq,))
 
     def waiting(self) -> list[int]:
-        return [r[0] for r in self.db.execute("SELECT DISTINCT first FROM parts ORDER BY first")]
+        return [r[0] for r in self.db.execute(f"SELECT DISTINCT first FROM {self.table} ORDER BY first")]
+
+
+def open_parts(folder) -> sqlite3.Connection:
+    db = sqlite3.connect(Path(folder) / "sync-snapshot.sqlite", isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    return db
 
 
 @dataclass
@@ -135,9 +142,9 @@ class StoreSync:
         self._vision = None
         self.heartbeat = heartbeat
         self.state = SyncState()
-        self.streams = {OWN_STREAM: Stream(OWN_STREAM, store_id, self.state.waiting, SnapshotParts(catalog.dir)),
-                        SHARED_STREAM: Stream(SHARED_STREAM, topics.SHARED, {},
-                                              SnapshotParts(catalog.dir, "sync-snapshot-shared.sqlite"))}
+        parts = open_parts(catalog.dir)
+        self.streams = {OWN_STREAM: Stream(OWN_STREAM, store_id, self.state.waiting, SnapshotParts(parts)),
+                        SHARED_STREAM: Stream(SHARED_STREAM, topics.SHARED, {}, SnapshotParts(parts, "shared_parts"))}
         self.inbox: queue.Queue[Incoming] = queue.Queue()
         self._stop = threading.Event()
         self._status_lock = threading.Lock()
