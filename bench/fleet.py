@@ -1,15 +1,21 @@
 """Fleet simulator: N store brokers bridged to a head-office broker, M screens each, on loopback.
 
-    python -m bench.fleet [--stores 20 50 100] [--screens 2] [--wave 1000] [--offline 0.1]
+    python -m bench.fleet [--stores 20 50 100] [--screens 2] [--wave 1000] [--offline 0.1] [--shared]
+    python -m bench.fleet --direct --stores 200 1000 [--bridged 10] [--wave 200] [--shared]
 
 For each N: time from head office starting to publish a wave until every screen is on the new
 version (p50/p95/max over screens), messages and bytes per store, and the catch-up of the 10% of
 stores whose uplink was cut during the wave (time from uplink back to all their screens current).
+--shared: head office publishes on the shared stream (docs/sync.md). --direct: stores straight on
+head office's broker (a sample through their own bridged broker), one screen each, their clients
+on one epoll loop (bench/harness/clientloop.py: past select()'s 1,024 descriptors); adds the
+broker's CPU seconds and memory for the wave.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import tempfile
 import time
@@ -65,6 +71,62 @@ def simulate(n: int, screens: int, wave: int, offline: float, shared: bool = Fal
                 "max_rss_mb_bench_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
+def _broker_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")      # utime + stime
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def simulate_direct(n: int, bridged: int, wave: int, shared: bool) -> dict:
+    """n stores against head office's broker (bridged: that many of them through their own store
+    broker), one screen each; a wave of `wave` product changes; the broker's CPU and memory."""
+    from bench.harness.fleet import DirectFleet
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.monotonic()
+        f = DirectFleet(Path(tmp), n, bridged, shared).connect()
+        try:
+            end = time.monotonic() + 300
+            while time.monotonic() < end and not all(sc.sync.state.connected for sc in f.screens):
+                time.sleep(0.2)
+            connected = sum(sc.sync.state.connected for sc in f.screens)
+            setup = time.monotonic() - t
+            f.publish()          # nothing to send yet; on the shared stream each store's word to follow it
+            f.wait_all(600)
+            f.wave(wave)
+            pid = f.hq_broker.proc.pid
+            rss0, cpu0 = _rss_mb(pid), _broker_cpu_s(pid)
+            t0 = time.monotonic()
+            report = f.publish()
+            published = time.monotonic() - t0
+            rss, end = rss0, time.monotonic() + 1200
+            while time.monotonic() < end and not all(f.seq_of(sc) >= f.target(sc) for sc in f.screens):
+                rss = max(rss, _rss_mb(pid))
+                time.sleep(0.5)
+            cpu = _broker_cpu_s(pid) - cpu0
+            lat = [f.reached_at(sc, f.target(sc)) - t0 for sc in f.screens if f.reached_at(sc, f.target(sc)) is not None]
+            slowest = sorted(((round(f.reached_at(sc, f.target(sc)) - t0, 2), sc.store, sc.store in f.store_brokers)
+                              for sc in f.screens if f.reached_at(sc, f.target(sc)) is not None), reverse=True)[:3]
+        finally:
+            f.close()
+        messages = sum(r["deltas"] for r in report.stores.values())
+        shared_deltas = report.stores.get("shared", {}).get("deltas", 0)
+        return {"stores": n, "bridged": bridged, "direct": n - bridged, "shared_stream": shared, "wave_products": wave,
+                "connected": connected, "setup_s": round(setup, 1), "publish_s": round(published, 2),
+                "current": len(lat), "time_to_version_s": {"p50": pct(lat, 0.5), "p95": pct(lat, 0.95),
+                                                           "max": round(max(lat), 2)} if lat else None,
+                "wave_messages_published": messages, "wave_bytes_published": report.bytes,
+                # what the broker hands out: each shared delta to every store, a store's own to it
+                "wave_deliveries": (messages - shared_deltas) + shared_deltas * n,
+                "slowest_s_store_bridged": slowest, "broker_cpu_s": round(cpu, 1), "broker_rss_mb": {"before": round(rss0, 1), "max": round(rss, 1)},
+                "bench_process_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--stores", type=int, nargs="+", default=[20, 50, 100])
@@ -72,10 +134,14 @@ def main() -> None:
     ap.add_argument("--wave", type=int, default=1000)
     ap.add_argument("--offline", type=float, default=0.1)
     ap.add_argument("--shared", action="store_true", help="head office publishes on the shared stream")
+    ap.add_argument("--direct", action="store_true",
+                    help="stores straight on head office's broker, one screen each, on one epoll loop")
+    ap.add_argument("--bridged", type=int, default=10, help="--direct: this many stores through a bridged broker")
     a = ap.parse_args()
     out = []
     for n in a.stores:
-        r = simulate(n, a.screens, a.wave, a.offline, a.shared)
+        r = (simulate_direct(n, min(a.bridged, n), a.wave, a.shared) if a.direct
+             else simulate(n, a.screens, a.wave, a.offline, a.shared))
         out.append(r)
         print(json.dumps(r), flush=True)
 

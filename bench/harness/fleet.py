@@ -42,6 +42,25 @@ bridge_protocol_version mqttv50
 restart_timeout 1 5
 """ + "\n".join(topics) + "\n"
 
+def head_office(folder: Path, uplink_pw: dict[str, str], bridged_pw: dict[str, str]):
+    """Head office's broker (every store a user), a bridged broker for each store of bridged_pw
+    (its local password), the publisher and head office: (hq_broker, store_brokers, publisher, hq)."""
+    generate_keys(folder / "hq.key", folder / "hq.pub")
+    hq_broker = Broker(folder / "hq-broker", {"hq": "hq-pw", **uplink_pw}).start()
+    store_brokers = {s: Broker(folder / f"broker-{s}", {s: pw}, extra=bridge_config(s, hq_broker.port, uplink_pw[s])).start()
+                     for s, pw in bridged_pw.items()}
+    publisher = Publisher("127.0.0.1", hq_broker.port, "hq", "hq-pw")
+    return hq_broker, store_brokers, publisher, HeadOffice(folder / "hq", CAT, load_private(folder / "hq.key"), publisher)
+
+
+def stop_chain(fleet) -> None:
+    """What head_office() started, stopped."""
+    fleet.publisher.close()
+    for b in fleet.store_brokers.values():
+        b.stop()
+    fleet.hq_broker.stop()
+
+
 @dataclass
 class Screen:
     store: str
@@ -60,14 +79,8 @@ class Fleet:
         self.stores = [f"s{i:03d}" for i in range(n_stores)]
         self.uplink_pw = {s: f"up-{s}" for s in self.stores}
         self.local_pw = {s: f"local-{s}" for s in self.stores}
-        generate_keys(self.dir / "hq.key", self.dir / "hq.pub")
-        self.hq_broker = Broker(self.dir / "hq-broker", {"hq": "hq-pw", **self.uplink_pw}).start()
-        self.store_brokers = {
-            s: Broker(self.dir / f"broker-{s}", {s: self.local_pw[s]},
-                      extra=bridge_config(s, self.hq_broker.port, self.uplink_pw[s])).start()
-            for s in self.stores}
-        self.publisher = Publisher("127.0.0.1", self.hq_broker.port, "hq", "hq-pw")
-        self.hq = HeadOffice(self.dir / "hq", CAT, load_private(self.dir / "hq.key"), self.publisher)
+        self.hq_broker, self.store_brokers, self.publisher, self.hq = head_office(
+            self.dir, self.uplink_pw, {s: self.local_pw[s] for s in self.stores})
         key = load_public(self.dir / "hq.pub")
         self.screens: list[Screen] = []
         for s in self.stores:
@@ -146,7 +159,82 @@ class Fleet:
                 sc.sync.stop()
             except Exception:
                 pass
-        self.publisher.close()
-        for b in self.store_brokers.values():
-            b.stop()
-        self.hq_broker.stop()
+        stop_chain(self)
+
+
+class DirectFleet:
+    """Stores connected straight to head office's broker (as many as the machine holds: their
+    clients run on one epoll loop, not paho's select()), a sample of them through their own bridged
+    broker instead; one screen (StoreSync) each, applied by a few threads in turn."""
+
+    def __init__(self, folder: Path, n_stores: int, bridged: int = 0, shared: bool = False, appliers: int = 4):
+        """Brokers and head office; connect() then brings the stores' screens up."""
+        from .clientloop import ClientLoop
+        self.dir = Path(folder)
+        self.shared = shared
+        self.stores = [f"s{i:04d}" for i in range(n_stores)]
+        self.pw = {s: f"pw-{s}" for s in self.stores}
+        self.hq_broker, self.store_brokers, self.publisher, self.hq = head_office(
+            self.dir, self.pw, {s: self.pw[s] for s in self.stores[:bridged]})
+        self.key = load_public(self.dir / "hq.pub")
+        self.loop = ClientLoop()
+        self.loop.start()
+        self.screens: list[Screen] = []
+        self._stop = threading.Event()
+        self.appliers = appliers
+        self.threads: list[threading.Thread] = []
+
+    def connect(self) -> "DirectFleet":
+        """Every store's screen, connected through the epoll loop and applied by the threads."""
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600
+        key = self.key
+        for s in self.stores:
+            port = self.store_brokers[s].port if s in self.store_brokers else self.hq_broker.port
+            sync = StoreSync(Catalog(self.dir / f"screen-{s}", create=True), CAT, s, key, "127.0.0.1", port, s,
+                             self.pw[s], MODEL, heartbeat=3600.0, vector_dim=DIM)
+            self.screens.append(Screen(s, "0", sync))
+            self.loop.add(sync.client, "127.0.0.1", port, keepalive=120, clean_start=False, properties=props)
+        self.threads = [threading.Thread(target=self._apply, args=(self.screens[k::self.appliers],), daemon=True)
+                        for k in range(self.appliers)]
+        for t in self.threads:
+            t.start()
+        return self
+
+    def _apply(self, screens: list[Screen]) -> None:
+        seen = {id(sc): (-1, -1) for sc in screens}
+        while not self._stop.is_set():
+            busy = False
+            for sc in screens:
+                busy |= not sc.sync.inbox.empty()
+                sc.sync.step(0)
+                now = (sc.sync.catalog.sync_seq, sc.sync.catalog.seq_of(SHARED))
+                if now != seen[id(sc)]:
+                    t = time.monotonic()
+                    sc.reached.setdefault(now[0], t)
+                    sc.reached_shared.setdefault(now[1], t)
+                    seen[id(sc)] = now
+            if not busy:
+                time.sleep(0.05)
+
+    wave = Fleet.wave
+    publish = Fleet.publish
+    target = Fleet.target
+    reached_at = Fleet.reached_at
+    seq_of = Fleet.seq_of
+    wait_all = Fleet.wait_all
+
+    def close(self) -> None:
+        self._stop.set()
+        for t in self.threads:
+            t.join(5)
+        self.loop.stop()
+        for sc in self.screens:
+            try:
+                sc.sync.client.disconnect()
+                sc.sync.catalog.close()
+            except Exception:
+                pass
+        stop_chain(self)

@@ -66,3 +66,34 @@ def test_wave_reaches_every_screen_and_cut_stores_catch_up(tmp_path, shared):
         assert cat.version == cat.sync_seq + cat.seq_of("shared")
         cat.close()
     print(f"wave and catch-up took {took:.0f} s")   # a figure for the log, never a floor (noisy machines)
+
+
+def test_the_simulator_drives_stores_past_select_s_1024_descriptors(tmp_path):
+    """paho's own loop uses select(), which cannot watch a descriptor numbered above 1,024: with
+    those numbers taken (as a few hundred simulated screens take them) its clients never connect.
+    The fleet's epoll loop drives them: every store connects and applies a wave on both streams."""
+    import os
+    from bench.harness.fleet import DirectFleet
+    fleet = DirectFleet(tmp_path, n_stores=12, bridged=2, shared=True)     # brokers, head office
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        try:
+            fleet.connect()
+            end = time.monotonic() + 60
+            while time.monotonic() < end and not all(sc.sync.state.connected for sc in fleet.screens):
+                time.sleep(0.1)
+            assert min(sc.sync.client.socket().fileno() for sc in fleet.screens) > 1024
+            fleet.wave(50)
+            report = fleet.publish()
+            assert report.stores["shared"]["ops"] == 50
+            assert fleet.wait_all(120), [(sc.store, fleet.seq_of(sc)) for sc in fleet.screens]
+        finally:
+            fleet.close()
+    finally:
+        for fd in held:
+            os.close(fd)
+    from edge.catalog.store import Catalog
+    for sc in fleet.screens:
+        cat = Catalog(sc.sync.catalog.dir)
+        assert cat.count() == 50 and cat.follows_shared, sc.store
+        cat.close()

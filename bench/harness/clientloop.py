@@ -1,0 +1,88 @@
+"""Many paho clients on one thread, through an epoll selector instead of paho's own select().
+
+paho's loop_start() thread uses select(), which cannot watch a file descriptor numbered above
+1,024: a simulator with a few hundred stores in one process stalls there (docs/fleet.md). paho
+supports an external loop (its on_socket_* callbacks say when a socket opens, closes, or has
+something to write); this drives every client with `selectors.DefaultSelector` (epoll), which
+has no such limit. Used by the fleet simulator only; a store runs its one client with paho's loop.
+"""
+from __future__ import annotations
+
+import selectors
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+
+
+class ClientLoop(threading.Thread):
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sel = selectors.DefaultSelector()
+        self.clients: list[mqtt.Client] = []
+        self._lock = threading.Lock()
+        self._halt = threading.Event()
+
+    def add(self, client: mqtt.Client, host: str, port: int, **connect) -> None:
+        """Connect the client (blocking TCP connect) and drive it from this loop from now on."""
+        client.on_socket_open = self._open
+        client.on_socket_close = self._close
+        client.on_socket_register_write = self._want_write
+        client.on_socket_unregister_write = self._no_write
+        with self._lock:
+            self.clients.append(client)
+        client.connect(host, port, **connect)
+
+    def _open(self, client, userdata, sock):
+        with self._lock:
+            self.sel.register(sock, selectors.EVENT_READ, client)
+
+    def _close(self, client, userdata, sock):
+        with self._lock:
+            try:
+                self.sel.unregister(sock)
+            except (KeyError, ValueError):
+                pass
+
+    def _want_write(self, client, userdata, sock):
+        with self._lock:
+            try:
+                self.sel.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, client)
+            except (KeyError, ValueError):
+                pass
+
+    def _no_write(self, client, userdata, sock):
+        with self._lock:
+            try:
+                self.sel.modify(sock, selectors.EVENT_READ, client)
+            except (KeyError, ValueError):
+                pass
+
+    def run(self) -> None:
+        next_misc = time.monotonic() + 1.0
+        while not self._halt.is_set():
+            with self._lock:
+                empty = not self.sel.get_map()
+            if empty:
+                time.sleep(0.05)
+                events = []
+            else:
+                events = self.sel.select(timeout=0.2)
+            for key, mask in events:
+                client = key.data
+                if mask & selectors.EVENT_READ:
+                    client.loop_read()
+                if mask & selectors.EVENT_WRITE:
+                    client.loop_write()
+            if time.monotonic() >= next_misc:      # keepalive pings, and a reconnect where one dropped
+                next_misc = time.monotonic() + 1.0
+                for client in list(self.clients):
+                    if client.loop_misc() == mqtt.MQTT_ERR_NO_CONN and not self._halt.is_set():
+                        try:
+                            client.reconnect()
+                        except OSError:
+                            pass
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(5)
