@@ -354,12 +354,13 @@ class StoreSync:
                                        f"this store's model makes {self.vector_dim}", d.seq)
         have = self.catalog.seq_of(st.name)
         if d.seq <= have:
-            if m.redelivered:                 # the broker giving it again: already applied, ignore
-                self.state.duplicates += 1
-                self._ack(m)
-                return
-            # a fresh message with an old number: someone replayed a captured delta
-            return self._reject(m, f"old sequence {d.seq} (this store is at {have}): replay ignored", d.seq)
+            # already applied: ignored, whether the broker gives it again (DUP, retained history),
+            # a store broker's bridge hands on the retained history as fresh messages after the
+            # uplink comes back, head office re-sends what a stale status said was missing, or
+            # someone replays a captured delta (signed by head office: it changes nothing either)
+            self.state.duplicates += 1
+            self._ack(m)
+            return
         if d.snapshot is not None:
             # kept on disk until the whole snapshot is here, then applied at once (_drain_waiting)
             st.snapshots.add(*d.snapshot, d.seq, m.payload)
