@@ -49,26 +49,35 @@ def simulate(n: int, screens: int, wave: int, offline: float, shared: bool = Fal
             end = time.monotonic() + 600
             while time.monotonic() < end and not all(f.seq_of(sc) >= f.target(sc) for sc in online):
                 time.sleep(0.1)
-            lat = [f.reached_at(sc, f.target(sc)) - t0 for sc in online if f.reached_at(sc, f.target(sc)) is not None]
+            lat = [s for s, _ in current(f, online, t0)]
             t1 = time.monotonic()
             for s in cut:
                 f.restore_uplink(s)
             ok = f.wait_all(600)
-            catch = [f.reached_at(sc, f.target(sc)) - t1 for sc in f.screens
-                     if sc.store in cut and f.reached_at(sc, f.target(sc)) is not None]
+            catch = [s for s, _ in current(f, [sc for sc in f.screens if sc.store in cut], t1)]
         finally:
             f.close()
         per_store = report.bytes / max(n, 1)
-        deltas = sum(r["deltas"] for r in report.stores.values()) / max(n, 1)
+        messages = sum(r["deltas"] for r in report.stores.values())
         return {"stores": n, "screens": n * screens, "wave_products": wave, "shared_stream": shared,
-                "wave_messages": sum(r["deltas"] for r in report.stores.values()), "wave_bytes": report.bytes,
+                "wave_messages": messages, "wave_bytes": report.bytes,
                 "setup_s": round(setup, 1),
                 "publish_s": round(published, 2), "all_current": ok,
                 "time_to_version_s": {"p50": pct(lat, 0.5), "p95": pct(lat, 0.95), "max": round(max(lat), 2)},
-                "per_store": {"delta_messages": deltas, "bytes": int(per_store)},
+                "per_store": {"delta_messages": messages / max(n, 1), "bytes": int(per_store)},
                 "uplink_cut_stores": len(cut),
                 "catch_up_after_uplink_back_s": {"p50": pct(catch, 0.5), "max": round(max(catch), 2)} if catch else None,
                 "max_rss_mb_bench_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def current(f, screens, since: float) -> list[tuple[float, object]]:
+    """(seconds from `since`, screen) for each of these screens that reached the wave's seq."""
+    out = []
+    for sc in screens:
+        at = f.reached_at(sc, f.target(sc))
+        if at is not None:
+            out.append((at - since, sc))
+    return out
 
 
 def _broker_cpu_s(pid: int) -> float:
@@ -109,9 +118,9 @@ def simulate_direct(n: int, bridged: int, wave: int, shared: bool) -> dict:
                 rss = max(rss, _rss_mb(pid))
                 time.sleep(0.5)
             cpu = _broker_cpu_s(pid) - cpu0
-            lat = [f.reached_at(sc, f.target(sc)) - t0 for sc in f.screens if f.reached_at(sc, f.target(sc)) is not None]
-            slowest = sorted(((round(f.reached_at(sc, f.target(sc)) - t0, 2), sc.store, sc.store in f.store_brokers)
-                              for sc in f.screens if f.reached_at(sc, f.target(sc)) is not None), reverse=True)[:3]
+            took = current(f, f.screens, t0)
+            lat = [s for s, _ in took]
+            slowest = sorted(((round(s, 2), sc.store, sc.store in f.store_brokers) for s, sc in took), reverse=True)[:3]
         finally:
             f.close()
         messages = sum(r["deltas"] for r in report.stores.values())

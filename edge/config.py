@@ -14,7 +14,7 @@ from typing import Any, get_type_hints
 import yaml
 
 from .catalog.index import IndexParams
-from .catalog.store import SHARED_STREAM
+from .catalog.store import SHARED_STREAM, is_store_id
 from .errors import ConfigError
 from .ids import ID_RE
 from .vision.cutout import CutoutParams
@@ -156,7 +156,7 @@ class Config:
             if not ID_RE.match(getattr(self.sync, key)):
                 raise ConfigError(f"config key 'sync.{key}': letters, digits, . _ - only, got {getattr(self.sync, key)!r}")
         for st in self.sync.stores:
-            if not ID_RE.match(st) or st == SHARED_STREAM:
+            if not is_store_id(st):
                 raise ConfigError(f"config key 'sync.stores': {st!r} is not a valid store id")
         if self.sync.store_id == SHARED_STREAM:
             raise ConfigError(f"config key 'sync.store_id': {SHARED_STREAM!r} names head office's shared stream")

@@ -318,16 +318,14 @@ class HeadOffice:
         desired = self.desired(with_vectors)
         shared = shared or any(self.follows_shared(s) for s in stores)
         streams = ([SHARED] if shared else []) + [s for s in stores if s != SHARED]
-        # the shared stream is planned and logged first: a store moving onto it follows it after
-        # the seq it has now
-        plans, chunks = {}, {}
-        if shared:
-            plans[SHARED] = self.plan(SHARED, desired, shared)
-            chunks[SHARED] = self._chunks(plans[SHARED][0], max_ops)
-        logged_shared = self.record(SHARED, chunks[SHARED], plans[SHARED][1]) if shared and chunks[SHARED] else []
-        for store in streams[1 if shared else 0:]:
+        # the shared stream (first in streams) is logged before the stores are planned: a store
+        # moving onto it follows it after the seq it has now
+        plans, chunks, logged_shared = {}, {}, []
+        for store in streams:
             plans[store] = self.plan(store, desired, shared)
             chunks[store] = self._chunks(plans[store][0], max_ops)
+            if store == SHARED and chunks[store]:
+                logged_shared = self.record(SHARED, chunks[SHARED], plans[SHARED][1])
         shas = sorted({op.product.image_sha256 for ops, _ in plans.values() for op in ops
                        if isinstance(op, UpsertProduct) and op.product.image_sha256})
         known = {r[0] for r in self.db.execute("SELECT sha FROM images")}

@@ -360,12 +360,14 @@ def check_stream(ops: list[Op], stream: str, follows_shared: bool) -> None:
 def apply_delta(catalog, seq: int, ops: list[Op], vectors: dict[str, tuple[np.ndarray, str]],
                 images: dict[str, str], stream: str = OWN_STREAM) -> int:
     """Apply a verified delta of a stream in one transaction, together with that stream's
-    sequence number, so a crash leaves it applied exactly once or not at all. vectors: sku ->
-    (vector, model version); images: sha256 -> path in this catalogue. Returns the catalogue version."""
+    sequence number, so a crash leaves it applied exactly once or not at all (an op the stream may
+    not carry: Rejected, nothing changes). vectors: sku -> (vector, model version); images: sha256
+    -> path in this catalogue. Returns the catalogue version."""
     with catalog.transaction() as w:
         have = w.seq_of(stream)
         if seq != have + 1:
             raise ValueError(f"delta {seq} does not follow {have}")
+        check_stream(ops, stream, w.follows_shared)
         _write_ops(w, ops, vectors, images, shared=stream == SHARED_STREAM, follows=w.follows_shared)
         w.set_seq(stream, seq)
     return catalog.version
@@ -421,6 +423,7 @@ def apply_snapshot(catalog, first: int, last: int, ops: list[Op], vectors: dict[
         if have >= first:
             raise ValueError(f"snapshot {first}-{last} is not ahead of {have}")
         follows = w.follows_shared
+        check_stream(ops, stream, follows)
         if stream == OWN_STREAM and (follows or any(isinstance(op, FollowShared) for op in ops)):
             w.clear_store_values()
         else:

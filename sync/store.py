@@ -34,7 +34,7 @@ from edge.vision.items import product_item
 
 from . import topics
 from .envelope import MAX_IMAGE_BYTES, Delta, Rejected, parse
-from .ops import DeleteProduct, UpsertProduct, apply_delta, apply_snapshot, check_stream, image_path_for
+from .ops import DeleteProduct, UpsertProduct, apply_delta, apply_snapshot, image_path_for
 
 log = logging.getLogger("signage.sync")
 SESSION_EXPIRY = 30 * 24 * 3600      # keep a store's queue for 30 days offline
@@ -59,7 +59,6 @@ class Incoming:
     payload: bytes
     mid: int
     qos: int
-    redelivered: bool = False     # DUP (a resumed session) or retained (history re-read)
 
 
 @dataclass
@@ -193,7 +192,7 @@ class StoreSync:
         self.state.connected = False
 
     def _on_message(self, client, userdata, msg):
-        self.inbox.put(Incoming(msg.topic, bytes(msg.payload), msg.mid, msg.qos, bool(msg.dup or msg.retain)))
+        self.inbox.put(Incoming(msg.topic, bytes(msg.payload), msg.mid, msg.qos))
 
     # ---- status -------------------------------------------------------------------------------
     def _status(self, online: bool = True) -> dict:
@@ -309,19 +308,19 @@ class StoreSync:
         return vectors, images
 
     def _apply(self, st: Stream, d: Delta, m: Incoming) -> None:
-        check_stream(d.ops, st.name, self.catalog.follows_shared)
         vectors, images = self._vectors(d)
         following = self.catalog.follows_shared
         apply_delta(self.catalog, d.seq, d.ops, vectors, images, st.name)   # one transaction with the new seq
-        self._after_apply(vectors, prune=any(isinstance(op, (UpsertProduct, DeleteProduct)) for op in d.ops))
+        self._after_apply(vectors, prune=any(isinstance(op, (UpsertProduct, DeleteProduct)) for op in d.ops),
+                          was_following=following)
         self._ack(m)
-        if not following and self.catalog.follows_shared:
+        self.publish_status()
+
+    def _after_apply(self, vectors: dict, prune: bool, was_following: bool) -> None:
+        if not was_following and self.catalog.follows_shared:
             log.info("following the shared stream after its delta %s", self.catalog.seq_of(SHARED_STREAM))
             if self.state.connected:
                 self._subscribe(replay_retained=True)
-        self.publish_status()
-
-    def _after_apply(self, vectors: dict, prune: bool) -> None:
         for mv in {v[1] for v in vectors.values()}:
             self.catalog.index(mv)                # updated in place from the vector changes
         if prune:
@@ -404,7 +403,6 @@ class StoreSync:
             return False               # asked for; the next steps apply it when they are here
         following = self.catalog.follows_shared
         try:
-            check_stream(d.ops, st.name, following)
             vectors, images = self._vectors(d)
             apply_snapshot(self.catalog, d.snapshot[0], d.snapshot[1], d.ops, vectors, images, st.name)
         except Exception as e:         # nothing changed (one transaction); the parts come again
@@ -417,10 +415,8 @@ class StoreSync:
             self.publish_status()
             return False
         st.snapshots.drop_through(d.snapshot[1])
-        self._after_apply(vectors, prune=True)
+        self._after_apply(vectors, prune=True, was_following=following)
         log.info("snapshot %s-%s of the %s stream applied: %s products", *d.snapshot, st.name, self.catalog.count())
-        if not following and self.catalog.follows_shared and self.state.connected:
-            self._subscribe(replay_retained=True)
         self.publish_status()
         return True
 

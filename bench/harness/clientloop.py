@@ -61,14 +61,7 @@ class ClientLoop(threading.Thread):
     def run(self) -> None:
         next_misc = time.monotonic() + 1.0
         while not self._halt.is_set():
-            with self._lock:
-                empty = not self.sel.get_map()
-            if empty:
-                time.sleep(0.05)
-                events = []
-            else:
-                events = self.sel.select(timeout=0.2)
-            for key, mask in events:
+            for key, mask in self.sel.select(timeout=0.2):      # epoll waits even with nothing registered
                 client = key.data
                 if mask & selectors.EVENT_READ:
                     client.loop_read()

@@ -70,6 +70,13 @@ class Screen:
     reached: dict = field(default_factory=dict)    # seq -> monotonic time it was applied
     reached_shared: dict = field(default_factory=dict)   # the same, of the shared stream
 
+    def note(self) -> None:
+        """When the screen first had its catalogue at each seq of each stream (on its applier's
+        thread: the catalogue connection is that thread's)."""
+        t = time.monotonic()
+        self.reached.setdefault(self.sync.catalog.sync_seq, t)
+        self.reached_shared.setdefault(self.sync.catalog.seq_of(SHARED), t)
+
 
 class Fleet:
     def __init__(self, folder: Path, n_stores: int, screens_per_store: int = 2, shared: bool = False):
@@ -96,16 +103,9 @@ class Fleet:
             sc.sync.start()
 
             def loop(sc=sc):
-                last = last_shared = -1
                 while not self._stop.is_set():
                     sc.sync.step(0.1)
-                    seq, shared = sc.sync.catalog.sync_seq, sc.sync.catalog.seq_of(SHARED)
-                    if seq != last:
-                        sc.reached.setdefault(seq, time.monotonic())
-                        last = seq
-                    if shared != last_shared:
-                        sc.reached_shared.setdefault(shared, time.monotonic())
-                        last_shared = shared
+                    sc.note()
             sc.thread = threading.Thread(target=loop, daemon=True)
             sc.thread.start()
 
@@ -204,18 +204,12 @@ class DirectFleet:
         return self
 
     def _apply(self, screens: list[Screen]) -> None:
-        seen = {id(sc): (-1, -1) for sc in screens}
         while not self._stop.is_set():
             busy = False
             for sc in screens:
                 busy |= not sc.sync.inbox.empty()
                 sc.sync.step(0)
-                now = (sc.sync.catalog.sync_seq, sc.sync.catalog.seq_of(SHARED))
-                if now != seen[id(sc)]:
-                    t = time.monotonic()
-                    sc.reached.setdefault(now[0], t)
-                    sc.reached_shared.setdefault(now[1], t)
-                    seen[id(sc)] = now
+                sc.note()
             if not busy:
                 time.sleep(0.05)
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BadImage, BadInput
-from ..ids import ID_RE, SKU_RE
+from ..ids import SKU_RE
 from ..styling.tagging import describe, infer_categories
 from ..vision.imageio import decode_image
 from ..vision.items import product_item
 from .products import Product
-from .store import SHARED_STREAM, Catalog
+from .store import Catalog, is_store_id
 
 REQUIRED = ("sku", "name", "image")
 KNOWN = ("sku", "name", "category", "colors", "price", "currency", "stock", "aisle", "image",
@@ -90,9 +90,6 @@ def _price_currency_stock(text) -> tuple[float | None, str, int | None]:
     return price, currency, stock
 
 
-STORE_VALUES_HEADER = ("store", "sku", "price", "currency", "stock", "aisle")
-
-
 def read_store_values(path: Path, known_sku) -> tuple[list[dict], list[RowError]]:
     """Head office's per-store CSV (store,sku,price,currency,stock,aisle): what a store sells
     differently from the shared catalogue; an empty cell: the shared value holds. Returns the
@@ -109,7 +106,7 @@ def read_store_values(path: Path, known_sku) -> tuple[list[dict], list[RowError]
                 row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
                 store, sku = row.get("store", ""), row.get("sku", "")
                 try:
-                    if not ID_RE.match(store) or store == SHARED_STREAM:
+                    if not is_store_id(store):
                         raise BadInput(f"store {store!r} is not a store id")
                     if not known_sku(sku):
                         raise BadInput(f"unknown sku {sku!r}")

@@ -22,6 +22,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import CatalogMissing
+from ..ids import ID_RE
 from .images import ImageStore
 from .index import IndexCorrupt, IndexParams, VectorIndex, sample_rows
 from .products import COLUMNS, SCHEMA, Product, migrate, product_row, row_to_product
@@ -38,6 +39,11 @@ CHUNK = 20_000                  # vectors read from SQLite at a time for a compa
 OWN_STREAM, SHARED_STREAM = "own", "shared"
 SEQ_KEYS = {OWN_STREAM: "sync_seq", SHARED_STREAM: "shared_seq"}
 STORE_FIELDS = ("price", "currency", "stock", "aisle")     # what a store's own stream may set
+
+
+def is_store_id(text: str) -> bool:
+    """A store id: an id (letters, digits, . _ -), and not the shared stream's name."""
+    return bool(ID_RE.match(text)) and text != SHARED_STREAM
 
 MERCH_KINDS = ("sku", "look")
 MERCH_ACTIONS = ("pin", "ban", "boost")
@@ -287,7 +293,7 @@ class Catalog:
     @property
     def sync_seq(self) -> int:
         """The last head-office delta applied of the store's own stream (0: none)."""
-        return int(self.meta("sync_seq") or 0)
+        return self.seq_of(OWN_STREAM)
 
     def seq_of(self, stream: str) -> int:
         return int(self.meta(SEQ_KEYS[stream]) or 0)

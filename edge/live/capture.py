@@ -122,7 +122,7 @@ def open_source(spec: str | int, loop: bool = False) -> FrameSource:
     file or named pipe = camera; a video file; a folder; an image."""
     if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
         return VideoSource(int(spec))
-    if "://" in spec or spec.startswith("/dev/video") or is_live(spec):
+    if spec.startswith("/dev/video") or is_live(spec):       # a /dev/video that is not there: its own error
         return VideoSource(spec)
     path = Path(spec)
     if not path.exists():
