@@ -124,8 +124,10 @@ class Config:
         _unit("pose.mask_threshold", self.pose.mask_threshold)
         _unit("embedding.color_weight", self.embedding.color_weight)
         _unit("cutout.threshold", self.cutout.threshold)
-        if not (128 <= self.cutout.size <= 1024 and self.cutout.size % 32 == 0):
-            raise ConfigError(f"config key 'cutout.size': a multiple of 32 from 128 to 1024, got {self.cutout.size}")
+        # ISNet halves the image six times and concatenates each level with the one upsampled from
+        # below: 416 (13 x 32) gives 7 and 6 rows there and does not compile; multiples of 64 do.
+        if not (128 <= self.cutout.size <= 1024 and self.cutout.size % 64 == 0):
+            raise ConfigError(f"config key 'cutout.size': a multiple of 64 from 128 to 1024, got {self.cutout.size}")
         for key, value in (("detector.max_people", self.detector.max_people),
                            ("index.exact_up_to", self.index.exact_up_to),
                            ("index.ivf_lists", self.index.ivf_lists),

@@ -28,6 +28,8 @@ def test_default_config_is_valid():
     ("index:\n  exact_up_to: 1.5\n", "index.exact_up_to"),
     ("catalog_dir: 12\n", "catalog_dir"),
     ("cutout:\n  size: 300\n", "cutout.size"),
+    ("cutout:\n  size: 416\n", "cutout.size"),     # a multiple of 32 ISNet cannot compile at
+    ("cutout:\n  int8: fast\n", "cutout.int8"),
 ])
 def test_bad_values_name_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError) as e:
