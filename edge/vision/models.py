@@ -15,10 +15,15 @@ from pathlib import Path
 from ..errors import ModelMissing
 
 BUILD_HINT = "run `signage models build` (or restore models/ from the release)"
-QUANTIZE_HINT = "run `signage models quantize --data ../shared/data` (build time, NNCF), or set precision: default"
+QUANTIZE = "run `signage models quantize --data ../shared/data` (build time, NNCF)"
+QUANTIZE_HINT = f"{QUANTIZE}, or set precision: default"
 # The models with an INT8 copy (models/quantize.py) that `precision: int8` runs. The pose model is
 # not one: in INT8 it measured slower than in float (more reorders than its depthwise convs save).
 INT8_MODELS = ("detector", "embedder")
+# ISNet's INT8 copy runs whenever `cutout.int8` is on (the default), whatever `precision` says: the
+# same cut at about half the time (bench/cutout.py).
+CUTOUT_INT8_HINT = f"{QUANTIZE}, or set cutout.int8: false"
+QUANTIZED = INT8_MODELS + ("cutout",)
 # oneDNN capped below AVX-512 (how bench/live.py emulates an AVX2 store PC): OpenVINO still reads
 # bf16 from CPUID and would pick it, which does not compile under the cap; f32 is what it runs on
 # a real AVX2 CPU.
@@ -58,7 +63,7 @@ class ModelStore:
         self.precision = precision
         self._manifest: dict | None = None
         self._compiled: dict = {}
-        self._verified: set[str] = set()
+        self._verified: set[tuple[str, bool]] = set()   # (name, INT8 copy)
         self._lock = threading.Lock()
 
     @property
@@ -73,43 +78,54 @@ class ModelStore:
                 raise ModelMissing(f"model manifest {path} is corrupt ({e}): {BUILD_HINT}") from e
         return self._manifest
 
-    def info(self, name: str) -> ModelInfo:
+    def info(self, name: str, int8: bool | None = None) -> ModelInfo:
+        """The model's files: its INT8 copy when `int8` says so (None: when `precision: int8`
+        covers it)."""
         entry = self.manifest.get("models", {}).get(name)
         if entry is None:
             raise ModelMissing(f"model '{name}' is not in {self.dir / 'manifest.json'}: {BUILD_HINT}")
         ir = self.dir / "ir"
-        if self.precision == "int8" and name in INT8_MODELS:
+        if self._int8(name, int8):
             q = entry.get("int8")
             if q is None:
-                raise ModelMissing(f"model '{name}' has no INT8 copy in {self.dir / 'manifest.json'}: {QUANTIZE_HINT}")
+                raise ModelMissing(f"model '{name}' has no INT8 copy in {self.dir / 'manifest.json'}: "
+                                   f"{self._quantize_hint(name)}")
             return ModelInfo(name, ir / q["ir"]["xml"], ir / q["ir"]["bin"], entry, q["ir"])
         return ModelInfo(name, ir / entry["ir"]["xml"], ir / entry["ir"]["bin"], entry)
 
-    def verify(self, name: str) -> ModelInfo:
-        info = self.info(name)
-        if name in self._verified:
+    def _int8(self, name: str, int8: bool | None) -> bool:
+        return self.precision == "int8" and name in INT8_MODELS if int8 is None else int8
+
+    @staticmethod
+    def _quantize_hint(name: str) -> str:
+        return CUTOUT_INT8_HINT if name == "cutout" else QUANTIZE_HINT
+
+    def verify(self, name: str, int8: bool | None = None) -> ModelInfo:
+        info = self.info(name, int8)
+        if (name, bool(info.files)) in self._verified:
             return info
         record = info.files or info.entry["ir"]
         files = [(info.xml, record["xml_sha256"]), (info.bin, record["bin_sha256"])]
         if "vocab" in info.entry:     # the text model's tokenizer vocabulary
             files.append((info.xml.parent / info.entry["vocab"]["file"], info.entry["vocab"]["sha256"]))
-        hint = QUANTIZE_HINT if info.files else BUILD_HINT
+        hint = self._quantize_hint(name) if info.files else BUILD_HINT
         for path, want in files:
             if not path.is_file():
                 raise ModelMissing(f"model '{name}': {path} not found: {hint}")
             if sha256_file(path) != want:
                 raise ModelMissing(f"model '{name}': {path} is corrupt (sha256 differs from the manifest): {hint}")
-        self._verified.add(name)
+        self._verified.add((name, bool(info.files)))
         return info
 
-    def compiled(self, name: str, square: int | None = None):
+    def compiled(self, name: str, square: int | None = None, int8: bool | None = None):
         """The model compiled for this device; square: its image input reshaped to square x square
-        first (a fully convolutional model, e.g. ISNet, run smaller than it was exported)."""
-        key = (name, square)
+        first (a fully convolutional model, e.g. ISNet, run smaller than it was exported); int8:
+        its INT8 copy or not (None: as `precision` says)."""
+        key = (name, square, self._int8(name, int8))
         with self._lock:
             if key not in self._compiled:
                 import openvino as ov
-                info = self.verify(name)
+                info = self.verify(name, int8)
                 core = ov.Core()
                 config = {"PERFORMANCE_HINT": "LATENCY"}
                 if self.precision == "f32" or os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in NO_BF16_CAPS:
@@ -121,13 +137,16 @@ class ModelStore:
                 self._compiled[key] = core.compile_model(model, self.device, config)
             return self._compiled[key]
 
-    def ran_in(self, name: str) -> str:
+    def ran_in(self, name: str, int8: bool | None = None) -> str:
         """What a compiled model really runs in, read back from OpenVINO: the precision of most of
         its convolutions and their kernels' instruction set ("bf16 avx512", "f32 avx2"); for a
         model without convolutions (the text model) its inference precision. The same config
-        gives bf16 on a CPU with AVX-512 BF16 and f32 on an AVX2-only store PC."""
+        gives bf16 on a CPU with AVX-512 BF16 and f32 on an AVX2-only store PC. int8: of its INT8
+        copy or not, as compiled() takes it."""
         counts: dict[tuple[str, str], int] = {}
-        compiled = next((c for (n, _), c in self._compiled.items() if n == name), None) or self.compiled(name)
+        q8 = self._int8(name, int8)
+        compiled = next((c for (n, _, q), c in self._compiled.items() if n == name and q == q8), None) \
+            or self.compiled(name, int8=int8)
         for op in compiled.get_runtime_model().get_ordered_ops():
             info = op.get_rt_info()
             if "layerType" not in info or info["layerType"].astype(str) != "Convolution":

@@ -32,7 +32,7 @@ class Vision:
         if not self.cfg.cutout.catalogue:
             return None
         if self._cutout is None:
-            self._cutout = Cutout(self.models.compiled("cutout", self.cfg.cutout.size), self.cfg.cutout)
+            self._cutout = Cutout(self.models.compiled("cutout", self.cfg.cutout.size, int8=self.cfg.cutout.int8), self.cfg.cutout)
         return self._cutout
 
     @property

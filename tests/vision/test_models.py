@@ -146,6 +146,12 @@ def test_int8_without_its_copy_names_the_command(models_copy):
     (models_copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelMissing, match="no INT8 copy.*signage models quantize"):
         ModelStore(models_copy, precision="int8").compiled("embedder")
+    # ISNet's copy is on by default, whatever the precision: its message names the key that turns it off
+    del manifest["models"]["cutout"]["int8"]
+    (models_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelMissing, match="no INT8 copy.*signage models quantize.*cutout.int8: false"):
+        ModelStore(models_copy).compiled("cutout", int8=True)
+    assert ModelStore(models_copy).info("cutout").xml.name == "cutout.xml"
     (models_copy / "ir" / "detector-int8.bin").write_bytes(b"not a model")
     with pytest.raises(ModelMissing, match="corrupt.*signage models quantize"):
         ModelStore(models_copy, precision="int8").compiled("detector")
