@@ -37,6 +37,7 @@ class Track:
     seen_vector: np.ndarray | None = None   # the item's vector when last embedded
     seen_colours: np.ndarray | None = None  # its colour histogram then (checked every frame: cheap)
     seen_box: Box | None = None             # its box then
+    embedded_at: int = 0                    # the recognizer's frame count when it was last embedded
 
     def vote(self, sku: str | None) -> bool:
         """Record this look's top match; True when what is shown should change. Until the card is
