@@ -68,6 +68,8 @@ SWAP_SAME_PLACE = 0.5
 # (ItemFinder `follow`): one detector run a frame for one shopper instead of two. A whole-frame
 # look at least every FULL_EVERY frames finds who walks in (within 1/6 s at 30 fps).
 FULL_EVERY = 5
+# Looks (embed + match) a frame besides a swapped item's: ~8 ms each on 2 cores.
+EMBEDS_A_FRAME = 2
 
 
 def _colours(frame: Frame, t: Track):
@@ -92,26 +94,37 @@ class Recognizer:
         self._since_full = 0
         self._frames = 0
 
-    def _urgent(self, frame: Frame, t: Track) -> bool:
-        """Embed this track now: it is new or unsteady, or its colours no longer look like what
-        was last embedded (swapped). A worn item cut differently (a shoe pair from the detector,
-        then one shoe) changes colours too, but could not be decided a swap (SWAP_SAME_PLACE):
-        its next look waits its turn (it re-embedded every other frame)."""
+    def _swapped(self, frame: Frame, t: Track) -> bool:
+        """A steady item whose colours no longer look like what was last embedded: look again now
+        (a swap is decided on that look). A worn item cut differently (a shoe pair from the
+        detector, then one shoe) changes colours too but could not be decided a swap
+        (SWAP_SAME_PLACE): its next look waits its turn (it re-embedded every other frame)."""
         if t.shown is None or not self.tracker.is_stable(t):
-            return True
+            return False
         if t.person is not None and t.seen_box is not None and iou(t.box, t.seen_box) < SWAP_SAME_PLACE:
             return False
         return t.seen_colours is not None and float(_colours(frame, t) @ t.seen_colours) < SWAP_COLOURS
 
     def _to_embed(self, frame: Frame, tracks: list[Track]) -> list[Track]:
-        """The tracks to embed on this frame: every urgent one, and of the steady ones due again
-        (every embed_every frames) only the longest waiting. A shopper's three items all became
-        steady on the same frame, so they fell due together: one frame in four embedded three
-        items (p95 32 ms of matching against 8 at p50, and the frames queued behind it waited)."""
+        """The tracks to embed on this frame: a swapped item at once; of the others at most
+        EMBEDS_A_FRAME, first looks first (a card shows only once its item is steady, after
+        stable_frames, so a first look may wait a frame), then unsteady items' votes, then one
+        steady item due again (every embed_every frames; more with more than embed_every steady
+        items), the longest waiting first. Embedding every item that was due on the same frame made
+        that frame the slowest of the loop: a shopper's three items are new, then unsteady, then due
+        again all together."""
         seen = [t for t in tracks if t.misses == 0]
-        urgent = [t for t in seen if self._urgent(frame, t)]
-        due = [t for t in seen if t not in urgent and self._frames - t.embedded_at >= self.embed_every]
-        return urgent + sorted(due, key=lambda t: t.embedded_at)[:1]
+        swapped = [t for t in seen if self._swapped(frame, t)]
+        rest = [t for t in seen if t not in swapped]
+        first = sorted((t for t in rest if t.shown is None), key=lambda t: -t.age)
+        unsteady = sorted((t for t in rest if t.shown is not None and not self.tracker.is_stable(t)),
+                          key=lambda t: t.embedded_at)
+        steady = [t for t in rest if t.shown is not None and self.tracker.is_stable(t)]
+        due = sorted((t for t in steady if self._frames - t.embedded_at >= self.embed_every), key=lambda t: t.embedded_at)
+        # enough steady looks a frame that each item is still looked at every embed_every frames
+        # (looked at less often, a swaying shopper's shoe drifted past SWAP_VECTOR between looks)
+        quota = max(1, -(-len(steady) // self.embed_every))
+        return swapped + (first + unsteady + due[:quota])[:max(EMBEDS_A_FRAME, quota)]
 
     def _observe(self, frame: Frame, t: Track) -> None:
         iv = self.vision.embed(frame.image, t.item)
