@@ -661,14 +661,15 @@ def markdown(res: dict) -> str:
                  f"**{n['precision_at_5']}** | {b['precision_at_5'] if has_b else '-'} |")
         L += ["", f"Target: category precision@5 >= 0.80: {verdict(n['precision_at_5'] >= 0.80)} ({n['precision_at_5']}).", ""]
     co = res.get("colours")
-    L += ["## Colour names against hand labels (218 CC0 photos, split by sender; thresholds set on the tune half)", ""]
     if not co or "skipped" in co:
-        L += [(co or {}).get("skipped", "not run"), ""]
+        L += ["## Colour names against hand labels", "", (co or {}).get("skipped", "not run"), ""]
     else:
-        L += ["| naming | tune first | report first | report any |", "|---|---|---|---|"]
+        n = sum(h["photos"] for h in co["paths"]["live cut"].values())
+        L += [f"## Colour names against hand labels ({n} CC0 photos, split by sender; thresholds set on the tune half)", "",
+              "| naming | tune photos | tune first | report photos | report first | report any |", "|---|---|---|---|---|---|"]
         for path, h in co["paths"].items():
-            L.append(f"| {path} | {h['tune']['first_colour_accuracy']} | **{h['report']['first_colour_accuracy']}** "
-                     f"| {h['report']['any_colour_accuracy']} |")
+            L.append(f"| {path} | {h['tune']['photos']} | {h['tune']['first_colour_accuracy']} | {h['report']['photos']} "
+                     f"| **{h['report']['first_colour_accuracy']}** | {h['report']['any_colour_accuracy']} |")
         rep = co["paths"]["catalogue (ISNet) cut"]["report"]["first_colour_accuracy"]
         L += ["", f"Target: first colour >= 0.85 on photos not tuned on: {verdict(rep >= 0.85)} ({rep}). "
               f"The catalogue path costs {co.get('catalogue_cut_ms_p50')} ms a photo (p50, ISNet where the "
