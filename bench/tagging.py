@@ -4,7 +4,7 @@ photographed the way a shop does (cut out, on white); on a tune half and a repor
 
     python -m bench.tagging [--json]
 
-Labels: tests/data/colour_labels.csv (218 CC0 photos hand labelled, several acceptable names per
+Labels: tests/data/colour_labels.csv (288 CC0 photos hand labelled, several acceptable names per
 photo; see tests/data/README.md). The photos are split in two halves by sender (crc32 of the
 sender id): the thresholds in edge/vision/colors.py were set on "tune"; "report" is the figure to
 quote. Category: the catalogue-neighbour vote of find similar on held-out senders is

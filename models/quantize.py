@@ -8,8 +8,8 @@ Calibration photos: the CC0 garment photos of the catalogue-side senders (models
 query senders bench/quality.py measures with are left out) and the tune half of the CCP street
 photos (models/ccp.py: its report half is left out), each turned into exactly the tensor the
 kiosk feeds the model (the float models find the people and items first). ISNet is calibrated on
-catalogue-side garment photos alone (what it cuts), the 218 photos the colour names are scored on
-(tests/data/colour_labels.csv) left out. The INT8 IRs go beside
+catalogue-side garment photos alone (what it cuts), the photos the colour names are scored on
+(tests/data/colour_labels.csv: 218 when the committed copy was made) left out. The INT8 IRs go beside
 the float ones (ir/<name>-int8.xml) with their sha256 and how they were calibrated in the
 manifest; `precision: int8` in the config selects the detector's and embedder's (`default` / `f32`
 keep the float ones), `cutout.int8` (on by default) ISNet's.
@@ -37,10 +37,9 @@ from .build import IR_DIR, MANIFEST, BuildError, ir_entry
 SEED = 0
 COLOUR_LABELS = Path(__file__).resolve().parent.parent / "tests" / "data" / "colour_labels.csv"
 CUTOUT_PHOTOS = 96          # ISNet is large: NNCF's statistics on 64 photos took 43 s
-CALIBRATION = {
-    "detector": "CC0 garment photos of the catalogue-side senders + CCP street photos' tune half",
-    "embedder": "CC0 garment photos of the catalogue-side senders + CCP street photos' tune half",
-    "cutout": "CC0 garment photos of the catalogue-side senders, the colour-labelled photos left out"}
+PEOPLE_AND_GARMENTS = "CC0 garment photos of the catalogue-side senders + CCP street photos' tune half"
+CALIBRATION = {"detector": PEOPLE_AND_GARMENTS, "embedder": PEOPLE_AND_GARMENTS,
+               "cutout": "CC0 garment photos of the catalogue-side senders, the colour-labelled photos left out"}
 
 
 def calibration_photos(data: Path, photos: int) -> list[Path]:
