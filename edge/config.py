@@ -128,6 +128,11 @@ class Config:
         # below: 416 (13 x 32) gives 7 and 6 rows there and does not compile; multiples of 64 do.
         if not (128 <= self.cutout.size <= 1024 and self.cutout.size % 64 == 0):
             raise ConfigError(f"config key 'cutout.size': a multiple of 64 from 128 to 1024, got {self.cutout.size}")
+        if self.cutout.first_size and not (128 <= self.cutout.first_size <= self.cutout.size
+                                           and self.cutout.first_size % 64 == 0):
+            raise ConfigError(f"config key 'cutout.first_size': 0 (no first look) or a multiple of 64 from 128 "
+                              f"to cutout.size ({self.cutout.size}), got {self.cutout.first_size}")
+        _unit("cutout.first_cover", self.cutout.first_cover)
         for key, value in (("detector.max_people", self.detector.max_people),
                            ("index.exact_up_to", self.index.exact_up_to),
                            ("index.ivf_lists", self.index.ivf_lists),

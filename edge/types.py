@@ -90,6 +90,15 @@ class ItemVector:
 
 
 @dataclass(frozen=True)
+class ProductPhoto:
+    """A catalogue photo read for the catalogue: the product's item, its vector, and its colour
+    names (from the photo's ISNet cut where there is one: `Vision.product_photo`)."""
+    item: Item
+    vector: ItemVector
+    colors: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Match:
     sku: str
     score: float                   # cosine similarity, higher is closer

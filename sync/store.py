@@ -30,7 +30,6 @@ from edge.catalog.store import OWN_STREAM, SHARED_STREAM, Catalog
 from edge.errors import BadImage
 from edge.vision.embed import DIM as VECTOR_DIM
 from edge.vision.imageio import decode_image
-from edge.vision.items import product_item
 
 from . import topics
 from .envelope import MAX_IMAGE_BYTES, Delta, Rejected, parse
@@ -303,7 +302,7 @@ class StoreSync:
             if sha:          # no vector, or one from another model: embed here, off the kiosk's thread
                 vision = self.vision
                 bgr = decode_image(self.catalog.images.path(images[sha]).read_bytes(), sha)
-                iv = vision.embed(bgr, product_item(vision.find_items(bgr), op.product.category))
+                iv = vision.product_photo(bgr, op.product.category, colors=False).vector
                 vectors[op.sku] = (iv.vector, iv.model_version)
         return vectors, images
 

@@ -30,6 +30,9 @@ def test_default_config_is_valid():
     ("cutout:\n  size: 300\n", "cutout.size"),
     ("cutout:\n  size: 416\n", "cutout.size"),     # a multiple of 32 ISNet cannot compile at
     ("cutout:\n  int8: fast\n", "cutout.int8"),
+    ("cutout:\n  first_size: 200\n", "cutout.first_size"),
+    ("cutout:\n  first_size: 640\n", "cutout.first_size"),   # above cutout.size (512)
+    ("cutout:\n  first_cover: 1.5\n", "cutout.first_cover"),
 ])
 def test_bad_values_name_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError) as e:

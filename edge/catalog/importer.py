@@ -16,7 +16,6 @@ from ..errors import BadImage, BadInput
 from ..ids import SKU_RE
 from ..styling.tagging import describe, infer_categories
 from ..vision.imageio import decode_image
-from ..vision.items import product_item
 from .products import Product
 from .store import Catalog, is_store_id
 
@@ -213,14 +212,13 @@ def import_catalog(path: Path, catalog: Catalog, vision, progress: bool = True, 
                 pending.append((product, None, model_version))
             else:
                 bgr = decode_image(data, str(image_path))
-                item = product_item(vision.find_items(bgr), product.category)
-                if item is None:
+                photo = vision.product_photo(bgr, product.category, colors=not product.colors)
+                if photo is None:
                     raise BadImage(f"image {image_path}: no item found in it")
-                iv = vision.embed(bgr, item)
                 if not product.colors:
-                    product.colors = vision.photo_colors(bgr, item, iv)
+                    product.colors = photo.colors
                 product.image = catalog.store_image(data, product.image_sha256, image_path.suffix or ".jpg")
-                pending.append((product, iv.vector, model_version))
+                pending.append((product, photo.vector.vector, model_version))
             if not product.category:
                 inferred.append(product)
             elif not product.description:
@@ -270,10 +268,10 @@ def reembed(catalog: Catalog, vision, batch_size: int = 32, log=None) -> Reembed
             if path is None or not path.is_file():
                 raise BadImage(f"its image {product.image or '(none)'} is not in the catalogue")
             bgr = decode_image(path.read_bytes(), str(path))
-            item = product_item(vision.find_items(bgr), product.category)
-            if item is None:
+            photo = vision.product_photo(bgr, product.category, colors=False)
+            if photo is None:
                 raise BadImage(f"image {path}: no item found in it")
-            pending.append((product, vision.embed(bgr, item).vector, model_version))
+            pending.append((product, photo.vector.vector, model_version))
         except BadImage as e:
             report.errors.append(RowError(0, sku, str(e)))
             continue

@@ -56,10 +56,9 @@ class Tagger:
         self.similar = similar
 
     def __call__(self, bgr: np.ndarray) -> Tags:
-        item = self.vision.main_item(bgr)
-        iv = self.vision.embed(bgr, item)
-        category = self.similar.match(iv, 1).category if self.similar is not None else ""
-        return tag_item(category, self.vision.photo_colors(bgr, item, iv), item.kind)
+        photo = self.vision.product_photo(bgr)     # a product's photo, read as the import reads it
+        category = self.similar.match(photo.vector, 1).category if self.similar is not None else ""
+        return tag_item(category, photo.colors, photo.item.kind)
 
 
 def infer_categories(catalog: Catalog, products: list[Product], model_version: str,

@@ -1,13 +1,13 @@
 """A product photo -> the product's own pixels, cut from whatever it was photographed on (ISNet).
 
 Used where time allows (catalogue import, `signage tag`), never in the live loop, which keeps the
-person mask and GrabCut cut. Run at `cutout.size` (512, as exported) from its INT8 copy
-(`cutout.int8`): ~105 ms a photo on two cores (~200 ms in bf16, ~400 / ~210 ms float / INT8 on
-AVX2; bench/cutout.py). At 256 it is ~60 ms (bf16), and first-colour accuracy on the 218 labelled photos held (tune half
-0.907 vs 0.898, report 0.846 vs 0.836), but the cut misses the garment's own mask far more often
-(under 30 % of it covered: 17 % of the busy-backdrop photos vs 7 % at 512; the names then fall back
-to the live cut) and a salient backdrop wins (a shirt on the baboon photo: IoU 0.46 vs 0.84), so
-256 is for a catalogue shot on plain backdrops, not the default.
+person mask and GrabCut cut. Run from its INT8 copy (`cutout.int8`) at `cutout.size` (512, as
+exported): ~100 ms a photo on two cores with AVX-512, ~240 ms on AVX2 (bench/cutout.py). Alone at
+256 px (~28 / ~65 ms) the cut misses the garment far more often on busy backdrops (under 30 % of
+its own mask covered: 17 % of busy photos vs 7 % at 512; a shirt on the baboon photo loses to
+the face), so 256 is a first look (`cutout.first_size`): its cut names the colours where it covers
+at least `first_cover` of the item's own mask (the live loop's cut), and the 512 px cut is made
+only where it does not (a fifth to a quarter of busy-backdrop photos: Vision.photo_colors).
 A photo on a plain backdrop is already cut by the backdrop's colour, so it skips the model.
 """
 from __future__ import annotations
@@ -29,6 +29,10 @@ class CutoutParams:
     size: int = 512
     # ISNet's INT8 copy (`signage models quantize`): the same cut at about half the time.
     int8: bool = True
+    # A first look at this size (0: none): its cut names the colours where it covers at least
+    # `first_cover` of the item's own mask (the live loop's cut), the full `size` cut elsewhere.
+    first_size: int = 256
+    first_cover: float = 0.3
 
 
 class Cutout:

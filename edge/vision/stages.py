@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..types import FrameItems, Item, ItemVector
+from ..types import FrameItems, Item, ItemVector, ProductPhoto
 from .colors import color_names
 from .cutout import Cutout
 from .detector import Detector
 from .embed import Embedder, embedder_version
-from .items import ItemFinder, main_item
+from .items import ItemFinder, main_item, product_item
 from .models import ModelStore
 from .pose import PoseEstimator
 from .saliency import backdrop
@@ -25,6 +25,7 @@ class Vision:
         self.embedder = Embedder(self.models.compiled("embedder"), self.models.info("embedder").version,
                                  cfg.embedding)
         self._cutout: Cutout | None = None
+        self._first_cut: Cutout | None = None
 
     @property
     def cutout(self) -> Cutout | None:
@@ -34,6 +35,17 @@ class Vision:
         if self._cutout is None:
             self._cutout = Cutout(self.models.compiled("cutout", self.cfg.cutout.size, int8=self.cfg.cutout.int8), self.cfg.cutout)
         return self._cutout
+
+    @property
+    def first_cut(self) -> Cutout | None:
+        """ISNet at `cutout.first_size` (a first, cheaper look at a catalogue photo), compiled on
+        first use; None when off."""
+        c = self.cfg.cutout
+        if not c.catalogue or not c.first_size or c.first_size >= c.size:
+            return None
+        if self._first_cut is None:
+            self._first_cut = Cutout(self.models.compiled("cutout", c.first_size, int8=c.int8), c)
+        return self._first_cut
 
     @property
     def model_version(self) -> str:
@@ -50,13 +62,32 @@ class Vision:
         """The frame's main item (a garment cut from the backdrop when nobody is there: never None)."""
         return main_item(self.find_items(bgr).items)
 
+    def product_photo(self, bgr: np.ndarray, category: str = "", colors: bool = True) -> ProductPhoto | None:
+        """A catalogue photo -> its product's item (`product_item`), vector and colour names (from
+        the ISNet cut: `photo_colors`); None when no item is found. Every catalogue-side path
+        reads a photo here (import, re-embed, a store embedding a delta, `signage tag`).
+        `colors`: False when the colours are known (the cut is not made)."""
+        item = product_item(self.find_items(bgr), category)
+        if item is None:
+            return None
+        iv = self.embed(bgr, item)
+        return ProductPhoto(item, iv, self.photo_colors(bgr, item, iv) if colors else iv.colors)
+
     def photo_colors(self, bgr: np.ndarray, item: Item, iv: ItemVector | None = None) -> tuple[str, ...]:
         """Colour names of a product photo's item, for tags: from the ISNet cut of the photo where
-        its backdrop is not plain (a plain one is already cut by its colour), else as embedded."""
+        its backdrop is not plain (a plain one is already cut by its colour), else as embedded.
+        The cut is first made at `cutout.first_size`, and made again at `cutout.size` only where
+        that first one misses the item (covers under `first_cover` of the item's own mask)."""
         iv = iv or self.embed(bgr, item)
         if self.cutout is None or backdrop(bgr) is not None:
             return iv.colors
         x1, y1, x2, y2 = item.box
+        if self.first_cut is not None:
+            cut = self.first_cut(bgr)[y1:y2, x1:x2]
+            own = item.mask if item.mask is not None and item.mask.shape == cut.shape else None
+            cover = float((cut & own).sum() / max(1, own.sum())) if own is not None else float(cut.mean())
+            if cut.mean() >= 0.05 and cover >= self.cfg.cutout.first_cover:
+                return color_names(bgr[y1:y2, x1:x2], cut)
         cut = self.cutout(bgr)[y1:y2, x1:x2]
         if cut.mean() < 0.05:   # nothing stands out in the item's box: keep the live loop's cut
             return iv.colors
