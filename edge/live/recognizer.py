@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ..styling.looks import Anchor, CompleteTheLook, Suggestion
 from ..styling.similar import FindSimilar
-from ..types import Box, Match, iou
+from ..types import Box, FrameItems, Match, iou
 from ..vision.colors import color_histogram
 from ..vision.embed import colour_part, item_crop
 from ..vision.items import main_item
@@ -64,9 +64,10 @@ SWAP_VECTOR = 0.8     # vector cosine below this: another item, decided at once
 # shoe pair from the detector, then from the ankle landmarks) is the same item cut differently,
 # left to the votes. A held-up item swaps wherever it is (the next one is held a little apart).
 SWAP_SAME_PLACE = 0.5
-# Between whole-frame looks the detector runs only on the boxes of the people of the frame before
-# (ItemFinder `follow`): one detector run a frame for one shopper instead of two. A whole-frame
-# look at least every FULL_EVERY frames finds who walks in (within 1/6 s at 30 fps).
+# Between whole-frame looks the people of the frame before are followed by the pose model alone
+# (ItemFinder `follow`): one model run a shopper a frame instead of three (detector on the frame,
+# detector on the person for their shoes, pose). A whole-frame look at least every FULL_EVERY
+# frames finds who walks in (within 1/6 s at 30 fps) and the shoes' boxes again.
 FULL_EVERY = 5
 # Looks (embed + match) a frame besides a swapped item's: ~8 ms each on 2 cores.
 EMBEDS_A_FRAME = 2
@@ -90,7 +91,7 @@ class Recognizer:
         self.embed_every = embed_every
         self.full_every = full_every
         self.swaps = 0
-        self._follow: list = []          # people boxes of the frame before, to look at again
+        self._follow: FrameItems | None = None    # the frame before's items, its people to look at again
         self._since_full = 0
         self._frames = 0
 
@@ -152,12 +153,12 @@ class Recognizer:
 
     def __call__(self, frame: Frame) -> FrameResult:
         t0 = time.perf_counter()
-        follow = self._follow if self._follow and self._since_full < self.full_every - 1 else None
+        follow = self._follow if self._follow is not None and self._since_full < self.full_every - 1 else None
         found = self.vision.find_items(frame.image, follow)
-        self._since_full = self._since_full + 1 if follow else 0
+        self._since_full = self._since_full + 1 if follow is not None else 0
         # follow people only while every item is on one: a shoe held up beside them, seen only in
         # whole-frame looks, would never steady
-        self._follow = [p.box for p in found.people] if all(i.person is not None for i in found.items) else []
+        self._follow = found if found.people and all(i.person is not None for i in found.items) else None
         t1 = time.perf_counter()
         self._frames += 1
         tracks = self.tracker.update(found.items, frame.id, [p.box for p in found.people])

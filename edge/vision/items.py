@@ -48,16 +48,28 @@ def pair_of_shoes(shoes: list[Detection], person: int) -> Item:
     return Item("footwear", a, ranked[0].score, person, None)
 
 
-# A followed person's box is enlarged by this share on each side before the detector looks again:
-# at 30 fps a shopper moves a few per cent of their height between frames.
-FOLLOW_MARGIN = 0.15
 # Shoes with nobody in the frame stand for the frame only when the frame's main object is those
 # shoes: an object this many times the shoes' box is a garment with a stray shoe box at its edge
 # (a hat's crown, a blazer's hem read as a shoe; 25 of 1,831 catalogue-side CC0 photos).
 GARMENT_OVER_SHOES = 3.0
 
 HEAD_SHOULDERS = (0, 11, 12)                    # nose, shoulders
+FEET = (27, 28, 29, 30, 31, 32)                 # ankles, heels, toes
 BODY = (11, 12, 23, 24, 25, 26, 27, 28)         # + knees, ankles: how complete a person is in view
+
+
+def _moved(box: Box, before: np.ndarray, after: np.ndarray, idx, thr: float, width: int, height: int) -> Box | None:
+    """`box` moved by how the landmarks `idx` seen in both poses moved (their median shift), kept
+    inside the frame; None when none of them is seen in both."""
+    idx = list(idx)
+    both = (before[idx, 2] >= thr) & (after[idx, 2] >= thr)
+    if not both.any():
+        return None
+    dx, dy = np.median(after[idx][both, :2] - before[idx][both, :2], axis=0)
+    x1, y1, x2, y2 = box
+    moved = (max(0, int(round(x1 + dx))), max(0, int(round(y1 + dy))),
+             min(width, int(round(x2 + dx))), min(height, int(round(y2 + dy))))
+    return moved if moved[2] - moved[0] >= 8 and moved[3] - moved[1] >= 8 else None
 
 
 def _same_person(a: np.ndarray, b: np.ndarray, thr: float) -> bool:
@@ -119,12 +131,12 @@ class ItemFinder:
         kept.sort(key=lambda dp: -lead_score(dp[0].box, dp[1].landmarks, W, H, thr))
         return kept[: self.params.max_people]
 
-    def __call__(self, bgr: np.ndarray, follow: list[Box] | None = None) -> FrameItems:
-        """The frame's items. `follow`: the boxes of the people found in the previous frame (the
-        live loop, edge/live/recognizer.py): the detector then runs once on each of those boxes
-        (enlarged) instead of once on the whole frame plus once per person for the shoes: one
-        run, not two, for one shopper. Someone not found again there means a full pass."""
-        found = self._follow(bgr, follow) if follow else None
+    def __call__(self, bgr: np.ndarray, follow: FrameItems | None = None) -> FrameItems:
+        """The frame's items. `follow`: the items of the previous frame (the live loop,
+        edge/live/recognizer.py): its people are then looked at again by the pose model alone,
+        on their last boxes, and the detector does not run (their shoes' boxes move with their
+        feet): one model run a person, not three. Someone not found again means a full pass."""
+        found = self._follow(bgr, follow) if follow is not None and follow.people else None
         if found is None:
             first = self.detector.detect_once(bgr)
             people = self.people(bgr, [d for d in first if d.label == "person"])
@@ -135,17 +147,26 @@ class ItemFinder:
             people, shoes = found
         return self._items(bgr, people, merge(shoes, self.params.nms_iou))
 
-    def _follow(self, bgr: np.ndarray, follow: list[Box]):
+    def _follow(self, bgr: np.ndarray, last: FrameItems):
+        """The last frame's people, each found again by a pose on their last box (the pose model
+        squares and pads it by a quarter: a shopper moves a few per cent of their height a frame);
+        their boxes and shoes move by how their landmarks moved. None when a pose fails."""
         H, W = bgr.shape[:2]
-        candidates: list[Detection] = []
-        shoes: list[Detection] = []
-        for box in follow[: self.params.max_people]:
-            x1, y1, x2, y2 = expand(box, FOLLOW_MARGIN, W, H)
-            for d in self.detector.detect_once(bgr[y1:y2, x1:x2], (x1, y1)):
-                (candidates if d.label == "person" else shoes).append(d)
-        people = self.people(bgr, candidates)
-        if len(people) < min(len(follow), self.params.max_people):
-            return None         # someone left the box they stood in (or a pose failed): look at the whole frame
+        thr = self.pose_params.min_visibility
+        people, shoes = [], []
+        for person in last.people[: self.params.max_people]:
+            pose = self.pose(bgr, person.box)
+            if pose.score < self.pose_params.min_person:
+                return None      # they left the box they stood in (or turned away): look at the whole frame
+            box = _moved(person.box, person.landmarks, pose.landmarks, range(33), thr, W, H)
+            if box is None:
+                return None
+            people.append((Detection("person", box, person.score), pose))
+            for it in last.items:
+                if it.person == person.id and it.kind == "footwear":
+                    feet = _moved(it.box, person.landmarks, pose.landmarks, FEET, thr, W, H)
+                    if feet is not None:
+                        shoes.append(Detection("footwear", feet, it.score))
         return people, shoes
 
     def _items(self, bgr: np.ndarray, people, shoes: list[Detection]) -> FrameItems:

@@ -51,8 +51,9 @@ class Vision:
     def model_version(self) -> str:
         return self.embedder.version
 
-    def find_items(self, bgr: np.ndarray, follow: list | None = None) -> FrameItems:
-        """The frame's items; `follow` (live loop): the people boxes of the frame before."""
+    def find_items(self, bgr: np.ndarray, follow: FrameItems | None = None) -> FrameItems:
+        """The frame's items; `follow` (live loop): the items of the frame before, whose people are
+        followed by the pose model alone."""
         return self.finder(bgr, follow)
 
     def embed(self, bgr: np.ndarray, item: Item) -> ItemVector:
