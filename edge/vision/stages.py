@@ -14,6 +14,11 @@ from .pose import PoseEstimator
 from .saliency import backdrop
 
 
+# A cut that leaves under this share of the item's box: nothing stands out there (keep the live
+# loop's cut, or, for a first look, cut again at full size).
+MIN_CUT_SHARE = 0.05
+
+
 class Vision:
     def __init__(self, cfg):
         self.cfg = cfg
@@ -83,16 +88,18 @@ class Vision:
         if self.cutout is None or backdrop(bgr) is not None:
             return iv.colors
         x1, y1, x2, y2 = item.box
+        crop = bgr[y1:y2, x1:x2]
         if self.first_cut is not None:
             cut = self.first_cut(bgr)[y1:y2, x1:x2]
+            share = float(cut.mean())
             own = item.mask if item.mask is not None and item.mask.shape == cut.shape else None
-            cover = float((cut & own).sum() / max(1, own.sum())) if own is not None else float(cut.mean())
-            if cut.mean() >= 0.05 and cover >= self.cfg.cutout.first_cover:
-                return color_names(bgr[y1:y2, x1:x2], cut)
+            cover = float((cut & own).sum() / max(1, own.sum())) if own is not None else share
+            if share >= MIN_CUT_SHARE and cover >= self.cfg.cutout.first_cover:
+                return color_names(crop, cut)
         cut = self.cutout(bgr)[y1:y2, x1:x2]
-        if cut.mean() < 0.05:   # nothing stands out in the item's box: keep the live loop's cut
+        if cut.mean() < MIN_CUT_SHARE:
             return iv.colors
-        return color_names(bgr[y1:y2, x1:x2], cut)
+        return color_names(crop, cut)
 
     def colors_of(self, bgr: np.ndarray) -> tuple[str, ...]:
         """Colour names of the frame's main item, from its own pixels."""
