@@ -24,6 +24,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"one_person_p95_ms": 40.0, "three_people_p95_ms": 60.0, "pipeline_ratio": 2.5, "cold_start_s": 2.0}
 ISA_ENV = {"native": {}, "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2"}}
@@ -55,7 +57,60 @@ def measure(frames: int) -> dict:
                "frame -> items (1 person)": timed(lambda: v.find_items(img), runs)["p50"]}}
     out["one person"] = bench_e2e(cfg, v, rt.catalog, rt.compat, person_clip(frames))
     out["three people"] = bench_e2e(cfg, v, rt.catalog, rt.compat, person_clip(frames, people=3))
+    if not os.environ.get("ONEDNN_MAX_CPU_ISA") and cfg.precision == "default":   # the same on every ISA: once
+        for who, people in (("one person", 1), ("three people", 3)):
+            out[who]["follow_vs_whole"] = follow_vs_whole(v, person_clip(max(frames, 120), people=people))
     out["cold_start_s"] = cold_start(cfg, dict(os.environ))
+    return out
+
+
+def _same_items(answer, reference) -> dict[str, list[float]]:
+    """For each person of `reference` (FrameItems) the person of `answer` whose box overlaps theirs
+    most (IoU >= 0.3), and the IoU of each of their items with that person's item of its kind (0
+    when it has none); people of `reference` no one in `answer` matches are counted apart."""
+    from edge.types import iou
+    out: dict[str, list[float]] = {"lead": [], "others": [], "missed": []}
+    for p in reference.people:
+        best = max(answer.people, key=lambda q: iou(p.box, q.box), default=None)
+        if best is None or iou(p.box, best.box) < 0.3:
+            out["missed"].append(1.0)
+            continue
+        out["missed"].append(0.0)
+        theirs = [it for it in answer.items if it.person == best.id]
+        for it in reference.items:
+            if it.person == p.id:
+                out["lead" if p.id == 0 else "others"].append(
+                    max((iou(it.box, t.box) for t in theirs if t.kind == it.kind), default=0.0))
+    return out
+
+
+def follow_vs_whole(vision, frames: list) -> dict:
+    """What following costs in answers: each frame of the clip through the live loop's Follower
+    (one model run a frame) and through a whole-frame pass (ItemFinder: detector, a pose a person,
+    the detector on each person's shoes), side by side: people found a frame; the share of the
+    whole-frame pass's people the follower has too; for those, the IoU of each item with the
+    followed person's item of its kind (the lead shopper's items apart from the others'). Beside
+    it, the same between the whole-frame pass and its own answer on the frame before: its own
+    jitter (which boot is "the pair" mid-kick, a person found on one frame and not the next)."""
+    from edge.live.follow import Follower
+    follower = Follower(vision.finder)
+    rows: dict[str, list[float]] = {}
+    before = None
+    for bgr in frames:
+        followed = follower(bgr)
+        whole = vision.finder(bgr)
+        rows.setdefault("followed_people", []).append(len(followed.people))
+        rows.setdefault("whole_people", []).append(len(whole.people))
+        rows.setdefault("box_age", []).extend(follower.posed_ago(p.id) for p in followed.people)
+        for k, v in _same_items(followed, whole).items():
+            rows.setdefault(k, []).extend(v)
+        if before is not None:
+            for k, v in _same_items(before, whole).items():
+                rows.setdefault(k + "_whole_before", []).extend(v)
+        before = whole
+    out = {k: round(float(np.mean(v)), 3) if v else None for k, v in rows.items()}
+    out["box_age_p95"] = float(np.percentile(rows["box_age"], 95)) if rows.get("box_age") else None
+    out["frames"] = len(frames)
     return out
 
 
@@ -112,9 +167,25 @@ def markdown(res: dict | None) -> list[str]:
                  + " | ".join(f"{res[i][who]['ratio_inferred_vs_naive']}x" for i in isas)
                  + f" | >= {TARGETS['pipeline_ratio']:g}x (one person) |")
         L.append(f"| {who}: naive loop p50 ms | " + " | ".join(str(res[i][who]["naive_ms"]["p50"]) for i in isas) + " | |")
+        L.append(f"| {who}: people found a result (mean) | "
+                 + " | ".join(str(res[i][who].get("camera30_people_mean", "-")) for i in isas) + " | |")
     L.append("| cold start to first suggestion s | "
              + " | ".join(f"{res[i]['cold_start_s']} ({verdict(res[i]['cold_start_s'] <= TARGETS['cold_start_s'])})"
                           for i in isas) + f" | <= {TARGETS['cold_start_s']:g} |")
+    fw = {who: res[i][who]["follow_vs_whole"] for i in isas for who in ("one person", "three people")
+          if "follow_vs_whole" in res[i][who]}
+    if fw:
+        L += ["", "Following against a whole-frame pass on every frame (this CPU, the same clips, "
+              f"{next(iter(fw.values()))['frames']} frames, frame by frame; `bench.live.follow_vs_whole`):", "",
+              "| | people a frame, followed / whole-frame | whole-frame pass's people not followed (the pass "
+              "itself a frame before) | item IoU, lead shopper (itself) | others (itself) | frames since a "
+              "followed person was posed, mean / p95 |", "|---|---|---|---|---|---|"]
+
+        def pair(f, who):
+            return "-" if f.get(who) is None else f"{f[who]} ({f.get(who + '_whole_before')})"
+        for who, f in fw.items():
+            L.append(f"| {who} | {f['followed_people']} / {f['whole_people']} | {pair(f, 'missed')} | "
+                     f"{pair(f, 'lead')} | {pair(f, 'others')} | {f['box_age']} / {f['box_age_p95']:g} |")
     one = [res[i]["one person"]["ratio_inferred_vs_naive"] for i in isas]
     L += ["", "Pipelined / naive, one person: " + ", ".join(
         f"{head[i]} {r}x ({verdict(r >= TARGETS['pipeline_ratio'])})" for i, r in zip(isas, one)) + ".", ""]

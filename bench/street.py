@@ -2,6 +2,7 @@
 never shipped).
 
     python -m bench.street [--data DIR] [--split tune|report|all] [--set detector.person_threshold=0.3] [--json]
+    python -m bench.street --followed [--write]    # the live loop's following against whole-frame passes
 
 The 401 photos are split in two by a fixed seed: thresholds are tuned on `tune` and figures are
 reported on `report`, which nothing was tuned on. Ground truth per photo (boxes_coco.json):
@@ -51,10 +52,50 @@ def load(data: Path = DATA) -> list[dict]:
     return photos
 
 
+class Score:
+    """Counts of people and regions found against the photos' ground truth."""
+
+    def __init__(self):
+        self.n = {"photos": 0, "people": 0, "false_people": 0, "upper": 0, "upper_n": 0, "lower": 0, "lower_n": 0,
+                  "dress": 0, "dress_n": 0, "footwear": 0, "footwear_n": 0}
+
+    def add(self, ph: dict, found, dx: int = 0) -> None:
+        """One answer (FrameItems) for photo `ph`, drawn `dx` px to the right of where it lies."""
+        def at(b):
+            return None if b is None else (b[0] + dx, b[1], b[2] + dx, b[3])
+        n = self.n
+        n["photos"] += 1
+        person = at(ph["person"])
+        best = max(found.people, key=lambda p: inside(person, p.box), default=None)
+        matched = best is not None and inside(person, best.box) >= 0.7
+        n["people"] += matched
+        n["false_people"] += len(found.people) - (1 if matched else 0)
+        items = [i for i in found.items if not matched or i.person == best.id]
+        for kind in ("upper", "lower"):
+            gt = at(ph[kind])
+            if gt is not None:
+                n[f"{kind}_n"] += 1
+                n[kind] += any(iou(i.box, gt) >= 0.5 for i in items if i.kind == kind)
+        if ph["dress"] is not None:
+            n["dress_n"] += 1
+            n["dress"] += any(iou(i.box, at(ph["dress"])) >= 0.5 for i in items)
+        if ph["shoes"]:
+            n["footwear_n"] += 1
+            targets = [at(b) for b in ph["shoes"]] + [at(union(ph["shoes"]))]
+            n["footwear"] += any(iou(i.box, g) >= 0.5 for i in items if i.kind == "footwear" for g in targets)
+
+    def figures(self) -> dict:
+        n = self.n
+        out = {"photos": n["photos"], "people_found": round(n["people"] / max(n["photos"], 1), 3),
+               "false_people_per_photo": round(n["false_people"] / max(n["photos"], 1), 3)}
+        for kind in ("upper", "lower", "dress", "footwear"):
+            out[f"{kind}_recall"] = round(n[kind] / max(n[f"{kind}_n"], 1), 3)
+            out[f"{kind}_photos"] = n[f"{kind}_n"]
+        return out
+
+
 def measure(vision: Vision, photos: list[dict]) -> dict:
-    n = {"photos": 0, "people": 0, "false_people": 0, "upper": 0, "upper_n": 0, "lower": 0, "lower_n": 0,
-         "dress": 0, "dress_n": 0, "footwear": 0, "footwear_n": 0}
-    ms = []
+    score, ms = Score(), []
     for ph in photos:
         if ph["person"] is None:
             continue          # nothing worn is annotated: no person to find
@@ -62,31 +103,43 @@ def measure(vision: Vision, photos: list[dict]) -> dict:
         t = time.perf_counter()
         found = vision.find_items(bgr)
         ms.append((time.perf_counter() - t) * 1000)
-        n["photos"] += 1
-        best = max(found.people, key=lambda p: inside(ph["person"], p.box), default=None)
-        matched = best is not None and inside(ph["person"], best.box) >= 0.7
-        n["people"] += matched
-        n["false_people"] += len(found.people) - (1 if matched else 0)
-        items = [i for i in found.items if not matched or i.person == best.id]
-        for kind, gt in (("upper", ph["upper"]), ("lower", ph["lower"])):
-            if gt is not None:
-                n[f"{kind}_n"] += 1
-                n[kind] += any(iou(i.box, gt) >= 0.5 for i in items if i.kind == kind)
-        if ph["dress"] is not None:
-            n["dress_n"] += 1
-            n["dress"] += any(iou(i.box, ph["dress"]) >= 0.5 for i in items)
-        if ph["shoes"]:
-            n["footwear_n"] += 1
-            targets = ph["shoes"] + [union(ph["shoes"])]
-            n["footwear"] += any(iou(i.box, g) >= 0.5 for i in items if i.kind == "footwear" for g in targets)
+        score.add(ph, found)
     ms.sort()
-    out = {"photos": n["photos"], "people_found": round(n["people"] / max(n["photos"], 1), 3),
-           "false_people_per_photo": round(n["false_people"] / max(n["photos"], 1), 3)}
-    for kind in ("upper", "lower", "dress", "footwear"):
-        out[f"{kind}_recall"] = round(n[kind] / max(n[f"{kind}_n"], 1), 3)
-        out[f"{kind}_photos"] = n[f"{kind}_n"]
+    out = score.figures()
     out["frame_to_items_ms_p50"] = round(ms[len(ms) // 2], 1) if ms else None
     return out
+
+
+def followed(vision: Vision, photos: list[dict], frames: int = 15, step: int = 4) -> dict:
+    """The live loop's following (edge/live/follow.py) against a whole-frame pass on every frame,
+    on clips made of the photos: each photo on a canvas, moving `step` px a frame to the right
+    (120 px/s at 30 fps: a shopper swaying at the screen), `frames` frames, a fresh follower
+    for each. Following as the kiosk does it at its slowest: after each pose a frame with nothing
+    found (the loop gives it to a look at an item: "hold"). Both scored on frames 2.. against the
+    moved ground truth (the first frame is a whole-frame pass for both)."""
+    import numpy as np
+
+    from edge.live.follow import Follower
+    follow, whole, ages = Score(), Score(), []
+    for ph in photos:
+        if ph["person"] is None:
+            continue
+        img = read_image(ph["path"])
+        h, w = img.shape[:2]
+        canvas = np.full((h, w + step * frames, 3), 40, np.uint8)
+        follower = Follower(vision.finder)
+        for k in range(frames):
+            frame = canvas.copy()
+            frame[:, k * step:k * step + w] = img
+            found = follower.hold() if follower.plan in ("pose", "newcomer") and follower.next_plan != "look" \
+                else follower(frame)
+            if k == 0:
+                continue
+            ages += [follower.posed_ago(p.id) for p in found.people]
+            follow.add(ph, found, k * step)
+            whole.add(ph, vision.find_items(frame), k * step)
+    return {"frames_a_photo": frames, "px_a_frame": step, "followed": follow.figures(), "whole": whole.figures(),
+            "frames_since_posed_mean": round(float(np.mean(ages)), 2) if ages else None}
 
 
 def configured(overrides: list[str]):
@@ -108,12 +161,19 @@ def main() -> None:
     ap.add_argument("--split", choices=["tune", "report", "all"], default="report")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--followed", action="store_true",
+                    help="the live loop's following against whole-frame passes, on clips made of the photos")
+    ap.add_argument("--write", action="store_true", help="with --followed: put the figures into docs/benchmarks.md")
     a = ap.parse_args()
     data = Path(a.data)
     if not (data / "boxes_coco.json").is_file():
         sys.exit(f"bench.street: {data}/boxes_coco.json not found (give --data)")
-    res = {"split": a.split, "set": a.set, **measure(Vision(configured(a.set)), split(load(data), a.split))}
+    vision, photos = Vision(configured(a.set)), split(load(data), a.split)
+    res = {"split": a.split, "set": a.set, **(followed(vision, photos) if a.followed else measure(vision, photos))}
     print(json.dumps(res) if a.json else "\n".join(f"{k}: {v}" for k, v in res.items()))
+    if a.write and a.followed:
+        from bench.report import update_results
+        update_results("street_followed", res)
 
 
 if __name__ == "__main__":

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 
 from ..styling.looks import Anchor, CompleteTheLook, Suggestion
 from ..styling.similar import FindSimilar
-from ..types import Box, FrameItems, Match, iou
+from ..types import Box, Match, iou
 from ..vision.colors import color_histogram
 from ..vision.embed import colour_part, item_crop
 from ..vision.items import main_item
 from .capture import Frame
+from .follow import LOOK_EVERY, Follower
 from .tracking import ItemTracker, Track
 
 
@@ -64,13 +65,16 @@ SWAP_VECTOR = 0.8     # vector cosine below this: another item, decided at once
 # shoe pair from the detector, then from the ankle landmarks) is the same item cut differently,
 # left to the votes. A held-up item swaps wherever it is (the next one is held a little apart).
 SWAP_SAME_PLACE = 0.5
-# Between whole-frame looks the people of the frame before are followed by the pose model alone
-# (ItemFinder `follow`): one model run a shopper a frame instead of three (detector on the frame,
-# detector on the person for their shoes, pose). A whole-frame look at least every FULL_EVERY
-# frames finds who walks in (within 1/6 s at 30 fps) and the shoes' boxes again.
-FULL_EVERY = 5
-# Looks (embed + match) a frame besides a swapped item's: ~8 ms each on 2 cores.
+# Looks (embed + match) a frame besides a swapped item's: ~8 ms each on 2 cores (12 on AVX2).
 EMBEDS_A_FRAME = 2
+# While people are followed (edge/live/follow.py) a frame has one model run, a finding model's or
+# one look at an item: on a 2-core AVX2 store PC a pose is 15 ms, the detector 22, a look 12, so
+# every frame is done within a 30 fps camera's frame interval and no frame waits for the one
+# before (a pose and a look on one frame, 33 ms, made the next frame wait ~16 ms on average).
+# A look (a hold frame: nothing found) follows a pose when the one just posed has an item that
+# wants one (a first look, a vote, its turn); a shoes frame waits for it, a look at the whole frame
+# does not. A swapped item is looked at at once, whatever the frame.
+EMBEDS_BESIDE = {"hold": 1, "pose": 0, "newcomer": 0, "look": 0, "shoes": 0}
 
 
 def _colours(frame: Frame, t: Track):
@@ -82,29 +86,35 @@ class Recognizer:
     """One frame -> FrameResult: items, tracks, matches for steady items, the look for the main one."""
 
     def __init__(self, similar: FindSimilar, looks: CompleteTheLook | None = None, k: int = 4,
-                 stable_frames: int = 3, embed_every: int = 4, full_every: int = FULL_EVERY):
+                 stable_frames: int = 3, embed_every: int = 4, look_every: int = LOOK_EVERY):
         self.similar = similar
         self.vision = similar.vision
         self.looks = looks
         self.k = k
         self.tracker = ItemTracker(stable_frames=stable_frames)
         self.embed_every = embed_every
-        self.full_every = full_every
+        self.follower = Follower(self.vision.finder, look_every)   # 1: a whole-frame pass every frame
         self.swaps = 0
-        self._follow: FrameItems | None = None    # the frame before's items, its people to look at again
-        self._since_full = 0
         self._frames = 0
+        self._looks_wanted = False
 
     def _swapped(self, frame: Frame, t: Track) -> bool:
         """A steady item whose colours no longer look like what was last embedded: look again now
         (a swap is decided on that look). A worn item cut differently (a shoe pair from the
         detector, then one shoe) changes colours too but could not be decided a swap
         (SWAP_SAME_PLACE): its next look waits its turn (it re-embedded every other frame)."""
-        if t.shown is None or not self.tracker.is_stable(t):
+        if t.shown is None or not self.tracker.is_stable(t) or not self._fresh(t):
             return False
         if t.person is not None and t.seen_box is not None and iou(t.box, t.seen_box) < SWAP_SAME_PLACE:
             return False
         return t.seen_colours is not None and float(_colours(frame, t) @ t.seen_colours) < SWAP_COLOURS
+
+    def _fresh(self, t: Track) -> bool:
+        """A worn item is looked at (and checked for a swap) only while its box is no more than a
+        frame old: the box of someone followed but not posed for a few frames is off their
+        moving body, and a crop of it looks like another item (7 false swaps on the three-people
+        bench clip). The lead shopper is posed every other frame or so, the others less often."""
+        return self.follower.posed_ago(t.person) <= 1
 
     def _to_embed(self, frame: Frame, tracks: list[Track]) -> list[Track]:
         """The tracks to embed on this frame: a swapped item at once; of the others at most
@@ -114,7 +124,7 @@ class Recognizer:
         items), the longest waiting first. Embedding every item that was due on the same frame made
         that frame the slowest of the loop: a shopper's three items are new, then unsteady, then due
         again all together."""
-        seen = [t for t in tracks if t.misses == 0]
+        seen = [t for t in tracks if t.misses == 0 and self._fresh(t)]
         swapped = [t for t in seen if self._swapped(frame, t)]
         rest = [t for t in seen if t not in swapped]
         first = sorted((t for t in rest if t.shown is None), key=lambda t: -t.age)
@@ -125,7 +135,8 @@ class Recognizer:
         # enough steady looks a frame that each item is still looked at every embed_every frames
         # (looked at less often, a swaying shopper's shoe drifted past SWAP_VECTOR between looks)
         quota = max(1, -(-len(steady) // self.embed_every))
-        return swapped + (first + unsteady + due[:quota])[:max(EMBEDS_A_FRAME, quota)]
+        budget = EMBEDS_BESIDE.get(self.follower.plan, max(EMBEDS_A_FRAME, quota))
+        return swapped + (first + unsteady + due[:quota])[:budget]
 
     def _observe(self, frame: Frame, t: Track) -> None:
         iv = self.vision.embed(frame.image, t.item)
@@ -153,17 +164,21 @@ class Recognizer:
 
     def __call__(self, frame: Frame) -> FrameResult:
         t0 = time.perf_counter()
-        follow = self._follow if self._follow is not None and self._since_full < self.full_every - 1 else None
-        found = self.vision.find_items(frame.image, follow)
-        self._since_full = self._since_full + 1 if follow is not None else 0
-        # follow people only while every item is on one: a shoe held up beside them, seen only in
-        # whole-frame looks, would never steady
-        self._follow = found if found.people and all(i.person is not None for i in found.items) else None
+        if self.follower.plan in ("pose", "newcomer") and self._looks_wanted and self.follower.next_plan != "look":
+            found = self.follower.hold()
+        else:
+            found = self.follower(frame.image)
         t1 = time.perf_counter()
         self._frames += 1
         tracks = self.tracker.update(found.items, frame.id, [p.box for p in found.people])
         for t in self._to_embed(frame, tracks):
             self._observe(frame, t)
+        # does a track just posed want a look (a first one, a vote, its turn)? Then the next pose
+        # waits a frame for it.
+        self._looks_wanted = any(t.misses == 0 and self.follower.posed_ago(t.person) == 0
+                                 and (t.shown is None or not self.tracker.is_stable(t)
+                                                   or self._frames + 1 - t.embedded_at >= self.embed_every)
+                                 for t in tracks)
         t2 = time.perf_counter()
         items = []
         for t in tracks:

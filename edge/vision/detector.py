@@ -97,6 +97,7 @@ class Detector:
         self.model = compiled_model
         self.request = compiled_model.create_infer_request()
         self.params = params
+        self.runs = 0        # model runs so far (the live loop budgets its frames by them)
         self.anchors = ssd_anchors()
         self.kind_columns = {idx: KIND_OF_LABEL[name] for idx, name in enumerate(labels) if name in KIND_OF_LABEL}
         if len(self.anchors) != compiled_model.outputs[0].get_partial_shape()[1].get_length():
@@ -108,6 +109,7 @@ class Detector:
         return (rgb.astype(np.float32) / 127.5 - 1.0)[None]
 
     def infer(self, bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.runs += 1
         self.request.infer({0: self.preprocess(bgr)})
         return (self.request.get_output_tensor(0).data[0].copy(),
                 self.request.get_output_tensor(1).data[0].copy())

@@ -89,6 +89,7 @@ def embedder_version(model_version: str, color_weight: float) -> str:
 class Embedder:
     def __init__(self, compiled_model, model_version: str, params: EmbedParams = EmbedParams()):
         self.request = compiled_model.create_infer_request()
+        self.runs = 0        # model runs so far (the live loop budgets its frames by them)
         self.color_weight = params.color_weight
         self.version = embedder_version(model_version, params.color_weight)
 
@@ -98,6 +99,7 @@ class Embedder:
         return to_tensor(square_canvas(crop, mask))[None]
 
     def features(self, crop: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        self.runs += 1
         self.request.infer({0: self.preprocess(crop, mask)})
         f = self.request.get_output_tensor(0).data[0].astype(np.float32).copy()
         return f / max(float(np.linalg.norm(f)), 1e-9)

@@ -72,7 +72,7 @@ def _moved(box: Box, before: np.ndarray, after: np.ndarray, idx, thr: float, wid
     return moved if moved[2] - moved[0] >= 8 and moved[3] - moved[1] >= 8 else None
 
 
-def _same_person(a: np.ndarray, b: np.ndarray, thr: float) -> bool:
+def same_person(a: np.ndarray, b: np.ndarray, thr: float) -> bool:
     """Two poses of one skeleton (the SSD's full-body box and a box of the same person's top half):
     nose and shoulders lie within half a shoulder width of each other. Two real people cannot
     stand closer than a shoulder width. (Hips are left out: a pose on a half-body box guesses them.)"""
@@ -102,14 +102,15 @@ class ItemFinder:
         self.pose = pose
         self.pose_params = pose_params
 
-    def people(self, bgr: np.ndarray, candidates: list[Detection]) -> list[tuple[Detection, object]]:
+    def people(self, bgr: np.ndarray, candidates: list[Detection], tallest: int = 0) -> list[tuple[Detection, object]]:
         """The people in the frame, the shopper at the screen first: every candidate box the pose
         model accepts, one per skeleton; passers-by far behind (under `passer_by_height` of the
-        tallest person) are left out before their pose is even run: a crowd costs nothing."""
+        tallest person, or of `tallest`: the height of someone already found) are left out before
+        their pose is even run: a crowd costs nothing."""
         H, W = bgr.shape[:2]
         thr = self.pose_params.min_visibility
         kept: list[tuple[Detection, object]] = []
-        tallest, runs = 0, 0
+        runs = 0
         for det in sorted(candidates, key=lambda d: -(d.box[3] - d.box[1])):
             h = det.box[3] - det.box[1]
             if h < self.params.passer_by_height * tallest or runs >= 2 * self.params.max_people:
@@ -123,7 +124,7 @@ class ItemFinder:
             if pose.score < self.pose_params.min_person:
                 continue   # the SSD's "person" was a garment on a hanger, a mannequin's part, ...
             tallest = max(tallest, h)
-            twin = next((k for k, (_, p) in enumerate(kept) if _same_person(p.landmarks, pose.landmarks, thr)), None)
+            twin = next((k for k, (_, p) in enumerate(kept) if same_person(p.landmarks, pose.landmarks, thr)), None)
             if twin is None:
                 kept.append((det, pose))
             elif box_area(det.box) > box_area(kept[twin][0].box):
@@ -131,60 +132,67 @@ class ItemFinder:
         kept.sort(key=lambda dp: -lead_score(dp[0].box, dp[1].landmarks, W, H, thr))
         return kept[: self.params.max_people]
 
-    def __call__(self, bgr: np.ndarray, follow: FrameItems | None = None) -> FrameItems:
-        """The frame's items. `follow`: the items of the previous frame (the live loop,
-        edge/live/recognizer.py): its people are then looked at again by the pose model alone,
-        on their last boxes, and the detector does not run (their shoes' boxes move with their
-        feet): one model run a person, not three. Someone not found again means a full pass."""
-        found = self._follow(bgr, follow) if follow is not None and follow.people else None
-        if found is None:
-            first = self.detector.detect_once(bgr)
-            people = self.people(bgr, [d for d in first if d.label == "person"])
-            shoes = [d for d in first if d.label == "footwear"]
-            if self.params.rerun_on_person:
-                shoes += self.detector.shoes_on(bgr, [det.box for det, _ in people])
-        else:
-            people, shoes = found
-        return self._items(bgr, people, merge(shoes, self.params.nms_iou))
+    def __call__(self, bgr: np.ndarray) -> FrameItems:
+        """The frame's items, looked for in the whole frame: the detector on the frame, the pose
+        model on each person it finds, the detector again on each person for their shoes. (The
+        live loop follows the people it found more cheaply: edge/live/follow.py.)"""
+        first = self.detector.detect_once(bgr)
+        people = self.people(bgr, [d for d in first if d.label == "person"])
+        shoes = [d for d in first if d.label == "footwear"]
+        if self.params.rerun_on_person:
+            shoes += self.detector.shoes_on(bgr, [det.box for det, _ in people])
+        return self.items_of(bgr, people, merge(shoes, self.params.nms_iou))
 
-    def _follow(self, bgr: np.ndarray, last: FrameItems):
-        """The last frame's people, each found again by a pose on their last box (the pose model
-        squares and pads it by a quarter: a shopper moves a few per cent of their height a frame);
-        their boxes and shoes move by how their landmarks moved. None when a pose fails."""
+    def follow(self, bgr: np.ndarray, person: Person, min_person: float | None = None):
+        """A person of an earlier frame found again by a pose on their last box (the pose model
+        squares and pads it by a quarter: a shopper moves a few per cent of their height a frame):
+        (their moved box as a Detection, the pose), or None when the pose finds nobody there.
+        `min_person`: the pose's person flag they need (default: the config's, as for someone
+        new). Their shoes move with their feet: `with_feet`."""
         H, W = bgr.shape[:2]
-        thr = self.pose_params.min_visibility
-        people, shoes = [], []
-        for person in last.people[: self.params.max_people]:
-            pose = self.pose(bgr, person.box)
-            if pose.score < self.pose_params.min_person:
-                return None      # they left the box they stood in (or turned away): look at the whole frame
-            box = _moved(person.box, person.landmarks, pose.landmarks, range(33), thr, W, H)
-            if box is None:
-                return None
-            people.append((Detection("person", box, person.score), pose))
-            for it in last.items:
-                if it.person == person.id and it.kind == "footwear":
-                    feet = _moved(it.box, person.landmarks, pose.landmarks, FEET, thr, W, H)
-                    if feet is not None:
-                        shoes.append(Detection("footwear", feet, it.score))
-        return people, shoes
+        pose = self.pose(bgr, person.box)
+        if pose.score < (self.pose_params.min_person if min_person is None else min_person):
+            return None          # they left the box they stood in (or turned away)
+        box = _moved(person.box, person.landmarks, pose.landmarks, range(33), self.pose_params.min_visibility, W, H)
+        if box is None:
+            return None
+        return Detection("person", box, person.score), pose
 
-    def _items(self, bgr: np.ndarray, people, shoes: list[Detection]) -> FrameItems:
+    def with_feet(self, shoes: list[Detection], before: np.ndarray, after: np.ndarray, width: int,
+                  height: int) -> list[Detection]:
+        """Shoe boxes moved as the feet moved between two poses of their wearer (the median shift
+        of ankles, heels and toes seen in both); a shoe whose feet neither pose sees is dropped."""
+        out = []
+        for d in shoes:
+            box = _moved(d.box, before, after, FEET, self.pose_params.min_visibility, width, height)
+            if box is not None:
+                out.append(Detection(d.label, box, d.score))
+        return out
+
+    def person_items(self, bgr: np.ndarray, pid: int, det: Detection, pose, shoes: list[Detection],
+                     taken: set[int] = frozenset()) -> tuple[Person, list[Item], set[int]]:
+        """One person's items: garment regions from their pose, and for footwear the pair of the
+        detector's shoes within their box (but those `taken` by someone before them) when it found
+        any: tighter than the ankle landmarks' box. Also returns which shoes are theirs."""
         H, W = bgr.shape[:2]
+        person = Person(pid, det.box, det.score, pose.landmarks)
+        regions = garment_regions(person, pose, W, H, self.pose_params, bgr)
+        area = expand(det.box, 0.1, W, H)
+        mine = {i for i, s in enumerate(shoes) if i not in taken and inside(s.box, area) > 0.6}
+        if mine:
+            regions = [r for r in regions if r.kind != "footwear"]
+            regions.append(pair_of_shoes([shoes[i] for i in sorted(mine)], pid))
+        return person, regions, mine
+
+    def items_of(self, bgr: np.ndarray, people, shoes: list[Detection]) -> FrameItems:
+        """The items of people (each with their pose, the lead shopper first) and of the shoes
+        found in the frame: each person's own, shoes on their own, or the frame's main object."""
         out = FrameItems(detections=[det for det, _ in people] + shoes)
         claimed: set[int] = set()
         for det, pose in people:      # the lead shopper first: their shoes are theirs
-            person = Person(len(out.people), det.box, det.score, pose.landmarks)
-            pid = person.id
+            person, regions, mine = self.person_items(bgr, len(out.people), det, pose, shoes, claimed)
+            claimed |= mine
             out.people.append(person)
-            regions = garment_regions(person, pose, W, H, self.pose_params, bgr)
-            # The detector's shoe boxes are tighter than the ones from ankle landmarks: prefer them.
-            area = expand(det.box, 0.1, W, H)
-            mine = [i for i, s in enumerate(shoes) if i not in claimed and inside(s.box, area) > 0.6]
-            if mine:
-                claimed.update(mine)
-                regions = [r for r in regions if r.kind != "footwear"]
-                regions.append(pair_of_shoes([shoes[i] for i in mine], pid))
             out.items.extend(regions)
         # Shoes on their own (held up, on the counter) are items without a person.
         for i, s in enumerate(shoes):

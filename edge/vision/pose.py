@@ -41,6 +41,7 @@ class PoseEstimator:
     def __init__(self, compiled_model, params: PoseParams = PoseParams()):
         self.request = compiled_model.create_infer_request()
         self.params = params
+        self.runs = 0        # model runs so far (the live loop budgets its frames by them)
 
     @staticmethod
     def roi_transform(box: Box, scale: float = 1.25) -> np.ndarray:
@@ -59,6 +60,7 @@ class PoseEstimator:
 
     def __call__(self, bgr: np.ndarray, box: Box) -> PoseResult:
         tensor, m = self.preprocess(bgr, box)
+        self.runs += 1
         self.request.infer({0: tensor})
         raw = self.request.get_output_tensor(0).data[0].reshape(39, 5)[:33].copy()
         flag = float(self.request.get_output_tensor(1).data.reshape(-1)[0])

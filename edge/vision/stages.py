@@ -56,10 +56,10 @@ class Vision:
     def model_version(self) -> str:
         return self.embedder.version
 
-    def find_items(self, bgr: np.ndarray, follow: FrameItems | None = None) -> FrameItems:
-        """The frame's items; `follow` (live loop): the items of the frame before, whose people are
-        followed by the pose model alone."""
-        return self.finder(bgr, follow)
+    def find_items(self, bgr: np.ndarray) -> FrameItems:
+        """The frame's items, looked for in the whole frame (the live loop follows the people it
+        found: edge/live/follow.py)."""
+        return self.finder(bgr)
 
     def embed(self, bgr: np.ndarray, item: Item) -> ItemVector:
         return self.embedder(bgr, item)

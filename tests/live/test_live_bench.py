@@ -19,3 +19,15 @@ def test_verdicts_follow_the_figures_of_each_isa():
     assert "this CPU 3.0x (met), AVX2 only (emulated) 1.8x (**missed**)" in text
     assert "detector f32 avx2" in text
     assert markdown(None)[-2] == "not run"
+
+
+def test_the_following_report_reads_its_differences_off_its_figures():
+    from bench.report import street_followed_markdown
+    fig = {"people_found": 0.9, "false_people_per_photo": 0.1, "upper_recall": 0.8, "lower_recall": 0.7,
+           "dress_recall": 0.4, "footwear_recall": 0.85}
+    res = {"split": "report", "px_a_frame": 4, "frames_a_photo": 15, "frames_since_posed_mean": 0.6,
+           "followed": {**fig, "photos": 28, "footwear_recall": 0.83}, "whole": {**fig, "photos": 28}}
+    text = "\n".join(street_followed_markdown(res))
+    assert "| footwear (a shoe or the pair), IoU >= 0.5 | 0.83 | 0.85 | -0.020 |" in text
+    assert "| upper region, IoU >= 0.5 | 0.8 | 0.8 | +0.000 |" in text
+    assert street_followed_markdown(None)[-2] == "not run"

@@ -77,40 +77,35 @@ def _iou(a, b):
 
 
 def test_following_a_shopper_costs_one_pose_run_and_finds_the_same_items(vision, messi):
-    """The live loop's follow pass (the pose model alone on the last frame's person, no detector)
-    against a full pass on a frame where the shopper moved 12 px; someone no longer where they
-    stood falls back to a full pass."""
-    from edge.types import FrameItems, Person
+    """The live loop's pose on a person of the frame before (ItemFinder.follow: the pose model alone
+    on their last box, no detector) against a full pass on a frame where the shopper moved 12 px;
+    someone no longer where they stood is not found there."""
     H, W = messi.shape[:2]
 
     def at(x):
         frame = np.full((H + 40, W + 200, 3), 40, np.uint8)
         frame[20:20 + H, x:x + W] = messi
         return frame
-    runs = []
-    detect_once = vision.detector.detect_once
-    vision.detector.detect_once = lambda *a, **k: runs.append(1) or detect_once(*a, **k)
-    try:
-        last = vision.find_items(at(100))
-        runs.clear()
-        full = vision.find_items(at(112))
-        full_runs = len(runs)
-        runs.clear()
-        followed = vision.find_items(at(112), last)
-        assert len(runs) == 0 < full_runs
-        assert len(followed.people) == len(full.people) == 1
-        assert _iou(followed.people[0].box, full.people[0].box) > 0.9
-        by_kind = {i.kind: i.box for i in full.items}
-        assert {i.kind for i in followed.items} == set(by_kind)
-        # the top is where a full pass finds it; the boots are the last frame's pair moved with the
-        # feet (mid-kick, which boot a full pass counts as "the pair" changes with a few pixels)
-        assert _iou(next(i.box for i in followed.items if i.kind == "upper"), by_kind["upper"]) > 0.8
-        x1, y1, x2, y2 = next(i.box for i in last.items if i.kind == "footwear")
-        assert _iou(next(i.box for i in followed.items if i.kind == "footwear"), (x1 + 12, y1, x2 + 12, y2)) > 0.8
-        runs.clear()
-        p = last.people[0]
-        gone = FrameItems(people=[Person(0, (0, 0, 60, 60), p.score, p.landmarks)], items=[])
-        lost = vision.find_items(at(112), gone)
-        assert len(lost.people) == 1 and len(runs) == full_runs     # the pose failed: a full pass
-    finally:
-        vision.detector.detect_once = detect_once
+    finder = vision.finder
+    last = vision.find_items(at(100))
+    person = last.people[0]
+    full = vision.find_items(at(112))
+    detector, pose = vision.detector.runs, vision.pose.runs
+    det, p = finder.follow(at(112), person)
+    assert (vision.detector.runs - detector, vision.pose.runs - pose) == (0, 1)
+    assert len(full.people) == 1
+    assert _iou(det.box, full.people[0].box) > 0.9
+    boots = [d for d in last.detections if d.label == "footwear"]
+    shoes = finder.with_feet(boots, person.landmarks, p.landmarks, W + 200, H + 40)
+    assert len(shoes) == len(boots)
+    _, items, _ = finder.person_items(at(112), 0, det, p, shoes)
+    by_kind = {i.kind: i.box for i in full.items}
+    assert {i.kind for i in items} == set(by_kind)
+    # the top is where a full pass finds it; the boots are the last frame's pair moved with the
+    # feet (mid-kick, which boot a full pass counts as "the pair" changes with a few pixels)
+    assert _iou(next(i.box for i in items if i.kind == "upper"), by_kind["upper"]) > 0.8
+    x1, y1, x2, y2 = next(i.box for i in last.items if i.kind == "footwear")
+    assert _iou(next(i.box for i in items if i.kind == "footwear"), (x1 + 12, y1, x2 + 12, y2)) > 0.8
+    # the same landmarks, but a box on the empty backdrop: the pose finds nobody there
+    gone = type(person)(0, (0, 0, 60, 60), person.score, person.landmarks)
+    assert finder.follow(at(112), gone) is None
