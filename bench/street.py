@@ -131,8 +131,7 @@ def followed(vision: Vision, photos: list[dict], frames: int = 15, step: int = 4
         for k in range(frames):
             frame = canvas.copy()
             frame[:, k * step:k * step + w] = img
-            found = follower.hold() if follower.plan in ("pose", "newcomer") and follower.next_plan != "look" \
-                else follower(frame)
+            found = follower.hold() if follower.may_hold else follower(frame)
             if k == 0:
                 continue
             ages += [follower.posed_ago(p.id) for p in found.people]

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..types import Detection, FrameItems, Item, Person, inside, iou
-from ..vision.detector import expand, merge
-from ..vision.items import ItemFinder, lead_score, pair_of_shoes, same_person
+from ..vision.detector import merge
+from ..vision.items import ItemFinder, lead_score, on_person, pair_of_shoes, same_person
 
 # A look at the whole frame every LOOK_EVERY frames finds who walks in within 1/3 s at 30 fps (at
 # 5, a look and a shoes frame took 2 of every 5 frames and left the lead shopper one look at an
@@ -78,13 +78,10 @@ class Follower:
     def following(self) -> bool:
         return bool(self.shoppers)
 
-    def reset(self) -> None:
-        self.shoppers = []
-
     def posed_ago(self, person: int | None) -> int:
         """Frames since the pose model last saw the person with this index in the last frame (0:
         on it; items not worn, and everyone in a frame that was not followed: 0)."""
-        if person is None or self.plan == "whole" or person >= len(self.shoppers):
+        if person is None or person >= len(self.shoppers):
             return 0
         return self.frames - self.shoppers[person].posed_at
 
@@ -110,9 +107,15 @@ class Follower:
         found = run[plan](bgr) if plan in run else None
         return found if found is not None else self._whole(bgr)
 
+    @property
+    def may_hold(self) -> bool:
+        """The next frame may be a hold: the last one posed someone, and no look at the whole frame
+        is due (a shoes frame waits a frame for a hold, a look does not)."""
+        return self.plan in ("pose", "newcomer") and self.next_plan != "look"
+
     def hold(self) -> FrameItems:
         """This frame without a run of the finding models: everyone as they were (the live loop
-        gives the frame's run to a look at an item instead). Only while following."""
+        gives the frame's run to a look at an item instead). Only when `may_hold`."""
         assert self.shoppers, "nobody to hold: a whole-frame pass is due"
         self.frames += 1
         self.plan = "hold"
@@ -162,8 +165,7 @@ class Follower:
 
     @staticmethod
     def _within(shoes: list[Detection], box, width: int, height: int) -> list[Detection]:
-        area = expand(box, 0.1, width, height)
-        return [d for d in shoes if inside(d.box, area) > 0.6]
+        return [d for d in shoes if on_person(d.box, box, width, height)]
 
     def _shoes_of(self, s: Shopper) -> list[Detection]:
         return merge(s.frame_shoes + s.box_shoes, self.finder.params.nms_iou)
@@ -193,8 +195,8 @@ class Follower:
 
     def _look(self, bgr: np.ndarray) -> FrameItems | None:
         """The detector on the whole frame: the tallest person box that is none of the shoppers'
-        (nor inside one of theirs) nor a passer-by's far behind them is posed on the next frame. None (a whole-frame pass is due)
-        when it sees a shoe on its own."""
+        (nor on one of them) nor a passer-by's far behind them is posed on the next frame. None (a
+        whole-frame pass is due) when it sees a shoe on its own."""
         self.plan = "look"
         self.looked_at = self.frames
         H, W = bgr.shape[:2]
@@ -204,8 +206,8 @@ class Follower:
         tallest = max(b[3] - b[1] for b in boxes)
         candidates = sorted((d for d in found if d.label == "person"
                              and d.box[3] - d.box[1] >= self.finder.params.passer_by_height * tallest
-                             and not any(iou(d.box, b) > 0.3 or inside(d.box, expand(b, 0.1, W, H)) > 0.6
-                                         or inside(b, d.box) > 0.8 for b in boxes)
+                             and not any(iou(d.box, b) > 0.3 or on_person(d.box, b, W, H) or inside(b, d.box) > 0.8
+                                         for b in boxes)
                              and not any(iou(d.box, b) > 0.5 for b, _ in self.nobody)),
                             key=lambda d: -(d.box[3] - d.box[1]))
         shoes = merge([d for d in found if d.label == "footwear"], self.finder.params.nms_iou)
@@ -215,8 +217,8 @@ class Follower:
         self.newcomer = None
         if candidates and len(self.shoppers) < self.finder.params.max_people:
             self.newcomer = (candidates[0], shoes)
-        areas = [expand(b, 0.1, W, H) for b in boxes + [c.box for c in candidates[:1]]]
-        if any(d.score >= self.finder.footwear_alone_threshold and all(inside(d.box, a) <= 0.6 for a in areas)
+        worn = boxes + [c.box for c in candidates[:1]]
+        if any(d.score >= self.finder.footwear_alone_threshold and not any(on_person(d.box, b, W, H) for b in worn)
                for d in shoes):
             return None
         return self._frame()

@@ -116,6 +116,11 @@ class Recognizer:
         bench clip). The lead shopper is posed every other frame or so, the others less often."""
         return self.follower.posed_ago(t.person) <= 1
 
+    def _wants_look(self, t: Track, frame: int) -> bool:
+        """A track wants a look on the recognizer's frame `frame`: a first one, a vote while it is
+        not steady, or, steady, its turn (embed_every frames after its last)."""
+        return t.shown is None or not self.tracker.is_stable(t) or frame - t.embedded_at >= self.embed_every
+
     def _to_embed(self, frame: Frame, tracks: list[Track]) -> list[Track]:
         """The tracks to embed on this frame: a swapped item at once; of the others at most
         EMBEDS_A_FRAME, first looks first (a card shows only once its item is steady, after
@@ -131,7 +136,7 @@ class Recognizer:
         unsteady = sorted((t for t in rest if t.shown is not None and not self.tracker.is_stable(t)),
                           key=lambda t: t.embedded_at)
         steady = [t for t in rest if t.shown is not None and self.tracker.is_stable(t)]
-        due = sorted((t for t in steady if self._frames - t.embedded_at >= self.embed_every), key=lambda t: t.embedded_at)
+        due = sorted((t for t in steady if self._wants_look(t, self._frames)), key=lambda t: t.embedded_at)
         # enough steady looks a frame that each item is still looked at every embed_every frames
         # (looked at less often, a swaying shopper's shoe drifted past SWAP_VECTOR between looks)
         quota = max(1, -(-len(steady) // self.embed_every))
@@ -164,7 +169,7 @@ class Recognizer:
 
     def __call__(self, frame: Frame) -> FrameResult:
         t0 = time.perf_counter()
-        if self.follower.plan in ("pose", "newcomer") and self._looks_wanted and self.follower.next_plan != "look":
+        if self._looks_wanted and self.follower.may_hold:
             found = self.follower.hold()
         else:
             found = self.follower(frame.image)
@@ -176,9 +181,7 @@ class Recognizer:
         # does a track just posed want a look (a first one, a vote, its turn)? Then the next pose
         # waits a frame for it.
         self._looks_wanted = any(t.misses == 0 and self.follower.posed_ago(t.person) == 0
-                                 and (t.shown is None or not self.tracker.is_stable(t)
-                                                   or self._frames + 1 - t.embedded_at >= self.embed_every)
-                                 for t in tracks)
+                                 and self._wants_look(t, self._frames + 1) for t in tracks)
         t2 = time.perf_counter()
         items = []
         for t in tracks:

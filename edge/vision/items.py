@@ -72,6 +72,12 @@ def _moved(box: Box, before: np.ndarray, after: np.ndarray, idx, thr: float, wid
     return moved if moved[2] - moved[0] >= 8 and moved[3] - moved[1] >= 8 else None
 
 
+def on_person(box: Box, person: Box, width: int, height: int) -> bool:
+    """A box (a shoe, half of someone) that lies on a person: most of it (60 %) inside their box
+    enlarged by a tenth on each side."""
+    return inside(box, expand(person, 0.1, width, height)) > 0.6
+
+
 def same_person(a: np.ndarray, b: np.ndarray, thr: float) -> bool:
     """Two poses of one skeleton (the SSD's full-body box and a box of the same person's top half):
     nose and shoulders lie within half a shoulder width of each other. Two real people cannot
@@ -177,8 +183,7 @@ class ItemFinder:
         H, W = bgr.shape[:2]
         person = Person(pid, det.box, det.score, pose.landmarks)
         regions = garment_regions(person, pose, W, H, self.pose_params, bgr)
-        area = expand(det.box, 0.1, W, H)
-        mine = {i for i, s in enumerate(shoes) if i not in taken and inside(s.box, area) > 0.6}
+        mine = {i for i, s in enumerate(shoes) if i not in taken and on_person(s.box, det.box, W, H)}
         if mine:
             regions = [r for r in regions if r.kind != "footwear"]
             regions.append(pair_of_shoes([shoes[i] for i in sorted(mine)], pid))
