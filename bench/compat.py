@@ -28,7 +28,7 @@ OUTFITS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "p
 def measure(seeds: int = 5, path: Path = OUTFITS, draws: int = 3) -> dict:
     outfits = load_polyvore(path)
     cfg = load_config()
-    text = text_embedder(ModelStore(cfg.models_dir, cfg.device, cfg.precision))
+    text = text_embedder(ModelStore.of(cfg))
     t0 = time.perf_counter()
     text([item_text(i.name, i.colors) for _, items in outfits for i in items])
     embed_ms = (time.perf_counter() - t0) * 1000 / sum(len(items) for _, items in outfits)

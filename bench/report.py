@@ -307,20 +307,35 @@ def bench_catalogue(cfg, vision) -> dict:
         again = time.perf_counter() - t
     return {"import_products": rep.imported, "import_s": round(first, 1),
             "import_per_product_ms": round(1000 * first / max(rep.imported, 1), 1),
-            "reimport_unchanged_s": round(again, 2), "cold_start_to_first_suggestion_s": cold_start(cfg)}
+            "reimport_unchanged_s": round(again, 2), **{("cold_start_to_first_suggestion_s" if k == "cold_start_s" else k): v
+                                                          for k, v in cold_start(cfg).items()}}
 
 
-def cold_start(cfg, env: dict | None = None) -> float:
+def cold_start(cfg, env: dict | None = None) -> dict:
     """Seconds from a new `signage similar` process to its first suggestion (load and check the
-    models, open the catalogue, one photo): the best of 3."""
+    models, open the catalogue, one photo), with its own empty model cache: the first start
+    compiles every model ("first_start_s": a kiosk started after a model update with nothing
+    compiled yet), the next three load them from the cache ("cold_start_s", the best of 3: every
+    start after `signage models verify --compile`, which the install runs)."""
+    import yaml
+    original = cfg.config_file
+    data = yaml.safe_load(original.read_text()) if original else {}
     cmd = [sys.executable, "-m", "signage.cli", "similar", str(ROOT / "demo" / "catalog" / "images" / "TS-3fc85a3e.jpg"),
            "--catalog", str(cfg.catalog_dir), "--json"]
     colds = []
-    for _ in range(3):
-        t = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, check=True, cwd=ROOT, env=env)
-        colds.append(time.perf_counter() - t)
-    return round(min(colds), 2)
+    with tempfile.TemporaryDirectory(prefix="bench-model-cache-") as cache:
+        data["model_cache"] = cache
+        # beside the original so its relative paths still hold
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix=".bench-cold-",
+                                         dir=original.parent if original else ROOT) as f:
+            yaml.safe_dump(data, f)
+            f.flush()
+            for _ in range(4):
+                t = time.perf_counter()
+                subprocess.run(cmd, capture_output=True, check=True, cwd=ROOT,
+                               env={**(env or os.environ), "SIGNAGE_CONFIG": f.name})
+                colds.append(time.perf_counter() - t)
+    return {"first_start_s": round(colds[0], 2), "cold_start_s": round(min(colds[1:]), 2)}
 
 
 def bench_street(cfg) -> dict:
@@ -620,8 +635,11 @@ def markdown(res: dict) -> str:
           f"({c['import_per_product_ms']} ms a product); the same file again (idempotent, nothing to embed): "
           f"{c['reimport_unchanged_s']} s.",
           f"- cold start to first suggestion (`signage similar` as a new process: load and check models, open the "
-          f"catalogue, one photo): {c['cold_start_to_first_suggestion_s']} s (target <= {t['cold_start_s']:g} s: "
-          f"{verdict(c['cold_start_to_first_suggestion_s'] <= t['cold_start_s'])}).", ""]
+          f"catalogue, one photo{'; the models compiled at install' if 'first_start_s' in c else ''}): "
+          f"{c['cold_start_to_first_suggestion_s']} s (target <= "
+          f"{t['cold_start_s']:g} s: {verdict(c['cold_start_to_first_suggestion_s'] <= t['cold_start_s'])})"
+          + (f"; with nothing compiled yet (the first start after a model update): {c['first_start_s']} s."
+             if "first_start_s" in c else "."), ""]
     if res.get("sync"):
         s = res["sync"]
         L += [f"- sync: a store applies 1,000 products with images from head office: with precomputed vectors "

@@ -64,6 +64,9 @@ if [ "$SYSTEM" = 1 ]; then
   exec bash deploy/system.sh "$ROOT" "$DEST" "$STORE" "$CATALOG" "$HQ"
 fi
 
+echo "== models: compiling them for this CPU once (var/model-cache: the kiosk then starts without compiling)"
+.venv/bin/signage models verify --compile | tail -n 1
+
 if [ "$START" = 1 ]; then
   echo "== demo catalogue: importing demo/catalog"
   .venv/bin/signage catalog import demo/catalog

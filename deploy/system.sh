@@ -52,6 +52,7 @@ def absolute(node):          # relative paths there (the logo, ...) are relative
 absolute(cfg)
 cfg["models_dir"] = f"{code}/models"
 cfg["catalog_dir"] = f"{dest}/var/lib/signage/catalog"
+cfg["model_cache"] = f"{dest}/var/lib/signage/model-cache"
 cfg["kiosk"]["source"] = "0"                        # the store PC's camera
 cfg["kiosk"]["fullscreen"] = True
 cfg["kiosk"]["staff_pin_file"] = f"{dest}/etc/signage/staff-pin"
@@ -68,6 +69,9 @@ else
   echo "   kept $CONF"
 fi
 "$CODE/.venv/bin/signage" --config "$CONF" models verify >/dev/null   # the config loads and the models are whole
+# Compiled once for this CPU into the config's model_cache, so the kiosk's first start loads them.
+"$CODE/.venv/bin/signage" --config "$CONF" models verify --compile | tail -n 1
+owned -R "$USER_NAME:$USER_NAME" "$DATA"
 
 # The staff PIN: made once and printed once; only its hash is kept, readable by the kiosk only.
 "$CODE/.venv/bin/signage" --config "$CONF" staff-pin set --generate --if-missing

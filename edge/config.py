@@ -95,6 +95,8 @@ class Config:
     precision: str = "default"
     models_dir: Path = REPO_ROOT / "models"
     catalog_dir: Path = REPO_ROOT / "var" / "catalog"
+    # compiled models kept between starts (OpenVINO's model cache; null: compile at every start)
+    model_cache: Path | None = REPO_ROOT / "var" / "model-cache"
     # Each model's section is that stage's own parameters: the defaults live there, once.
     detector: DetectorParams = field(default_factory=DetectorParams)
     pose: PoseParams = field(default_factory=PoseParams)

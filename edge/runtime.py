@@ -55,7 +55,20 @@ class Runtime:
     def compat(self) -> TextCompat:
         """Outfit compatibility: the pair model over sentence vectors of names (PMI words explain)."""
         from .vision.models import ModelStore
-        return load_text_compat(self.cfg.models_dir, ModelStore(self.cfg.models_dir, self.cfg.device, self.cfg.precision))
+        return load_text_compat(self.cfg.models_dir, ModelStore.of(self.cfg))
+
+    def compile_models(self) -> list[str]:
+        """Compile every model this config runs (the live ones, ISNet's cuts for catalogue import,
+        the text model for looks), kept in `model_cache`: the install does it, so the kiosk's
+        first start loads them instead of compiling. The names compiled."""
+        v = self.vision
+        names = ["detector", "pose", "embedder"]
+        if v.cutout is not None:
+            names.append(f"cutout {self.cfg.cutout.size} px")
+        if v.first_cut is not None:
+            names.append(f"cutout {self.cfg.cutout.first_size} px")
+        self.compat
+        return names + ["text"]
 
     @cached_property
     def similar(self) -> FindSimilar:

@@ -276,7 +276,7 @@ def cmd_compat_train(args) -> int:
     model = CompatModel.fit([items for _, items in train])
     out = cfg.models_dir / "compat.json"
     model.save(out)
-    text = text_embedder(ModelStore(cfg.models_dir, cfg.device, cfg.precision))
+    text = text_embedder(ModelStore.of(cfg))
     pairs = fit_pairs([items for _, items in train], text, seed=args.seed)
     out_pairs = cfg.models_dir / "compat-text.npz"
     pairs.save(out_pairs)
@@ -583,9 +583,20 @@ def cmd_models_verify(args) -> int:
     infos = [store.verify(name) for name in store.manifest["models"]]
     # the INT8 copies the manifest lists
     infos += [store.verify(n, int8=True) for n in QUANTIZED if "int8" in store.manifest["models"].get(n, {})]
-    _emit(args, {"models": {i.name: i.version for i in infos}, "int8": [i.name for i in infos if i.files]},
-          "\n".join(f"ok  {i.version}{' (INT8 copy)' if i.files else ''}  "
-                    f"{i.entry['source']['package']}=={i.entry['source']['version']}" for i in infos))
+    out = {"models": {i.name: i.version for i in infos}, "int8": [i.name for i in infos if i.files]}
+    text = "\n".join(f"ok  {i.version}{' (INT8 copy)' if i.files else ''}  "
+                     f"{i.entry['source']['package']}=={i.entry['source']['version']}" for i in infos)
+    if args.compile:
+        import time
+
+        from edge.runtime import Runtime
+        t = time.perf_counter()
+        names = Runtime(cfg).compile_models()
+        out["compiled"] = {"models": names, "seconds": round(time.perf_counter() - t, 1),
+                           "model_cache": str(cfg.model_cache) if cfg.model_cache else None}
+        text += (f"\ncompiled {', '.join(names)} in {out['compiled']['seconds']} s"
+                 + (f" -> {cfg.model_cache}" if cfg.model_cache else " (model_cache is off: nothing kept)"))
+    _emit(args, out, text)
     return 0
 
 
@@ -765,6 +776,8 @@ def build_parser() -> argparse.ArgumentParser:
     mq.add_argument("--photos", type=int, default=300, help="calibration photos of each set")
     mq.set_defaults(func=cmd_models_quantize)
     mv = common(m.add_parser("verify", help="check the model files against the manifest"))
+    mv.add_argument("--compile", action="store_true",
+                    help="also compile the models this config runs into model_cache (the install does it)")
     mv.set_defaults(func=cmd_models_verify)
     return p
 

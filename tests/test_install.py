@@ -42,6 +42,9 @@ def test_system_install_into_a_root(tmp_path):
     assert cfg.sync.store_id == "s042" and cfg.sync.catalog_id == "maison"
     assert cfg.catalog_dir == dest / "var" / "lib" / "signage" / "catalog" and cfg.catalog_dir.is_dir()
     assert cfg.kiosk.source == "0" and cfg.kiosk.fullscreen
+    # the models compiled for this CPU at install, where the kiosk may write (ReadWritePaths)
+    assert cfg.model_cache == dest / "var" / "lib" / "signage" / "model-cache"
+    assert "compiled detector, pose, embedder" in first.stdout and any(cfg.model_cache.glob("*.blob"))
     # the PIN: printed once, kept only as a hash, readable by its owner only
     pin = re.search(r"staff PIN: (\d{6})", first.stdout).group(1)
     record = json.loads((etc / "staff-pin").read_text())

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelMissing
+
+log = logging.getLogger(__name__)
 
 BUILD_HINT = "run `signage models build` (or restore models/ from the release)"
 QUANTIZE = "run `signage models quantize --data ../shared/data` (build time, NNCF)"
@@ -57,14 +60,24 @@ def sha256_file(path: Path) -> str:
 class ModelStore:
     """The models folder: manifest, verified IR files, compiled models (one per name, cached)."""
 
-    def __init__(self, models_dir: Path, device: str = "CPU", precision: str = "default"):
+    def __init__(self, models_dir: Path, device: str = "CPU", precision: str = "default",
+                 cache_dir: Path | None = None):
         self.dir = Path(models_dir)
         self.device = device
         self.precision = precision
+        # OpenVINO keeps each compiled model there (CACHE_DIR), keyed by the model's graph and
+        # weights, the device, its config and OpenVINO's version: a restart loads it instead of
+        # compiling again (INT8 models compile slowest: their low-precision passes). None: none kept.
+        self.cache_dir = cache_dir
         self._manifest: dict | None = None
         self._compiled: dict = {}
         self._verified: set[tuple[str, bool]] = set()   # (name, INT8 copy)
         self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, cfg) -> "ModelStore":
+        """The store the config describes (models_dir, device, precision, model_cache)."""
+        return cls(cfg.models_dir, cfg.device, cfg.precision, cfg.model_cache)
 
     @property
     def manifest(self) -> dict:
@@ -130,12 +143,37 @@ class ModelStore:
                 config = {"PERFORMANCE_HINT": "LATENCY"}
                 if self.precision == "f32" or os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in NO_BF16_CAPS:
                     config["INFERENCE_PRECISION_HINT"] = "f32"
+                if self._cache_ready():
+                    config["CACHE_DIR"] = str(self.cache_dir)
                 model = core.read_model(str(info.xml), str(info.bin))
                 if square is not None:
                     shape = model.inputs[0].get_partial_shape()
                     model.reshape({model.inputs[0]: [shape[0].get_length(), shape[1].get_length(), square, square]})
-                self._compiled[key] = core.compile_model(model, self.device, config)
+                try:
+                    self._compiled[key] = core.compile_model(model, self.device, config)
+                except RuntimeError as e:
+                    if "CACHE_DIR" not in config:
+                        raise
+                    # e.g. a kept model made for another CPU that this user may not replace
+                    log.warning("model_cache %s: %s not taken from it nor kept (%s): compiled without it",
+                                self.cache_dir, name, str(e).strip().splitlines()[-1])
+                    del config["CACHE_DIR"]
+                    self._compiled[key] = core.compile_model(model, self.device, config)
             return self._compiled[key]
+
+    def _cache_ready(self) -> bool:
+        """The cache folder exists or was made. One that cannot be made (no permission, a file in
+        the way) costs a compile at each start, said once, never a model that does not load; in
+        one that is read-only OpenVINO loads what is kept and skips keeping the rest."""
+        if self.cache_dir is None:
+            return False
+        try:
+            Path(self.cache_dir).mkdir(parents=True, exist_ok=True)
+            return True
+        except OSError as e:
+            log.warning("model_cache %s cannot be made (%s): models are compiled at each start", self.cache_dir, e)
+            self.cache_dir = None
+            return False
 
     def ran_in(self, name: str, int8: bool | None = None) -> str:
         """What a compiled model really runs in, read back from OpenVINO: the precision of most of

@@ -22,7 +22,7 @@ MIN_CUT_SHARE = 0.05
 class Vision:
     def __init__(self, cfg):
         self.cfg = cfg
-        self.models = ModelStore(cfg.models_dir, cfg.device, cfg.precision)
+        self.models = ModelStore.of(cfg)
         self.detector = Detector(self.models.compiled("detector"), self.models.info("detector").entry["labels"],
                                  cfg.detector)
         self.pose = PoseEstimator(self.models.compiled("pose"), cfg.pose)

@@ -167,7 +167,9 @@ def test_read_only_data_folder_kiosk_keeps_serving(tmp_path, cfg, vision):
         assert '"results"' in res.stdout
         res = subprocess.run(as_nobody + ["catalog", "import", str(tmp_path / "catalog.csv"), "--catalog",
                                           str(store), "--quiet"], cwd=ROOT, capture_output=True, text=True, env=env)
-        assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr[-2000:]
+        # one clear line; beside it at most a note that the models could not be kept either
+        said = [line for line in res.stderr.strip().splitlines() if not line.startswith("model_cache ")]
+        assert res.returncode == 2 and len(said) == 1 and said[0].startswith("signage: "), res.stderr[-2000:]
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -1,4 +1,8 @@
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -6,6 +10,7 @@ import pytest
 from edge.vision.detector import decode_boxes, nms, ssd_anchors
 from edge.errors import ModelMissing
 from edge.vision.models import ModelStore
+from conftest import ROOT
 
 
 def test_manifest_records_provenance_and_verifies(cfg):
@@ -155,3 +160,60 @@ def test_int8_without_its_copy_names_the_command(models_copy):
     (models_copy / "ir" / "detector-int8.bin").write_bytes(b"not a model")
     with pytest.raises(ModelMissing, match="corrupt.*signage models quantize"):
         ModelStore(models_copy, precision="int8").compiled("detector")
+
+
+def test_a_restart_loads_the_compiled_model_from_the_cache_with_the_same_answers(cfg, tmp_path):
+    cache = tmp_path / "model-cache"
+    crop = np.random.default_rng(0).integers(0, 255, (1, 3, 224, 224)).astype(np.float32)
+
+    def embed(store):
+        model = store.compiled("embedder")
+        return model, model.create_infer_request().infer({0: crop})[model.outputs[0]].copy()
+    first, want = embed(ModelStore(cfg.models_dir, cfg.device, "f32", cache))
+    assert not first.get_property("LOADED_FROM_CACHE") and any(cache.iterdir())
+    again, got = embed(ModelStore(cfg.models_dir, cfg.device, "f32", cache))     # a new process's store
+    assert again.get_property("LOADED_FROM_CACHE")
+    np.testing.assert_array_equal(got, want)
+    assert ModelStore(cfg.models_dir, cfg.device, "f32", cache).ran_in("embedder").startswith("f32")
+    _, uncached = embed(ModelStore(cfg.models_dir, cfg.device, "f32"))
+    np.testing.assert_allclose(got, uncached, atol=1e-5)
+
+
+def test_a_cache_that_cannot_be_written_costs_a_compile_not_the_model(cfg, tmp_path, caplog):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    store = ModelStore(cfg.models_dir, cfg.device, "f32", blocked / "model-cache")
+    model = store.compiled("embedder")
+    assert not model.get_property("LOADED_FROM_CACHE") and store.cache_dir is None
+    assert "model_cache" in caplog.text and "compiled at each start" in caplog.text
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="needs root to drop to another user (read-only for root is not read-only)")
+def test_a_read_only_cache_still_gives_the_models_it_keeps(cfg):
+    base = Path("/tmp") / f"signage-ro-cache-{os.getpid()}"       # pytest's tmp_path is root's alone
+    shutil.rmtree(base, ignore_errors=True)
+    cache = base / "model-cache"
+    probe = ("from pathlib import Path; from edge.vision.models import ModelStore; "
+             f"s = ModelStore(Path({str(cfg.models_dir)!r}), {cfg.device!r}, 'f32', Path({str(cache)!r})); "
+             "print(*(s.compiled(n).get_property('LOADED_FROM_CACHE') for n in ('embedder', 'pose', 'detector')))")
+    try:
+        # kept by their owner: the embedder as it is, the detector spoilt (a model kept for another CPU,
+        # a disk error), which OpenVINO then wants to replace and this user may not
+        store = ModelStore(cfg.models_dir, cfg.device, "f32", cache)
+        store.compiled("embedder")
+        before = set(cache.iterdir())
+        store.compiled("detector")
+        spoilt, = set(cache.iterdir()) - before
+        spoilt.write_bytes(spoilt.read_bytes()[:4096])
+        for p in [base, cache, *cache.iterdir()]:
+            os.chmod(p, 0o755 if p.is_dir() else 0o444)
+        res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c",
+                              probe], cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, HOME=str(base)))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    # the kept one loaded, the one never kept compiled (nothing said), the spoilt one compiled and said
+    assert res.stdout.split() == ["True", "False", "False"]
+    notes = [line for line in res.stderr.splitlines() if "model_cache" in line]
+    assert len(notes) == 1 and "detector not taken from it" in notes[0], res.stderr
