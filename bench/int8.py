@@ -4,7 +4,9 @@ copies (models/quantize.py), side by side. Times are in bench/live.py (both ISAs
     python -m bench.int8 [--write]
 
 People, garment regions and shoes on the CCP street photos' report half (the INT8 models were
-calibrated on the tune half); category precision@5 on the held-out senders of the CC0 photos
+calibrated on the tune half), as the photos are and in 8 framings each (bench/street.py
+FRAMINGS), the latter paired photo by photo and judged (one photo is 0.5-1.9 pt of a plain
+figure, more than the target); category precision@5 on the held-out senders of the CC0 photos
 (calibration used catalogue-side senders only), both with the whole catalogue imported by the
 same precision and with the catalogue imported in float and only the shopper's photos in INT8
 (a store that switches to int8 keeps the vectors it has: the model version is the same).
@@ -26,22 +28,6 @@ STREET = (("people found", "people", "people_found"), ("upper region, IoU >= 0.5
 CATEGORY = (("category precision@5", "precision_at_5"), ("category top-1", "category_top1_vote"))
 
 
-def paired(float_photos: dict, int8_photos: dict) -> dict:
-    """Per street figure, int8 minus float over the photos both were scored on, each photo its
-    share of framings got right: the mean difference and its 95% half-width (normal, paired)."""
-    import math
-    out = {}
-    for kind in ("people", "upper", "lower", "dress", "footwear"):
-        d = [i8[kind] - float_photos[pid][kind] for pid, i8 in int8_photos.items() if kind in i8]
-        if len(d) < 2:
-            continue
-        mean = sum(d) / len(d)
-        sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1))
-        out[kind] = {"difference": round(mean, 4), "half_width_95": round(1.96 * sd / math.sqrt(len(d)), 4),
-                     "photos": len(d), "photos_differing": sum(1 for x in d if x)}
-    return out
-
-
 def measure() -> dict:
     from bench.report import machine
     base = load_config()
@@ -56,7 +42,7 @@ def measure() -> dict:
         res[precision] = {"ran_in": {n: vision.models.ran_in(n) for n in ("detector", "pose", "embedder")},
                           "street": street.measure(vision, photos), "street_framed": framed,
                           "category": quality.measure(None, None, cfg=cfg)}
-    res["paired"] = paired(per_photo["default"], per_photo["int8"])
+    res["paired"] = street.paired(per_photo["default"], per_photo["int8"])
     q = copy.deepcopy(base)
     q.precision = "int8"
     res["int8 queries, float catalogue"] = {"category": quality.measure(None, None, cfg=base, query_cfg=q)}

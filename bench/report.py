@@ -568,8 +568,18 @@ def street_followed_markdown(f: dict | None) -> list[str]:
           f"{f['frames_a_photo']} frames; scored on frames 2.. ({f['followed']['photos']} frames) against the moved "
           "ground truth. Following as the kiosk does it at its slowest (a frame with nothing found after each pose); "
           f"a followed person's box was {f['frames_since_posed_mean']} frames old on average.", "",
-          "| | following (one model run a frame) | whole-frame pass every frame | difference |", "|---|---|---|---|"]
-    L += [f"| {name} | {f['followed'][k]} | {f['whole'][k]} | {f['followed'][k] - f['whole'][k]:+.3f} |" for k, name in keys]
+          "| | following (one model run a frame) | whole-frame pass every frame | difference "
+          "| paired by photo (95%) |", "|---|---|---|---|---|"]
+    pairs = f.get("paired", {})
+    for k, name in keys:
+        p = pairs.get(k.split("_")[0]) if k != "false_people_per_photo" else None
+        L.append(f"| {name} | {f['followed'][k]} | {f['whole'][k]} | {f['followed'][k] - f['whole'][k]:+.3f} | "
+                 + (f"{p['difference']:+.4f} ± {p['half_width_95']:.4f} ({p['photos_differing']} of {p['photos']} "
+                    "photos differ)" if p else "") + " |")
+    if pairs:
+        L += ["", "Paired by photo: each photo's share of its frames got right, following minus whole-frame, "
+              "averaged over the photos, with a normal 95% half-width: frames of one photo are not independent "
+              "of each other, photos are."]
     return L + [""]
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import sys
 import time
 from dataclasses import replace
@@ -156,6 +157,22 @@ def framings(vision: Vision, photos: list[dict], views=FRAMINGS) -> dict:
     return {"framings": len(views), **score.figures(), "per_photo": per_photo}
 
 
+def paired(before: dict, after: dict) -> dict:
+    """Per figure, `after` minus `before` over the photos both were scored on, each photo its share
+    of frames got right ({id: {"footwear": 0.75, ..}}): the mean difference and its 95% half-width
+    (normal, paired), and how many photos differ at all."""
+    out = {}
+    for kind in ("people", "upper", "lower", "dress", "footwear"):
+        d = [a[kind] - before[pid][kind] for pid, a in after.items() if kind in a]
+        if len(d) < 2:
+            continue
+        mean = sum(d) / len(d)
+        sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1))
+        out[kind] = {"difference": round(mean, 4), "half_width_95": round(1.96 * sd / math.sqrt(len(d)), 4),
+                     "photos": len(d), "photos_differing": sum(1 for x in d if x)}
+    return out
+
+
 def followed(vision: Vision, photos: list[dict], frames: int = 15, step: int = 4) -> dict:
     """The live loop's following (edge/live/follow.py) against a whole-frame pass on every frame,
     on clips made of the photos: each photo on a canvas, moving `step` px a frame to the right
@@ -167,6 +184,7 @@ def followed(vision: Vision, photos: list[dict], frames: int = 15, step: int = 4
 
     from edge.live.follow import Follower
     follow, whole, ages = Score(), Score(), []
+    shares: dict[str, dict] = {"followed": {}, "whole": {}}
     for ph in photos:
         if ph["person"] is None:
             continue
@@ -181,9 +199,13 @@ def followed(vision: Vision, photos: list[dict], frames: int = 15, step: int = 4
             if k == 0:
                 continue
             ages += [follower.posed_ago(p.id) for p in found.people]
-            follow.add(ph, found, k * step)
-            whole.add(ph, vision.find_items(frame), k * step)
+            for name, score, answer in (("followed", follow, found), ("whole", whole, vision.find_items(frame))):
+                for kind, hit in score.add(ph, answer, k * step).items():
+                    shares[name].setdefault(ph["id"], {}).setdefault(kind, []).append(hit)
+    share = {name: {pid: {k: sum(v) / len(v) for k, v in got.items()} for pid, got in by.items()}
+             for name, by in shares.items()}
     return {"frames_a_photo": frames, "px_a_frame": step, "followed": follow.figures(), "whole": whole.figures(),
+            "paired": paired(share["whole"], share["followed"]),
             "frames_since_posed_mean": round(float(np.mean(ages)), 2) if ages else None}
 
 

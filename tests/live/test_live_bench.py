@@ -31,6 +31,10 @@ def test_the_following_report_reads_its_differences_off_its_figures():
     res = {"split": "report", "px_a_frame": 4, "frames_a_photo": 15, "frames_since_posed_mean": 0.6,
            "followed": {**fig, "photos": 28, "footwear_recall": 0.83}, "whole": {**fig, "photos": 28}}
     text = "\n".join(street_followed_markdown(res))
-    assert "| footwear (a shoe or the pair), IoU >= 0.5 | 0.83 | 0.85 | -0.020 |" in text
-    assert "| upper region, IoU >= 0.5 | 0.8 | 0.8 | +0.000 |" in text
+    assert "| footwear (a shoe or the pair), IoU >= 0.5 | 0.83 | 0.85 | -0.020 |  |" in text
+    assert "| upper region, IoU >= 0.5 | 0.8 | 0.8 | +0.000 |  |" in text
+    res["paired"] = {"footwear": {"difference": -0.0213, "half_width_95": 0.0101, "photos": 28, "photos_differing": 9}}
+    text = "\n".join(street_followed_markdown(res))
+    assert "| -0.020 | -0.0213 ± 0.0101 (9 of 28 photos differ) |" in text
+    assert "| other people kept per frame | 0.1 | 0.1 | +0.000 |  |" in text
     assert street_followed_markdown(None)[-2] == "not run"

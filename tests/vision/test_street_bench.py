@@ -1,10 +1,10 @@
-"""bench/street.py's framings move the ground truth with the photo, and bench/int8.py's paired
-difference and report read off the figures (no street photos needed: drawn boxes)."""
+"""bench/street.py's framings move the ground truth with the photo, its paired difference comes from
+the photos, and bench/int8.py's report reads off the figures (no street photos needed: drawn boxes)."""
 import numpy as np
 import pytest
 
-from bench.int8 import markdown, paired
-from bench.street import FRAMINGS, Score, framed
+from bench.int8 import markdown
+from bench.street import FRAMINGS, Score, framed, paired
 from edge.types import FrameItems, Item, Person
 
 BOXES = {"person": (40, 20, 120, 300), "upper": (45, 40, 115, 150), "lower": (50, 150, 110, 260), "dress": None,
