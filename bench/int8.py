@@ -85,8 +85,7 @@ def markdown(res: dict | None) -> list[str]:
         L += [f"Street figures are judged over 8 framings of each photo (mirrored, on margins: bench/street.py "
               f"FRAMINGS), paired photo by photo: on the photos as they are one photo is "
               f"{100 / max(ns):.1f} to {100 / max(min(ns), 1):.1f} pt of a figure and a hit at IoU 0.5 flips on a "
-              f"pixel (the "
-              f"differences there span {min(plain.values()):+.4f} to {max(plain.values()):+.4f}). Photos whose "
+              f"pixel (the differences there span {min(plain.values()):+.4f} to {max(plain.values()):+.4f}). Photos whose "
               "share of framings differs between the two: " + ", ".join(
                   f"{k} {p['photos_differing']} of {p['photos']}" for k, p in pairs.items()) + ".", ""]
     L += [f"Target: at most 1 point lost on each: {verdict(judged[worst] >= -0.01)} "

@@ -305,10 +305,11 @@ def bench_catalogue(cfg, vision) -> dict:
         t = time.perf_counter()
         import_catalog(ROOT / "demo" / "catalog", cat, vision, progress=False)
         again = time.perf_counter() - t
+    cold = cold_start(cfg)
     return {"import_products": rep.imported, "import_s": round(first, 1),
             "import_per_product_ms": round(1000 * first / max(rep.imported, 1), 1),
-            "reimport_unchanged_s": round(again, 2), **{("cold_start_to_first_suggestion_s" if k == "cold_start_s" else k): v
-                                                          for k, v in cold_start(cfg).items()}}
+            "reimport_unchanged_s": round(again, 2), "cold_start_to_first_suggestion_s": cold["cold_start_s"],
+            "first_start_s": cold["first_start_s"]}
 
 
 def cold_start(cfg, env: dict | None = None) -> dict:

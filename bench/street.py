@@ -59,6 +59,7 @@ class Score:
     def __init__(self):
         self.n = {"photos": 0, "people": 0, "false_people": 0, "upper": 0, "upper_n": 0, "lower": 0, "lower_n": 0,
                   "dress": 0, "dress_n": 0, "footwear": 0, "footwear_n": 0}
+        self.hits: dict[int, dict[str, list[bool]]] = {}     # photo id -> figure -> one hit an answer
 
     def add(self, ph: dict, found, dx: int = 0) -> dict[str, bool]:
         """One answer (FrameItems) for photo `ph`, drawn `dx` px to the right of where it lies;
@@ -86,7 +87,12 @@ class Score:
             n[kind] += hit
             if kind != "people":
                 n[f"{kind}_n"] += 1
+            self.hits.setdefault(ph["id"], {}).setdefault(kind, []).append(hit)
         return hits
+
+    def shares(self) -> dict[int, dict[str, float]]:
+        """Per photo, the share of its answers each figure was got right in ({id: {"footwear": 0.75, ..}})."""
+        return {pid: {k: sum(v) / len(v) for k, v in got.items()} for pid, got in self.hits.items()}
 
     def figures(self) -> dict:
         n = self.n
@@ -144,17 +150,15 @@ def framed(ph: dict, img, mirror: bool, margins: tuple[float, float, float, floa
 def framings(vision: Vision, photos: list[dict], views=FRAMINGS) -> dict:
     """Whole-frame passes on each photo in every framing: the figures over all of them, and per
     photo the share of its framings each figure was got right in ({id: {"footwear": 0.75, ..}})."""
-    score, per_photo = Score(), {}
+    score = Score()
     for ph in photos:
         if ph["person"] is None:
             continue
-        img, got = read_image(ph["path"]), {}
+        img = read_image(ph["path"])
         for mirror, margins in views:
             frame, moved = framed(ph, img, mirror, margins)
-            for kind, hit in score.add(moved, vision.find_items(frame)).items():
-                got.setdefault(kind, []).append(hit)
-        per_photo[ph["id"]] = {k: sum(v) / len(v) for k, v in got.items()}
-    return {"framings": len(views), **score.figures(), "per_photo": per_photo}
+            score.add(moved, vision.find_items(frame))
+    return {"framings": len(views), **score.figures(), "per_photo": score.shares()}
 
 
 def paired(before: dict, after: dict) -> dict:
@@ -184,7 +188,6 @@ def followed(vision: Vision, photos: list[dict], frames: int = 15, step: int = 4
 
     from edge.live.follow import Follower
     follow, whole, ages = Score(), Score(), []
-    shares: dict[str, dict] = {"followed": {}, "whole": {}}
     for ph in photos:
         if ph["person"] is None:
             continue
@@ -199,13 +202,10 @@ def followed(vision: Vision, photos: list[dict], frames: int = 15, step: int = 4
             if k == 0:
                 continue
             ages += [follower.posed_ago(p.id) for p in found.people]
-            for name, score, answer in (("followed", follow, found), ("whole", whole, vision.find_items(frame))):
-                for kind, hit in score.add(ph, answer, k * step).items():
-                    shares[name].setdefault(ph["id"], {}).setdefault(kind, []).append(hit)
-    share = {name: {pid: {k: sum(v) / len(v) for k, v in got.items()} for pid, got in by.items()}
-             for name, by in shares.items()}
+            follow.add(ph, found, k * step)
+            whole.add(ph, vision.find_items(frame), k * step)
     return {"frames_a_photo": frames, "px_a_frame": step, "followed": follow.figures(), "whole": whole.figures(),
-            "paired": paired(share["whole"], share["followed"]),
+            "paired": paired(whole.shares(), follow.shares()),
             "frames_since_posed_mean": round(float(np.mean(ages)), 2) if ages else None}
 
 

@@ -76,3 +76,13 @@ def test_the_int8_verdict_reads_the_framed_differences_when_there_are_some():
     assert "footwear 12 of 190" in text
     res["paired"]["lower"]["difference"] = -0.0125
     assert "**missed** (worst: lower region, IoU >= 0.5 -0.0125)" in "\n".join(markdown(res))
+
+
+def test_a_photos_share_counts_each_of_its_answers():
+    ph, img = photo()
+    _, moved = framed(ph, img, False, (0, 0, 0, 0))
+    right = FrameItems(people=[Person(0, moved["person"], 1.0)], items=[Item("upper", moved["upper"], 1.0, 0)])
+    score = Score()
+    for answer in (right, right, right, FrameItems()):
+        score.add(moved, answer)
+    assert score.shares() == {7: {"people": 0.75, "upper": 0.75, "lower": 0.0, "footwear": 0.0}}
