@@ -59,8 +59,8 @@ cfg["kiosk"]["staff_pin_file"] = f"{dest}/etc/signage/staff-pin"
 cfg["sync"].update(catalog_id=catalog, store_id=store, broker_host="127.0.0.1", broker_port=1883,
                    password_file=f"{dest}/etc/signage/broker.password",
                    public_key=f"{dest}/etc/signage/hq-signing.pub")
-head = ("# This store's signage config, written by deploy/install.sh --system. Every key is explained\n"
-        f"# in {code}/deploy/signage.yaml. Check it with: signage --config {conf} models verify\n")
+head = ("# This store's signage config, written by deploy/install.sh --system: this site's choices.\n"
+        f"# Every setting in force, with its doc: signage --config {conf} config show\n")
 Path(conf).write_text(head + yaml.safe_dump(cfg, sort_keys=False))
 PYEOF
   chmod 0640 "$CONF"; owned "root:$USER_NAME" "$CONF"

@@ -14,9 +14,9 @@ from typing import Any, get_type_hints
 import yaml
 
 from .catalog.index import IndexParams
-from .catalog.store import SHARED_STREAM, is_store_id
 from .errors import ConfigError
-from .ids import ID_RE
+from .ids import ID_RE, store_id_problem
+from .params import check_section, param, walk
 from .vision.cutout import CutoutParams
 from .vision.detector import DetectorParams
 from .vision.embed import EmbedParams
@@ -26,78 +26,109 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "deploy" / "signage.yaml"
 DEVICES = ("CPU", "GPU", "NPU", "AUTO")
 PRECISIONS = ("default", "f32", "int8")
+PRIVACY_NOTICE = ("The camera is used only to find products. No image is recorded or stored, and no image leaves "
+                  "this screen. The screen counts, for the store, how often it is used and which products it "
+                  "shows (totals per hour, never per person).")
+
+
+def _colour(value: str) -> str | None:
+    return None if re.fullmatch(r"#[0-9a-fA-F]{6}", value) else f"expected a colour like #1f2a44, got {value!r}"
+
+
+def _id(value: str) -> str | None:
+    return None if ID_RE.match(value) else f"letters, digits, . _ - only, got {value!r}"
+
+
+def _store(value: str) -> str | None:
+    return store_id_problem(value)
+
+
+def _stores(value: list[str]) -> str | None:
+    return next((f"{why}" for why in map(store_id_problem, value) if why), None)
+
+
+def _url(value: str) -> str | None:
+    return None if "{sku}" in value else f"must contain {{sku}}, got {value!r}"
+
+
+def _file(value: Path) -> str | None:
+    return None if value.is_file() else f"{value} not found"
 
 
 @dataclass
 class SimilarConfig:
-    k: int = 5
+    k: int = param(5, "products found for an item (signage similar --k)", lo=1)
 
 
 @dataclass
 class BrandConfig:
-    store_name: str = "Our store"
-    logo: Path | None = None
-    primary_color: str = "#1f2a44"     # backgrounds, bars
-    accent_color: str = "#e4572e"      # buttons, prices
-    text_color: str = "#ffffff"
+    store_name: str = param("Our store", "the store's name on the screen", site=True)
+    logo: Path | None = param(None, "the store's logo (PNG)", site=True, rule=_file)
+    primary_color: str = param("#1f2a44", "backgrounds, bars", site=True, rule=_colour)
+    accent_color: str = param("#e4572e", "buttons, prices", site=True, rule=_colour)
+    text_color: str = param("#ffffff", "text on the primary colour", site=True, rule=_colour)
 
 
 @dataclass
 class KioskConfig:
-    source: str = "0"                  # camera index, /dev/videoN, rtsp://.., a video file or image folder
-    loop: bool = True                  # loop a video file or folder (demo)
-    fullscreen: bool = True
-    staff_pin_file: Path | None = REPO_ROOT / "var" / "staff-pin"   # its hash: `signage staff-pin set`
-    staff_max_tries: int = 5           # wrong PINs in a row before the keypad locks ...
-    staff_lock_s: float = 60.0         # ... for this long
-    orientation: str = "auto"          # auto | landscape | portrait
-    privacy_notice: str = ("The camera is used only to find products. No image is recorded or stored, and "
-                           "no image leaves this screen. The screen counts, for the store, how often it is "
-                           "used and which products it shows (totals per hour, never per person).")
-    product_url: str = "https://shop.example.com/p/{sku}"
-    stable_frames: int = 3             # frames an item must be seen before its suggestions show
-    attract_after_s: float = 8.0       # nobody and nothing in view this long: the attract loop
-    suggestions: int = 4               # product cards per item
-    restart_after_s: float = 10.0      # a failed inference/capture thread: show why this long, then exit non-zero
+    source: str = param("0", "camera index, /dev/videoN, rtsp://..., a video file or an image folder", site=True)
+    loop: bool = param(True, "loop a video file or folder (demo)", site=True)
+    fullscreen: bool = param(True, "fill the screen (false: a window, for development)", site=True)
+    staff_pin_file: Path | None = param(REPO_ROOT / "var" / "staff-pin", "the staff PIN's salted hash "
+                                        "(`signage staff-pin set`)", site=True)
+    staff_max_tries: int = param(5, "wrong PINs in a row before the keypad locks ...", lo=1)
+    staff_lock_s: float = param(60.0, "... for this many seconds", lo=0)
+    orientation: str = param("auto", "auto | landscape | portrait", site=True,
+                             choices=("auto", "landscape", "portrait"))
+    privacy_notice: str = param(PRIVACY_NOTICE, "the notice under the camera view", site=True)
+    product_url: str = param("https://shop.example.com/p/{sku}", "the product page a card's QR code opens",
+                             site=True, rule=_url)
+    stable_frames: int = param(3, "frames an item must be seen before its suggestions show", lo=1)
+    attract_after_s: float = param(8.0, "nobody and nothing in view this long: the attract loop", above=0)
+    suggestions: int = param(4, "product cards per item", lo=1)
+    restart_after_s: float = param(10.0, "a failed inference or capture thread: its reason on screen this long, "
+                                   "then exit 75 (systemd restarts)", above=0)
 
 
 @dataclass
 class SyncConfig:
-    catalog_id: str = "demo"
-    store_id: str = "store-001"
-    broker_host: str = "127.0.0.1"
-    broker_port: int = 1883
-    username: str = ""                 # default: the store id (head office: "hq")
-    password_file: Path | None = None  # one line: the password (kept out of this file)
-    tls_ca: Path | None = None         # CA certificate: turns TLS on
-    tls_cert: Path | None = None       # this client's certificate (brokers require one: `signage certs store ID`)
-    tls_key: Path | None = None        # ... and its private key
-    public_key: Path | None = None     # head office's Ed25519 public key (stores)
-    private_key: Path | None = None    # head office's Ed25519 private key (head office only)
-    hq_dir: Path | None = None         # head office's catalogue and publish log
-    stores: list[str] = field(default_factory=list)   # head office: the stores `--all` means
-    heartbeat_s: float = 30.0
-    screen: str = ""                   # a store with several screens: this one's name; its status
-                                       # goes to .../{store}/screen/{screen}/status ("" = the store's)
+    catalog_id: str = param("demo", "the chain's catalogue (a topic level)", site=True, rule=_id)
+    store_id: str = param("store-001", "this store (its own stream, its broker user)", site=True, rule=_store)
+    broker_host: str = param("127.0.0.1", "the store's own broker, bridged to head office", site=True)
+    broker_port: int = param(1883, "its port (TLS: 8883)", site=True, lo=1, hi=65535)
+    username: str = param("", "broker user (empty: the store id; at head office \"hq\")", site=True)
+    password_file: Path | None = param(None, "one line: the broker password (kept out of this file)", site=True)
+    tls_ca: Path | None = param(None, "CA certificate: turns TLS on", site=True)
+    tls_cert: Path | None = param(None, "this client's certificate (`signage certs client ID`)", site=True)
+    tls_key: Path | None = param(None, "... and its private key", site=True)
+    public_key: Path | None = param(None, "head office's Ed25519 public key (stores)", site=True)
+    private_key: Path | None = param(None, "head office's Ed25519 private key (head office only)", site=True)
+    hq_dir: Path | None = param(None, "head office's catalogue, publish log and counts", site=True)
+    stores: list[str] = param(doc="head office: the stores `--all` means", factory=list, site=True, rule=_stores)
+    heartbeat_s: float = param(30.0, "a store's status is re-sent this often", above=0)
+    screen: str = param("", "a store with several screens: this one's name; its status goes to "
+                        ".../{store}/screen/{screen}/status (empty: the store's one screen)", site=True)
 
 
 @dataclass
 class AnalyticsConfig:
-    enabled: bool = True               # aggregate counts only (docs/sync.md "What the screens count")
-    interval_s: float = 3600.0         # one message per window
-    min_count: int = 5                 # a count under this goes into "other": no shopper singled out
-    session_min_s: float = 2.0         # someone in front this long is a session
+    enabled: bool = param(True, "aggregate counts only (docs/sync.md \"What the screens count\")", site=True)
+    interval_s: float = param(3600.0, "one message per window of this many seconds", lo=1)
+    min_count: int = param(5, "a count under this goes into \"other\": no shopper singled out (1 would send "
+                           "single shoppers' choices)", lo=2)
+    session_min_s: float = param(2.0, "someone in front this long is a session", lo=0)
 
 
 @dataclass
 class Config:
-    device: str = "CPU"
-    precision: str = "default"
-    models_dir: Path = REPO_ROOT / "models"
-    catalog_dir: Path = REPO_ROOT / "var" / "catalog"
-    # compiled models kept between starts (OpenVINO's model cache; null: compile at every start)
-    model_cache: Path | None = REPO_ROOT / "var" / "model-cache"
-    # Each model's section is that stage's own parameters: the defaults live there, once.
+    device: str = param("CPU", "OpenVINO device: CPU | GPU | NPU | AUTO", site=True, choices=DEVICES)
+    precision: str = param("default", "default (bf16 where the CPU has it) | f32 | int8 (detector and embedder's "
+                           "INT8 copies)", site=True, choices=PRECISIONS)
+    models_dir: Path = param(REPO_ROOT / "models", "holds manifest.json and ir/ (`signage models build`)", site=True)
+    catalog_dir: Path = param(REPO_ROOT / "var" / "catalog", "this store's catalogue: catalog.sqlite + index.faiss",
+                              site=True)
+    model_cache: Path | None = param(REPO_ROOT / "var" / "model-cache", "compiled models kept between starts "
+                                     "(null: compile at every start)", site=True)
     detector: DetectorParams = field(default_factory=DetectorParams)
     pose: PoseParams = field(default_factory=PoseParams)
     embedding: EmbedParams = field(default_factory=EmbedParams)
@@ -108,83 +139,28 @@ class Config:
     brand: BrandConfig = field(default_factory=BrandConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
     analytics: AnalyticsConfig = field(default_factory=AnalyticsConfig)
-    config_file: Path | None = None  # where this config was read from (not a YAML key)
+    config_file: Path | None = field(default=None, init=False)   # where this config was read from (not a key)
+    given: frozenset = field(default=frozenset(), init=False)    # the dotted keys the file set
 
     def check(self) -> "Config":
-        if self.device.upper() not in DEVICES:
-            raise ConfigError(f"config key 'device': {self.device!r} is not one of {', '.join(DEVICES)}")
-        self.device = self.device.upper()
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"config key 'precision': {self.precision!r} is not one of {', '.join(PRECISIONS)}")
-        _unit("detector.person_threshold", self.detector.person_threshold)
-        _unit("detector.footwear_threshold", self.detector.footwear_threshold)
-        _unit("detector.footwear_alone_threshold", self.detector.footwear_alone_threshold)
-        _unit("detector.nms_iou", self.detector.nms_iou)
-        _unit("detector.passer_by_height", self.detector.passer_by_height)
-        _unit("pose.min_person", self.pose.min_person)
-        _unit("pose.min_visibility", self.pose.min_visibility)
-        _unit("pose.mask_threshold", self.pose.mask_threshold)
-        _unit("embedding.color_weight", self.embedding.color_weight)
-        _unit("cutout.threshold", self.cutout.threshold)
-        # ISNet halves the image six times and concatenates each level with the one upsampled from
-        # below: 416 (13 x 32) gives 7 and 6 rows there and does not compile; multiples of 64 do.
-        if not (128 <= self.cutout.size <= 1024 and self.cutout.size % 64 == 0):
-            raise ConfigError(f"config key 'cutout.size': a multiple of 64 from 128 to 1024, got {self.cutout.size}")
-        if self.cutout.first_size and not (128 <= self.cutout.first_size <= self.cutout.size
-                                           and self.cutout.first_size % 64 == 0):
-            raise ConfigError(f"config key 'cutout.first_size': 0 (no first look) or a multiple of 64 from 128 "
-                              f"to cutout.size ({self.cutout.size}), got {self.cutout.first_size}")
-        _unit("cutout.first_cover", self.cutout.first_cover)
-        for key, value in (("detector.max_people", self.detector.max_people),
-                           ("index.exact_up_to", self.index.exact_up_to),
-                           ("index.ivf_lists", self.index.ivf_lists),
-                           ("index.ivf_probe", self.index.ivf_probe), ("index.compact_from", self.index.compact_from),
-                           ("index.compact_dim", self.index.compact_dim), ("index.compact_probe", self.index.compact_probe),
-                           ("index.rerank", self.index.rerank), ("similar.k", self.similar.k)):
-            if value < 1:
-                raise ConfigError(f"config key '{key}': must be at least 1, got {value}")
-        k = self.kiosk
-        if k.orientation not in ("auto", "landscape", "portrait"):
-            raise ConfigError(f"config key 'kiosk.orientation': {k.orientation!r} is not auto, landscape or portrait")
-        if k.staff_max_tries < 1:
-            raise ConfigError(f"config key 'kiosk.staff_max_tries': must be at least 1, got {k.staff_max_tries}")
-        if k.staff_lock_s < 0:
-            raise ConfigError(f"config key 'kiosk.staff_lock_s': must be 0 or more, got {k.staff_lock_s}")
-        if "{sku}" not in k.product_url:
-            raise ConfigError(f"config key 'kiosk.product_url': must contain {{sku}}, got {k.product_url!r}")
-        for key, value in (("kiosk.stable_frames", k.stable_frames), ("kiosk.suggestions", k.suggestions)):
-            if value < 1:
-                raise ConfigError(f"config key '{key}': must be at least 1, got {value}")
-        for key in ("attract_after_s", "restart_after_s"):
-            if getattr(k, key) <= 0:
-                raise ConfigError(f"config key 'kiosk.{key}': must be above 0, got {getattr(k, key)}")
-        for key in ("primary_color", "accent_color", "text_color"):
-            if not re.fullmatch(r"#[0-9a-fA-F]{6}", getattr(self.brand, key)):
-                raise ConfigError(f"config key 'brand.{key}': expected a colour like #1f2a44, got {getattr(self.brand, key)!r}")
-        for key in ("catalog_id", "store_id"):
-            if not ID_RE.match(getattr(self.sync, key)):
-                raise ConfigError(f"config key 'sync.{key}': letters, digits, . _ - only, got {getattr(self.sync, key)!r}")
-        for st in self.sync.stores:
-            if not is_store_id(st):
-                raise ConfigError(f"config key 'sync.stores': {st!r} is not a valid store id")
-        if self.sync.store_id == SHARED_STREAM:
-            raise ConfigError(f"config key 'sync.store_id': {SHARED_STREAM!r} names head office's shared stream")
-        if not 0 < self.sync.broker_port < 65536:
-            raise ConfigError(f"config key 'sync.broker_port': {self.sync.broker_port} is not a port")
-        a = self.analytics
-        if a.interval_s < 1 or a.session_min_s < 0:
-            raise ConfigError("config key 'analytics.interval_s': at least 1 s (and analytics.session_min_s >= 0)")
-        if a.min_count < 2:
-            raise ConfigError(f"config key 'analytics.min_count': at least 2 (1 would send single shoppers' "
-                              f"choices), got {a.min_count}")
-        if self.brand.logo is not None and not self.brand.logo.is_file():
-            raise ConfigError(f"config key 'brand.logo': {self.brand.logo} not found")
+        if isinstance(self.device, str):
+            self.device = self.device.upper()
+        check_section(self)
         return self
 
+    def settings(self, defaults: bool = False) -> list[dict]:
+        """Every setting in force (or its default): key, value, default, doc, where it came from."""
+        out = []
+        for key, value, default, spec in walk(self):
+            shown = default if defaults else value
+            out.append({"key": key, "value": _plain(shown), "default": _plain(default),
+                        "from": "default" if defaults or key not in self.given else str(self.config_file),
+                        "site": bool(spec and spec.site), "doc": spec.doc if spec else ""})
+        return out
 
-def _unit(key: str, value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ConfigError(f"config key '{key}': must be between 0 and 1, got {value}")
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Path) else value
 
 
 def _coerce(key: str, kind: Any, value: Any, base: Path) -> Any:
@@ -227,7 +203,7 @@ def _build(cls, data: Any, base: Path, prefix: str = ""):
     if not isinstance(data, dict):
         raise ConfigError(f"config key '{prefix.rstrip('.') or '<top>'}': expected a mapping, got {data!r}")
     hints = get_type_hints(cls)
-    known = {f.name for f in fields(cls) if f.name != "config_file"}
+    known = {f.name for f in fields(cls) if f.init}
     if cls is KioskConfig and "staff_pin" in data:
         raise ConfigError("config key 'kiosk.staff_pin': the PIN is no longer kept in the config, where anyone "
                           "reading it could leave the kiosk; remove the key and run `signage staff-pin set`")
@@ -238,17 +214,29 @@ def _build(cls, data: Any, base: Path, prefix: str = ""):
     return cls(**kwargs)
 
 
+def _keys(data: Any, prefix: str = ""):
+    """The dotted keys a YAML mapping sets (a section's keys, not the section's own name)."""
+    for key, value in (data.items() if isinstance(data, dict) else ()):
+        if isinstance(value, dict):
+            yield from _keys(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """Read and validate the config: `path`, else $SIGNAGE_CONFIG, else deploy/signage.yaml."""
     path = Path(path or os.environ.get("SIGNAGE_CONFIG") or DEFAULT_CONFIG)
     if not path.is_file():
         raise ConfigError(f"config file {path} not found")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.start})") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML: {e}".replace("\n", " ")) from e
     cfg = _build(Config, data, path.resolve().parent)
     cfg.config_file = path
+    cfg.given = frozenset(_keys(data))
     src = cfg.kiosk.source
     if not (src.isdigit() or "://" in src or src.startswith("/dev/")):   # a file or folder: from here
         cfg.kiosk.source = str((path.resolve().parent / os.path.expanduser(src)).resolve())

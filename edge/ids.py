@@ -9,3 +9,26 @@ import re
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/]{0,63}$")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")   # look, store and catalogue ids
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+# Head office's streams (docs/sync.md): each store's own, and the shared one every store follows once
+# its own stream said so. "shared" stands where a store id would in a topic, so it is no store id.
+OWN_STREAM, SHARED_STREAM = "own", "shared"
+# Head office's broker user and client certificate name (the default of sync.username at head office).
+HQ_USER = "hq"
+# The screen a store's counts come from when it runs one screen (sync.screen empty); a store's status
+# then stays on the store's own branch, as before screens had names.
+MAIN_SCREEN = "main"
+
+
+def is_store_id(text: str) -> bool:
+    """A store id: an id (letters, digits, . _ -), neither the shared stream's name nor head office's."""
+    return bool(ID_RE.match(text)) and text not in (SHARED_STREAM, HQ_USER)
+
+
+def store_id_problem(text: str) -> str | None:
+    """Why `text` is no store id, or None."""
+    if not ID_RE.match(text):
+        return f"{text!r} is not a store id (letters, digits, . _ - only)"
+    if text in (SHARED_STREAM, HQ_USER):
+        return f"{text!r} is not a store id: it names head office's {'shared stream' if text == SHARED_STREAM else 'user'}"
+    return None

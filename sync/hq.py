@@ -20,7 +20,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from edge.catalog.store import MERCH_ACTIONS, Catalog
+from edge.catalog.merch import MERCH_ACTIONS
+from edge.catalog.store import Catalog
 
 from . import topics
 from .envelope import MAX_DELTA_BYTES, SCHEMA, canonical, sign

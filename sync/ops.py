@@ -19,12 +19,12 @@ import numpy as np
 
 from edge.catalog.images import image_relpath
 from edge.catalog.products import Product
-from edge.catalog.store import MERCH_ACTIONS, MERCH_KINDS, MERCH_MAX_WEIGHT, OWN_STREAM, SHARED_STREAM
+from edge.catalog.merch import MERCH_ACTIONS, MERCH_KINDS, MERCH_MAX_WEIGHT, MERCH_OPS
+from edge.ids import OWN_STREAM, SHARED_STREAM
 from edge.ids import ID_RE, SHA256_RE, SKU_RE
 
 MAX_VECTOR_DIM = 4096
 MAX_AMOUNT = 1_000_000_000       # a price or a stock count past this is a typo (and past SQLite's int64)
-MERCH_OPS = MERCH_ACTIONS + ("clear",)     # clear: every rule of the target goes
 
 
 class Rejected(Exception):

@@ -1,8 +1,27 @@
 """Building the sync pieces from the config (the CLI and the systemd units use these)."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Callable
+
 from edge.config import Config
-from edge.errors import ConfigError
+from edge.errors import ConfigError, SignageError
+from edge.ids import HQ_USER, MAIN_SCREEN, SHARED_STREAM
+
+
+def hq_user(cfg: Config) -> str:
+    """Head office's broker user: sync.username, else "hq"."""
+    return cfg.sync.username or HQ_USER
+
+
+def store_user(cfg: Config) -> str:
+    """A store's broker user: sync.username, else the store id."""
+    return cfg.sync.username or cfg.sync.store_id
+
+
+def screen_name(cfg: Config) -> str:
+    """The screen a window of counts comes from: sync.screen, else the store's one screen."""
+    return cfg.sync.screen or MAIN_SCREEN
 
 
 def broker_password(cfg: Config) -> str:
@@ -49,7 +68,7 @@ def store_sync(cfg: Config, catalog=None):
         from edge.catalog.importer import reembed
         reembed(catalog, rt.vision)
     return StoreSync(catalog, cfg.sync.catalog_id, cfg.sync.store_id, load_public(cfg.sync.public_key),
-                     cfg.sync.broker_host, cfg.sync.broker_port, cfg.sync.username or cfg.sync.store_id,
+                     cfg.sync.broker_host, cfg.sync.broker_port, store_user(cfg),
                      broker_password(cfg), rt.model_version, vision_factory=lambda: rt.vision,
                      heartbeat=cfg.sync.heartbeat_s, tls=broker_tls(cfg), screen=cfg.sync.screen or None)
 
@@ -62,21 +81,20 @@ def head_office(cfg: Config, connect: bool = True):
                           "(`signage keys generate`)")
     if cfg.sync.hq_dir is None:
         raise ConfigError("config key 'sync.hq_dir': head office's data folder is needed")
-    pub = Publisher(cfg.sync.broker_host, cfg.sync.broker_port, cfg.sync.username or "hq", broker_password(cfg),
+    pub = Publisher(cfg.sync.broker_host, cfg.sync.broker_port, hq_user(cfg), broker_password(cfg),
                     broker_tls(cfg)) if connect else None
     return HeadOffice(cfg.sync.hq_dir, cfg.sync.catalog_id, load_private(cfg.sync.private_key), pub)
 
 
 def fleet(cfg: Config, wait: float = 1.5) -> dict:
     from .hq import fleet_status
-    return fleet_status(cfg.sync.broker_host, cfg.sync.broker_port, cfg.sync.username or "hq", broker_password(cfg),
+    return fleet_status(cfg.sync.broker_host, cfg.sync.broker_port, hq_user(cfg), broker_password(cfg),
                         cfg.sync.catalog_id, wait, broker_tls(cfg))
 
 
 def stores_to_publish(cfg: Config, hq, status: dict, named: list[str] | None, every: bool) -> list[str]:
     """The stores a publish goes to: those named, or with --all every store configured, known to
     head office's log or seen on the broker (a screen's 'store/screen' counts as its store)."""
-    from edge.errors import SignageError
     if named:
         return list(named)
     if not every:
@@ -96,8 +114,7 @@ def acknowledged_seqs(status: dict) -> dict[str, int]:
     out = {s: st["seq"] for s, st in status.items() if known(st.get("seq"))}
     shared = [st["shared_seq"] for st in status.values() if known(st.get("shared_seq"))]
     if shared:           # the shared stream: as far as the store furthest behind on it says
-        from .topics import SHARED
-        out[SHARED] = min(shared)
+        out[SHARED_STREAM] = min(shared)
     return out
 
 
@@ -105,12 +122,11 @@ def fleet_report(cfg: Config, wait: float = 1.5) -> list[dict]:
     """One row per store (and per screen, as 'store/screen'): online, seq, what head office has
     published to it and the lag between the two, catalogue version, last seen, rejections."""
     status = fleet(cfg, wait)
-    from .topics import SHARED
     hq_seq, shared = {}, None
     if cfg.sync.hq_dir is not None and cfg.sync.private_key is not None:
         hq = head_office(cfg, connect=False)
         hq_seq = {s: hq.last_seq(s) for s in hq.known_stores()}
-        shared = hq.last_seq(SHARED) or None
+        shared = hq.last_seq(SHARED_STREAM) or None
     rows = []
     for key in sorted(set(status) | set(hq_seq)):
         st = status.get(key, {})
@@ -123,3 +139,84 @@ def fleet_report(cfg: Config, wait: float = 1.5) -> list[dict]:
                      "last_seen": st.get("last_seen"), "rejected": st.get("rejected"),
                      "last_rejection": (st.get("last_rejection") or {}).get("reason")})
     return rows
+
+
+def analytics_db(cfg: Config) -> Path:
+    """Where head office keeps the screens' windows of counts: sync.hq_dir/analytics.sqlite."""
+    if cfg.sync.hq_dir is None:
+        raise ConfigError("config key 'sync.hq_dir': head office's data folder is needed (the screens' counts go there)")
+    cfg.sync.hq_dir.mkdir(parents=True, exist_ok=True)
+    return cfg.sync.hq_dir / "analytics.sqlite"
+
+
+def collector(cfg: Config):
+    """Head office's daemon that stores every screen's window of counts as it arrives."""
+    from .stats import Collector
+    return Collector(analytics_db(cfg), cfg.sync.catalog_id, cfg.sync.broker_host, cfg.sync.broker_port,
+                     hq_user(cfg), broker_password(cfg), broker_tls(cfg))
+
+
+def stats_publisher(cfg: Config, engagement):
+    """The screen's hourly counts to head office, when the screen has a broker to send them to
+    (sync set up: its store id and password); without one they are counted and let go."""
+    if cfg.sync.password_file is None:
+        return None
+    from .stats import StatsPublisher
+    return StatsPublisher(engagement, cfg.sync.catalog_id, cfg.sync.store_id, screen_name(cfg),
+                          cfg.sync.broker_host, cfg.sync.broker_port, store_user(cfg),
+                          broker_password(cfg), cfg.analytics.interval_s, cfg.analytics.min_count, broker_tls(cfg))
+
+
+def publish(cfg: Config, stores: list[str] | None, every: bool, *, catalogue: Path | None = None,
+            looks: Path | None = None, store_values: Path | None = None, with_vectors: bool = True,
+            shared: bool = False, progress: bool = True, rejected: Callable[[str], None] = print):
+    """Head office's publish: import what changed (products, curated looks, each store's own values;
+    every rejected row said through `rejected`), then send each store its deltas."""
+    hq = head_office(cfg)
+    try:
+        if catalogue:
+            from edge.catalog.importer import import_catalog
+            from edge.runtime import Runtime
+            rep = import_catalog(catalogue, hq.catalog, Runtime(cfg).vision, progress=progress)
+            for e in rep.errors:
+                rejected(f"rejected {e}")
+            if looks:
+                from edge.catalog.looks_csv import read_looks_csv
+                found, bad = read_looks_csv(looks, lambda sku: hq.catalog.get(sku) is not None)
+                for r in bad:
+                    rejected(f"rejected look on line {r.line}: {r.reason}")
+                hq.catalog.replace_looks(found)
+        if store_values:
+            from edge.catalog.importer import read_store_values
+            values, bad = read_store_values(store_values, lambda sku: hq.catalog.get(sku) is not None)
+            for e in bad:
+                rejected(f"rejected store value on {e}")
+            hq.set_store_values(values)
+        status = fleet(cfg)
+        return hq.publish(stores_to_publish(cfg, hq, status, stores, every), with_vectors=with_vectors,
+                          progress=progress, acked_seq=acknowledged_seqs(status), shared=shared)
+    finally:
+        hq.close()
+
+
+def compact(cfg: Config, stores: list[str] | None, every: bool):
+    """Head office: a snapshot per store, then the broker's retained history is cut to it."""
+    hq = head_office(cfg)
+    try:
+        return hq.compact(stores_to_publish(cfg, hq, fleet(cfg), stores, every))
+    finally:
+        hq.close()
+
+
+def status_lines(rows: list[dict]) -> list[str]:
+    """`signage fleet status` as a table, a row per store (or screen)."""
+    def dash(v):
+        return "-" if v is None else str(v)
+    lines = [f"{'store':16s} {'online':6s} {'seq':>6s} {'lag':>4s} {'shared':>6s} {'lag':>4s} {'version':>7s} "
+             f"{'last seen':20s} rejected"]
+    for r in rows:
+        lines.append(f"{r['store']:16s} {str(r['online']):6s} {str(r['seq']):>6s} {str(r['lag']):>4s} "
+                     f"{str(r['shared_seq'] or '-'):>6s} {dash(r['shared_lag']):>4s} "
+                     f"{str(r['catalog_version']):>7s} {str(r['last_seen']):20s} {r['rejected'] or 0}"
+                     + (f"  ({r['last_rejection']})" if r["last_rejection"] else ""))
+    return lines

@@ -26,7 +26,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from edge.catalog.store import OWN_STREAM, SHARED_STREAM, Catalog
+from edge.catalog.store import Catalog
+from edge.ids import OWN_STREAM, SHARED_STREAM
 from edge.errors import BadImage
 from edge.vision.embed import DIM as VECTOR_DIM
 from edge.vision.imageio import decode_image
@@ -526,3 +527,5 @@ class StoreSync:
             info.wait_for_publish(2)
         self.client.disconnect()
         self.client.loop_stop()
+
+    close = stop      # a daemon's three doors (run, request_stop, close), as the Collector's

@@ -1,7 +1,7 @@
 """Topic names (docs/sync.md). Every delta and image is published retained, so a store that is new
 or was away longer than its session catches up from the broker alone."""
 
-from edge.catalog.store import SHARED_STREAM
+from edge.ids import SHARED_STREAM
 
 # The stream every store follows (products, images, looks, brand rules), beside each store's own:
 # its deltas are signage/{catalog}/shared/delta/{seq}. Not a store id (edge/config.py refuses it).

@@ -65,12 +65,7 @@ def run_kiosk(cfg: Config, source: str | None = None, windowed: bool = False, qu
 
 
 def start_stats(cfg: Config, engagement):
-    """The screen's hourly counts to head office, when the screen has a broker to send them to
-    (sync set up: its store id and password); without one they are counted and let go."""
-    if cfg.sync.password_file is None:
-        return None
-    from sync.service import broker_password, broker_tls
-    from sync.stats import StatsPublisher
-    return StatsPublisher(engagement, cfg.sync.catalog_id, cfg.sync.store_id, cfg.sync.screen or "main",
-                          cfg.sync.broker_host, cfg.sync.broker_port, cfg.sync.username or cfg.sync.store_id,
-                          broker_password(cfg), cfg.analytics.interval_s, cfg.analytics.min_count, broker_tls(cfg)).start()
+    """The screen's hourly counts to head office (sync/service.py says when there are any to send)."""
+    from sync.service import stats_publisher
+    publisher = stats_publisher(cfg, engagement)
+    return publisher.start() if publisher is not None else None

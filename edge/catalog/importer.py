@@ -17,7 +17,8 @@ from ..ids import SKU_RE
 from ..styling.tagging import describe, infer_categories
 from ..vision.imageio import decode_image
 from .products import Product
-from .store import Catalog, is_store_id
+from ..ids import is_store_id
+from .store import Catalog
 
 REQUIRED = ("sku", "name", "image")
 KNOWN = ("sku", "name", "category", "colors", "price", "currency", "stock", "aisle", "image",

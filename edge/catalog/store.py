@@ -22,7 +22,8 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import CatalogMissing
-from ..ids import ID_RE
+from ..ids import OWN_STREAM, SHARED_STREAM
+from .merch import MERCH_MAX_WEIGHT
 from .images import ImageStore
 from .index import IndexCorrupt, IndexParams, VectorIndex, sample_rows
 from .products import COLUMNS, SCHEMA, Product, migrate, product_row, row_to_product
@@ -34,20 +35,11 @@ CHANGES_KEPT = 64               # vector generations an index held in memory can
 INDEX_SAVE_S = 30.0             # the writer rewrites the index file at most this often (save_index)
 CHUNK = 20_000                  # vectors read from SQLite at a time for a compact index (and ids per IN (...))
 
-# Head office's streams (docs/sync.md): the store's own, and the shared one every store follows
-# once its own stream said so; the meta key each one's last applied sequence number is kept under.
-OWN_STREAM, SHARED_STREAM = "own", "shared"
+# The meta key each stream's last applied sequence number is kept under (the streams: edge/ids.py).
 SEQ_KEYS = {OWN_STREAM: "sync_seq", SHARED_STREAM: "shared_seq"}
 STORE_FIELDS = ("price", "currency", "stock", "aisle")     # what a store's own stream may set
 
 
-def is_store_id(text: str) -> bool:
-    """A store id: an id (letters, digits, . _ -), and not the shared stream's name."""
-    return bool(ID_RE.match(text)) and text != SHARED_STREAM
-
-MERCH_KINDS = ("sku", "look")
-MERCH_ACTIONS = ("pin", "ban", "boost")
-MERCH_MAX_WEIGHT = 10.0     # a boost adds to scores a few units wide; stores refuse more (sync/ops.py)
 
 
 class Writer:
@@ -116,13 +108,6 @@ class Writer:
             self.cur.execute("DELETE FROM merch WHERE kind=? AND target=? AND action=?", (kind, target, action))
 
     # ---- head office's sequence numbers -------------------------------------------------------
-    @property
-    def sync_seq(self) -> int:
-        return self.seq_of(OWN_STREAM)
-
-    def set_sync_seq(self, seq: int) -> None:
-        self.set_seq(OWN_STREAM, seq)
-
     def seq_of(self, stream: str) -> int:
         """The last delta applied of a stream: the store's own, or the shared one (0: none)."""
         row = self.cur.execute("SELECT value FROM meta WHERE key=?", (SEQ_KEYS[stream],)).fetchone()

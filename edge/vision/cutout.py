@@ -17,22 +17,31 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..errors import ConfigError
+from ..params import param
+
 
 @dataclass(frozen=True)
 class CutoutParams:
-    """The `cutout` section of the config (validated there)."""
-    # Name catalogue photos' colours from the ISNet cut (off: the live loop's cut, ~0.4 s less a photo).
-    catalogue: bool = True
-    # A pixel is the product's where the model's mask is at least this.
-    threshold: float = 0.5
-    # The square the photo is resized to for the model (a multiple of 64, from 128 to 1024).
-    size: int = 512
-    # ISNet's INT8 copy (`signage models quantize`): the same cut at about half the time.
-    int8: bool = True
-    # A first look at this size (0: none): its cut names the colours where it covers at least
-    # `first_cover` of the item's own mask (the live loop's cut), the full `size` cut elsewhere.
-    first_size: int = 256
-    first_cover: float = 0.3
+    """The `cutout` section of the config: ISNet cuts catalogue photos from their backdrop before
+    their colours are named."""
+    catalogue: bool = param(True, "name catalogue photos' colours from the ISNet cut (false: the live loop's "
+                            "cut, ~0.4 s less a photo)")
+    threshold: float = param(0.5, "a pixel is the product's where ISNet's mask is at least this", lo=0, hi=1)
+    # ISNet halves the image six times and concatenates each level with the one upsampled from
+    # below: 416 (13 x 32) gives 7 and 6 rows there and does not compile; multiples of 64 do.
+    size: int = param(512, "the square a photo is resized to for ISNet (256 is ~3.5x faster but cuts busy "
+                      "backdrops worse)", lo=128, hi=1024, multiple_of=64)
+    int8: bool = param(True, "ISNet's INT8 copy (`signage models quantize`): the same cut in about half the time")
+    first_size: int = param(256, "a first cut this small (0: none); the full-size cut only where it misses "
+                            "the item", lo=0, hi=1024)
+    first_cover: float = param(0.3, "the small cut 'misses' where it covers under this share of the item's "
+                               "own mask", lo=0, hi=1)
+
+    def check_together(self, prefix: str) -> None:
+        if self.first_size and not (128 <= self.first_size <= self.size and self.first_size % 64 == 0):
+            raise ConfigError(f"config key '{prefix}first_size': 0 (no first cut) or a multiple of 64 from 128 "
+                              f"to cutout.size ({self.size}), got {self.first_size}")
 
 
 class Cutout:

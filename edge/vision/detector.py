@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..params import param
 from ..types import Box, Detection
 
 INPUT = 300
@@ -78,16 +79,18 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
 
 @dataclass(frozen=True)
 class DetectorParams:
-    """The `detector` section of the config (validated there)."""
-    person_threshold: float = 0.4
-    footwear_threshold: float = 0.3
-    footwear_alone_threshold: float = 0.45   # a shoe with no person near it must be surer (ItemFinder)
-    nms_iou: float = 0.45
-    rerun_on_person: bool = True     # small shoes: run again on each person box
-    max_people: int = 6
-    # A person shorter than this share of the tallest person is a passer-by far behind, not a
-    # shopper at the screen: left out (ItemFinder).
-    passer_by_height: float = 0.5
+    """The `detector` section of the config."""
+    person_threshold: float = param(0.2, "a person box is kept from this SSD score (the pose model's flag then "
+                                    "decides: pose.min_person)", lo=0, hi=1)
+    footwear_threshold: float = param(0.3, "a shoe box near a person is kept from this score (the SSD's shoe scores "
+                                      "run low: 0.36-0.61 on real photos)", lo=0, hi=1)
+    footwear_alone_threshold: float = param(0.45, "a shoe with no person near must score this (measured: 93% of "
+                                            "shoe photos, 0% of T-shirts)", lo=0, hi=1)
+    nms_iou: float = param(0.45, "boxes of one kind overlapping more than this are one box", lo=0, hi=1)
+    rerun_on_person: bool = param(True, "run again on each person box to find small shoes")
+    max_people: int = param(6, "at most this many people a frame, the shopper at the screen first", lo=1)
+    passer_by_height: float = param(0.5, "a person shorter than this share of the tallest is a passer-by far "
+                                    "behind, not a shopper at the screen: left out", lo=0, hi=1)
 
 
 class Detector:

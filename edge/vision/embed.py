@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..params import param
 from ..types import Item, ItemVector
 from .colors import HIST_DIM, color_histogram, color_names
 from .saliency import backdrop, off_backdrop
@@ -63,9 +64,9 @@ def to_tensor(bgr: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class EmbedParams:
-    """The `embedding` section of the config (validated there)."""
-    # Share of the vector's energy given to the colour histogram (the rest is the CNN).
-    color_weight: float = 0.35
+    """The `embedding` section of the config."""
+    color_weight: float = param(0.35, "share of the vector's energy given to the colour histogram (the rest is "
+                                "the CNN's); a change re-embeds the catalogue", lo=0, hi=1)
 
 
 def naming_mask(bgr: np.ndarray, crop: np.ndarray, mask: np.ndarray | None) -> np.ndarray | None:

@@ -5,7 +5,7 @@ import pytest
 
 from edge.catalog.products import Product
 from edge.catalog.store import Catalog
-from edge.catalog.store import OWN_STREAM, SHARED_STREAM
+from edge.ids import OWN_STREAM, SHARED_STREAM
 from sync.ops import (DeleteLook, DeleteProduct, FollowShared, Rejected, SetMerch, SetPrice, SetStock, StoreValues,
                       UpsertLook, UpsertProduct, VectorRef, apply_delta, apply_snapshot, check_stream, parse_op)
 
