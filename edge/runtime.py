@@ -70,6 +70,22 @@ class Runtime:
         self.compat
         return names + ["text"]
 
+    def verify_models(self, compile: bool = False) -> tuple[list, dict | None]:
+        """Every model file against the manifest (and the INT8 copies it lists): their ModelInfos;
+        with `compile`, also compile_models(): what was compiled, how long, kept where."""
+        import time
+
+        from .vision.models import QUANTIZED, ModelStore
+        store = ModelStore(self.cfg.models_dir)
+        infos = [store.verify(name) for name in store.manifest["models"]]
+        infos += [store.verify(n, int8=True) for n in QUANTIZED if "int8" in store.manifest["models"].get(n, {})]
+        if not compile:
+            return infos, None
+        t = time.perf_counter()
+        names = self.compile_models()
+        return infos, {"models": names, "seconds": round(time.perf_counter() - t, 1),
+                       "model_cache": str(self.cfg.model_cache) if self.cfg.model_cache else None}
+
     @cached_property
     def similar(self) -> FindSimilar:
         return FindSimilar(self.vision, self.catalog)

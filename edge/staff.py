@@ -16,6 +16,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from .errors import ConfigError
 from .files import atomic_write
@@ -41,6 +42,20 @@ def write_pin_file(path: Path, pin: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, [json.dumps(hash_pin(pin)).encode()])
     os.chmod(path, 0o600)
+
+
+def set_pin(path: Path | None, ask: Callable[[], str] | None, if_missing: bool = False) -> dict:
+    """`signage staff-pin set`: a PIN from `ask` (None: a random one, shown once) hashed into `path`.
+    What was done: pin_file, set (False: one was kept), pin (only a generated one)."""
+    if path is None:
+        raise ConfigError("config key 'kiosk.staff_pin_file' is empty: say where the PIN's hash goes")
+    if if_missing and Path(path).is_file():
+        return {"pin_file": str(path), "set": False}
+    pin = generate_pin() if ask is None else ask()
+    if not PIN_RE.match(pin):
+        raise ConfigError("a staff PIN is 4 to 8 digits: nothing changed")
+    write_pin_file(path, pin)
+    return {"pin_file": str(path), "set": True} | ({"pin": pin} if ask is None else {})
 
 
 def read_pin_file(path: Path | None) -> dict | None:

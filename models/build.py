@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 import edge  # noqa: F401  (before openvino: keeps OpenVINO's telemetry out, see edge/__init__.py)
+from edge.errors import SignageError
 from edge.vision.models import sha256_file  # the same hash the kiosk checks at load
 
 MODELS_DIR = Path(__file__).resolve().parent
@@ -38,8 +39,8 @@ POSE_LANDMARKS = [
 ]
 
 
-class BuildError(RuntimeError):
-    pass
+class BuildError(SignageError):
+    """A model could not be built, trained or quantized: the CLI says why (exit 2)."""
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -48,6 +49,39 @@ def sha256_bytes(data: bytes) -> str:
 
 
 
+
+# Training (models/train.py) changes Lite0's blocks 5-15 (stages 4-7) and the head conv; the stem and
+# blocks 0-4 stay ImageNet's. The build puts the trained weights over the registry's.
+FIRST_TRAINED_BLOCK = 5
+
+
+def trained_names(net) -> list[str]:
+    """The parameter and buffer names training changes (and the finetune file holds)."""
+    prefixes = tuple(f"_blocks.{i}." for i in range(FIRST_TRAINED_BLOCK, len(net._blocks))) + ("_conv_head.", "_bn1.")
+    return [k for k in net.state_dict() if k.startswith(prefixes)]
+
+
+def apply_finetune(net, path: Path, sha256: str | None = None) -> None:
+    """Put the trained weights over the registry ones (every name must match, shapes too)."""
+    import numpy as np
+    import torch
+    data = path.read_bytes()
+    if sha256 and sha256_bytes(data) != sha256:
+        raise BuildError(f"{path}: sha256 differs from sources.yaml (retrain or restore the file)")
+    arrays = np.load(io.BytesIO(data))
+    names = trained_names(net)
+    missing = sorted(set(names) - set(arrays.files))
+    if missing:
+        raise BuildError(f"{path} lacks {len(missing)} trained weights, e.g. {missing[0]}")
+    state = net.state_dict()
+    for k in names:
+        if tuple(arrays[k].shape) != tuple(state[k].shape):
+            raise BuildError(f"{path}: {k} has shape {arrays[k].shape}, the net {tuple(state[k].shape)}")
+        state[k] = torch.from_numpy(arrays[k]).to(state[k].dtype)
+    net.load_state_dict(state, strict=True)
+
+
+# ---- data -----------------------------------------------------------------------------------------
 def _run(cmd: list[str], cwd: Path) -> None:
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -150,7 +184,6 @@ def convert_embedder(weights: bytes, src: dict, cache: Path, work: Path, finetun
     net = embedder_net(src, cache, work, weights)
     if finetune and src.get("finetune"):
         # the last stages as `signage models train embedder` left them (models/train.py)
-        from .train import apply_finetune
         apply_finetune(net, MODELS_DIR / src["finetune"]["file"], src["finetune"]["sha256"])
         net.eval()
 
@@ -280,8 +313,11 @@ def build(cache: Path = DEFAULT_CACHE, out_dir: Path = IR_DIR, manifest_path: Pa
         shutil.rmtree(work)
     work.mkdir(parents=True)
     manifest: dict = {"format": 1, "openvino": ov.__version__, "models": {}}
-    if only and manifest_path.is_file():
-        manifest["models"] = json.loads(manifest_path.read_text()).get("models", {})
+    if manifest_path.is_file():      # the compatibility models' hashes (`signage compat train`) stay
+        before = json.loads(manifest_path.read_text())
+        manifest["trained"] = before.get("trained", {})
+        if only:
+            manifest["models"] = before.get("models", {})
     for name, src in sources.items():
         if only and name not in only:
             continue

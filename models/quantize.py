@@ -96,6 +96,8 @@ def calibration_inputs(paths: list[Path], vision, log=print) -> dict[str, list[n
 def quantize(data: Path, photos: int = 300, out_dir: Path = IR_DIR, manifest_path: Path = MANIFEST,
              log=print, only: tuple[str, ...] = ()) -> dict:
     """INT8 copies of the QUANTIZED models (or only the named ones; the manifest keeps the others')."""
+    if not (data / "clothing-cc0" / "images.csv").is_file() or not (data / "ccp-street-dev").is_dir():
+        raise BuildError(f"--data {data}: needs clothing-cc0/images.csv and ccp-street-dev/ (the shared data folder)")
     names = [n for n in QUANTIZED if not only or n in only]
     try:
         import nncf

@@ -31,12 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .build import DEFAULT_CACHE, SOURCES, BuildError, embedder_net
+from .build import DEFAULT_CACHE, FIRST_TRAINED_BLOCK, SOURCES, BuildError, embedder_net, trained_names
 from .cc0 import split
 
 TRAINED_DIR = Path(__file__).resolve().parent / "trained"
 FINETUNE = TRAINED_DIR / "embedder-finetune.npz"
-FIRST_TRAINED_BLOCK = 5       # Lite0 blocks 5-15 (stages 4-7) + head conv; stem and 0-4 stay ImageNet's
 SIDE = 256                    # stored canvas; random crops of it are resized to the 224 input
 ON_BACKDROP = 0.25            # share of training copies put on a plain backdrop of a random colour
 BATCH = 32
@@ -52,33 +51,6 @@ def load_net(cache: Path = DEFAULT_CACHE):
     return embedder_net(src, cache, work)
 
 
-def trained_names(net) -> list[str]:
-    """The parameter and buffer names training changes (and the finetune file holds)."""
-    prefixes = tuple(f"_blocks.{i}." for i in range(FIRST_TRAINED_BLOCK, len(net._blocks))) + ("_conv_head.", "_bn1.")
-    return [k for k in net.state_dict() if k.startswith(prefixes)]
-
-
-def apply_finetune(net, path: Path = FINETUNE, sha256: str | None = None) -> None:
-    """Put the trained weights over the registry ones (every name must match, shapes too)."""
-    import torch
-    from .build import sha256_bytes
-    data = path.read_bytes()
-    if sha256 and sha256_bytes(data) != sha256:
-        raise BuildError(f"{path}: sha256 differs from sources.yaml (retrain or restore the file)")
-    arrays = np.load(io.BytesIO(data))
-    names = trained_names(net)
-    missing = sorted(set(names) - set(arrays.files))
-    if missing:
-        raise BuildError(f"{path} lacks {len(missing)} trained weights, e.g. {missing[0]}")
-    state = net.state_dict()
-    for k in names:
-        if tuple(arrays[k].shape) != tuple(state[k].shape):
-            raise BuildError(f"{path}: {k} has shape {arrays[k].shape}, the net {tuple(state[k].shape)}")
-        state[k] = torch.from_numpy(arrays[k]).to(state[k].dtype)
-    net.load_state_dict(state, strict=True)
-
-
-# ---- data -----------------------------------------------------------------------------------------
 def photo_rows(data: Path) -> list[dict]:
     cat, _query = split(data)           # the query senders of bench/quality.py never train
     return cat
@@ -166,6 +138,8 @@ def train(data: Path, out: Path = FINETUNE, cache: Path = DEFAULT_CACHE, epochs:
     from edge.config import load_config
     from edge.vision.embed import to_tensor
     from edge.vision.stages import Vision
+    if not (Path(data) / "images.csv").is_file():
+        raise BuildError(f"--data {data}: no images.csv there (the labelled CC0 garment photos)")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     rows = photo_rows(Path(data))

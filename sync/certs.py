@@ -84,3 +84,23 @@ def make_server(ca_folder: Path, out: Path, hosts: list[str], stem: str = "broke
 def make_client(ca_folder: Path, out: Path, client: str) -> tuple[Path, Path]:
     """A store's (or head office's) client certificate; its common name is the client's id."""
     return _issue(ca_folder, out, client, client, False, [])
+
+
+def make(command: str, folder: Path, *, out: Path | None = None, hosts: list[str] | None = None,
+         client: str | None = None, force: bool = False) -> dict[str, str]:
+    """`signage certs ca|broker|client`: what was written, by role. A client is a store id or
+    head office's user; a second CA only with `force` (every certificate was signed with the first)."""
+    from edge.errors import SignageError
+    from edge.ids import HQ_USER, store_id_problem
+    if command == "ca":
+        if (folder / "ca.key").exists() and not force:
+            raise SignageError(f"{folder / 'ca.key'} exists: every certificate was signed with it (--force to replace)")
+        return {"ca": str(make_ca(folder))}
+    if not (folder / "ca.key").is_file():
+        raise SignageError(f"no CA in {folder}: run `signage certs ca --dir {folder}` first")
+    if command == "broker":
+        return dict(zip(("cert", "key"), map(str, make_server(folder, Path(out or folder), hosts or []))))
+    why = None if client == HQ_USER else store_id_problem(client or "")
+    if why:
+        raise SignageError(f"{why}: a client certificate is for a store or for head office ({HQ_USER})")
+    return dict(zip(("cert", "key"), map(str, make_client(folder, Path(out or folder), client))))

@@ -42,6 +42,18 @@ def generate_keys(private_path: Path, public_path: Path) -> None:
                                                           serialization.PublicFormat.SubjectPublicKeyInfo))
 
 
+def new_signing_keys(folder: Path, force: bool = False) -> dict[str, str]:
+    """`signage keys generate`: hq-signing.key (head office keeps it) and hq-signing.pub (every store
+    trusts it) in `folder`; an existing key is kept unless `force`."""
+    from edge.errors import SignageError
+    folder.mkdir(parents=True, exist_ok=True)
+    priv, pub = folder / "hq-signing.key", folder / "hq-signing.pub"
+    if priv.exists() and not force:
+        raise SignageError(f"{priv} exists: keep it (stores trust its public key) or pass --force")
+    generate_keys(priv, pub)
+    return {"private_key": str(priv), "public_key": str(pub)}
+
+
 def load_private(path: Path) -> Ed25519PrivateKey:
     key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):

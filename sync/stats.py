@@ -274,3 +274,18 @@ def plot_sessions_per_hour(report: dict, path: Path, width: int = 960, height: i
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, (90, 90, 90), 1)
         cv2.putText(img, str(peak), (10, top + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (90, 90, 90), 1)
     cv2.imwrite(str(path), img)
+
+
+def report_lines(rep: dict) -> list[str]:
+    """`signage fleet report` as a table: a row per store and screen, then the totals."""
+    feats = ("similar", "look", "shop")
+    lines = [f"{'store':12s} {'screen':8s} {'sessions':>8s} {'engaged':>8s} {'rate':>5s} "
+             + " ".join(f"{'taps ' + f:>11s}" for f in feats) + "  top product (shown/opened)"]
+    for r in rep["screens"]:
+        tp = r["top_products"][0] if r["top_products"] else None
+        lines.append(f"{r['store']:12s} {r['screen']:8s} {r['sessions']:8d} {r['engaged_sessions']:8d} "
+                     f"{(r['engagement_rate'] if r['engagement_rate'] is not None else '-'):>5} "
+                     + " ".join(f"{r['taps'].get(f, 0):11d}" for f in feats)
+                     + (f"  {tp['id']} ({tp['shown']}/{tp['opened']})" if tp else ""))
+    t = rep["totals"]
+    return lines + [f"all: {t['sessions']} sessions, {t['engaged_sessions']} with a tap"]

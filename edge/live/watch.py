@@ -90,3 +90,33 @@ def watch_every_frame(runtime, source: str, emit: Callable[[ShownChange], None],
             if change is not None:
                 emit(change)
     return n
+
+
+@dataclass(frozen=True)
+class TopMatch:
+    """`signage watch` without --pipeline: the top product of a still-photo search changed."""
+    frame: int
+    match: object | None            # a Match (sku, name, price, ...) or None: nothing found
+
+    def to_json(self) -> dict:
+        m = self.match
+        return {"frame": self.frame, "sku": m.sku if m else None, "score": m.score if m else None}
+
+
+def watch_top_match(runtime, source: str, emit: Callable[[TopMatch], None], loop: bool = False,
+                    frames: int | None = None) -> int:
+    """Find similar on every frame as on a still photo (no tracking), a TopMatch each time the top
+    product changes. Returns the number of frames."""
+    similar, last, n = runtime.similar, None, 0
+    with open_source(source, loop=loop) as src:
+        while frames is None or n < frames:
+            frame = src.read()
+            if frame is None:
+                break
+            n += 1
+            found = similar(frame.image, k=1)
+            top = found[0].results[0] if found and found[0].results else None
+            if (top.sku if top else None) != last:
+                last = top.sku if top else None
+                emit(TopMatch(frame.id, top))
+    return n

@@ -7,6 +7,7 @@ a category take the one their visual neighbours have (`infer_categories`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -59,6 +60,23 @@ class Tagger:
         photo = self.vision.product_photo(bgr)     # a product's photo, read as the import reads it
         category = self.similar.match(photo.vector, 1).category if self.similar is not None else ""
         return tag_item(category, photo.colors, photo.item.kind)
+
+
+def tag_files(tagger: Tagger, paths: list[str], skipped: Callable[[str], None]) -> tuple[list[dict], list[dict]]:
+    """Tag each photo file: (tags of each readable one, {image, reason} of each unreadable one, also
+    said through `skipped`): one bad photo never stops the others."""
+    from ..errors import BadImage
+    from ..vision.imageio import read_image
+    out, bad = [], []
+    for path in paths:
+        try:
+            bgr = read_image(path)
+        except BadImage as e:
+            bad.append({"image": path, "reason": str(e)})
+            skipped(f"skipped {e}")
+            continue
+        out.append({"image": path, **tagger(bgr).to_json()})
+    return out, bad
 
 
 def infer_categories(catalog: Catalog, products: list[Product], model_version: str,
