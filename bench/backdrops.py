@@ -14,7 +14,6 @@ import json
 import random
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from edge.config import load_config

@@ -27,12 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.docs import SETTINGS, cutout_markdown as markdown
+from bench.measure import ISA_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo" / "catalog"
-ISA_ENV = {"native": {}, "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2"}}
-# name: (cutout.int8, cutout.first_size)
-SETTINGS = {"float 512 (before)": (False, 0), "INT8 512": (True, 0), "INT8 256 first (now)": (True, 256)}
-TARGET_RATIO = 2.0
 
 
 def _config(int8: bool, first_size: int):
@@ -47,7 +46,7 @@ def _config(int8: bool, first_size: int):
 def import_speed(int8: bool, first_size: int, products: int) -> dict:
     """The first `products` rows of the demo catalogue imported from scratch (models loaded and
     warmed first: this is throughput, cold start is bench/live.py's)."""
-    from bench.report import machine
+    from bench.measure import machine
     from edge.catalog.importer import import_catalog
     from edge.catalog.store import Catalog
     from edge.vision.imageio import read_image
@@ -137,62 +136,6 @@ def answers() -> dict:
     return out
 
 
-def markdown(res: dict | None) -> list[str]:
-    """The section of docs/benchmarks.md, its verdicts from these figures."""
-    from bench.report import verdict
-    L = ["## Catalogue import: ISNet's cut in float, in INT8, and a first look at 256 px (`python -m bench.cutout --write`)", ""]
-    if not res:
-        return L + ["not run", ""]
-    sp = res["speed"]
-    isas = list(sp)
-    head = {"native": "this CPU", "avx2": "AVX2 only (emulated)"}
-    first = sp[isas[0]][next(iter(SETTINGS))]
-    L += [f"Machine: {first['machine']}. The demo catalogue's first {first['products']} products imported from "
-          "scratch (detect, embed, ISNet cut where the backdrop is not plain, colour names, SQLite), each ISA x "
-          "setting in its own process; AVX2 only: oneDNN capped, models in f32.", "",
-          "| | " + " | ".join(f"{head[i]}: {n}" for i in isas for n in SETTINGS) + " |",
-          "|---|" + "---|" * (len(isas) * len(SETTINGS))]
-    cells = [sp[i][n] for i in isas for n in SETTINGS]
-    L += ["| cut ran in | " + " | ".join(c["cut_ran_in"] for c in cells) + " |",
-          "| 512 px cuts / first looks (of products) | " + " | ".join(
-              f"{c['cuts']} / {c.get('first_cuts', 0)} ({c['products']})" for c in cells) + " |",
-          "| 512 px cut p50 ms | " + " | ".join(str(c["cut_ms_p50"]) for c in cells) + " |",
-          "| first look p50 ms | " + " | ".join(str(c.get("first_cut_ms_p50") or "-") for c in cells) + " |",
-          "| cutting ms a product (all cuts) | " + " | ".join(str(c.get("cut_ms_a_product", "-")) for c in cells) + " |",
-          "| import ms a product | " + " | ".join(str(c["ms_per_product"]) for c in cells) + " |",
-          "| products a second | " + " | ".join(f"**{c['products_per_s']}**" for c in cells) + " |", ""]
-    L += ["Import, now / before products a second: " + ", ".join(
-        f"{head[i]} {sp[i]['ratio']}x ({verdict(sp[i]['ratio'] >= TARGET_RATIO)})" for i in isas)
-        + f" (target >= {TARGET_RATIO:g}x). What is left of an import now: " + ", ".join(
-        f"{head[i]} cutting {sp[i][n]['cut_ms_a_product']} of {sp[i][n]['ms_per_product']} ms a product, the rest "
-        f"(detect, pose, GrabCut, embed, names, SQLite) {round(sp[i][n]['ms_per_product'] - sp[i][n]['cut_ms_a_product'], 1)} ms"
-        for i in isas for n in list(SETTINGS)[-1:])
-        + f"; {TARGET_RATIO:g}x needs the whole import under "
-        + ", ".join(f"{round(sp[i][next(iter(SETTINGS))]['ms_per_product'] / TARGET_RATIO, 1)} ms ({head[i]})" for i in isas)
-        + ". Measured by hand (not by this bench) and left: ISNet alone at 448 / 384 / 320 px cut busy backdrops "
-          "worse (under 30 % of the garment covered on 5 / 11 / 17 of 150 busy photos, against 3 at 512): hence a "
-          "first look that falls back to 512 where it misses; two requests in parallel (THROUGHPUT hint) and "
-          "overlapping the cut with detection gained nothing on 2 cores; the cut's largest part as the product of "
-          "a photo without a person instead of GrabCut's (~30 ms less a photo) lost find similar 1 point of "
-          "category precision@5 (0.8024 -> 0.7926, top-1 0.8031 -> 0.7921, 914 held-out queries): the shopper's "
-          "side is cut by GrabCut, and the two sides should be cut alike.", ""]
-    an = res.get("answers")
-    if not an or "skipped" in an:
-        return L + [(an or {}).get("skipped", "answers not measured"), ""]
-    names = list(an["colours"])
-    L += [f"Answers on the {an['photos']} colour-labelled photos: INT8 cut against float IoU mean {an['iou_mean']}, "
-          f"median {an['iou_median']}, {an['iou_under_0.9']} photos under 0.9.", "",
-          "| first colour | " + " | ".join(names) + " | now - before |", "|---|" + "---|" * (len(names) + 1)]
-    worst = 0.0
-    for path in an["colours"][names[0]]:
-        for half in ("tune", "report"):
-            acc = [an["colours"][n][path][half] for n in names]
-            worst = min(worst, acc[-1] - acc[0])
-            L.append(f"| {path}, {half} | " + " | ".join(str(x) for x in acc) + f" | {acc[-1] - acc[0]:+.4f} |")
-    L += ["", f"At most 1 point lost: {verdict(worst >= -0.01)} (worst {worst:+.4f}).", ""]
-    return L
-
-
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--products", type=int, default=330)
@@ -212,5 +155,5 @@ if __name__ == "__main__":
         result["answers"] = answers()
     print("\n".join(markdown(result)))
     if a.write:
-        from bench.report import update_results
+        from bench.docs import update_results
         update_results("cutout", result)

@@ -37,7 +37,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--write", action="store_true", help="into docs/benchmarks/results.json and benchmarks.md")
     a = ap.parse_args()
-    from bench.report import machine
+    from bench.measure import machine
     rng = np.random.default_rng(0)
     out = {"machine": machine(), "products": a.products, "delta": a.delta, "dim": a.dim}
     with tempfile.TemporaryDirectory() as tmp:
@@ -87,7 +87,7 @@ def main() -> None:
         out["index_file_write_s"] = round(time.perf_counter() - t, 2)
     print(json.dumps(out, indent=1))
     if a.write:
-        from bench.report import update_results
+        from bench.docs import update_results
         update_results("delta_index", out)
 
 

@@ -31,12 +31,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from conftest import cc0_cycle, cc0_path  # noqa: E402
-
 from bench.harness.broker import Broker  # noqa: E402
+from bench.harness.testdata import ROOT, cc0_cycle, cc0_path  # noqa: E402
 from edge.catalog.importer import import_catalog  # noqa: E402
 from edge.catalog.index import VectorIndex  # noqa: E402
 from edge.catalog.store import Catalog, peek  # noqa: E402
@@ -201,7 +197,7 @@ def main() -> None:
     ap.add_argument("--kills", type=int, default=100)
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
-    from bench.report import machine
+    from bench.measure import machine
     cfg = load_config()
     vision = Vision(cfg)
     res = {"machine": machine()}
@@ -216,7 +212,7 @@ def main() -> None:
             res["kill9"] = bench_kills(tmp, cfg, vision, args.kills)
     print(json.dumps(res, indent=1))
     if args.write:
-        from bench.report import update_results
+        from bench.docs import update_results
         update_results("faults", res)
 
 

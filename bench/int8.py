@@ -19,17 +19,13 @@ import copy
 import json
 
 from bench import quality, street
+from bench.docs import int8_markdown as markdown
 from edge.config import load_config
 from edge.vision.stages import Vision
 
-STREET = (("people found", "people", "people_found"), ("upper region, IoU >= 0.5", "upper", "upper_recall"),
-          ("lower region, IoU >= 0.5", "lower", "lower_recall"), ("dress, IoU >= 0.5", "dress", "dress_recall"),
-          ("footwear, IoU >= 0.5", "footwear", "footwear_recall"))
-CATEGORY = (("category precision@5", "precision_at_5"), ("category top-1", "category_top1_vote"))
-
 
 def measure() -> dict:
-    from bench.report import machine
+    from bench.measure import machine
     base = load_config()
     photos = street.split(street.load(), "report")
     res, per_photo = {"machine": machine()}, {}
@@ -49,57 +45,13 @@ def measure() -> dict:
     return res
 
 
-def markdown(res: dict | None) -> list[str]:
-    from bench.report import verdict
-    L = ["## INT8 against float: the same photos (`python -m bench.int8 --write`)", ""]
-    if not res:
-        return L + ["not run", ""]
-    cols = [c for c in ("default", "int8", "int8 queries, float catalogue") if c in res]
-    pairs = res.get("paired", {})
-    L += ([f"Machine: {res['machine']}. "] if "machine" in res else [""])
-    L[-1] += ("Models ran in: " + "; ".join(f"{c}: " + ", ".join(f"{n} {r}" for n, r in res[c]["ran_in"].items())
-                                      for c in cols if "ran_in" in res[c]) + ".")
-    L += ["", "| | " + " | ".join(cols) + " | int8 - float | int8 - float, 8 framings (95%) |",
-          "|---|" + "---|" * (len(cols) + 2)]
-    judged, plain = {}, {}
-
-    def row(name, vals, framed=""):
-        d = round(vals[1] - vals[0], 4) if None not in vals[:2] else None
-        L.append(f"| {name} | " + " | ".join("" if v is None else str(v) for v in vals)
-                 + f" | {'' if d is None else d} | {framed} |")
-        return d
-    for name, kind, key in STREET:
-        d = row(name, [res[c].get("street", {}).get(key) for c in cols],
-                f"{pairs[kind]['difference']:+.4f} ± {pairs[kind]['half_width_95']:.4f}" if kind in pairs else "")
-        if d is not None:
-            plain[name] = d
-            judged[name] = pairs[kind]["difference"] if kind in pairs else d
-    for name, key in CATEGORY:
-        d = row(name, [res[c].get("category", {}).get(key) for c in cols])
-        if d is not None:
-            judged[name] = d
-    worst = min(judged, key=judged.get)
-    L.append("")
-    if pairs:
-        ns = [p["photos"] for p in pairs.values()]
-        L += [f"Street figures are judged over 8 framings of each photo (mirrored, on margins: bench/street.py "
-              f"FRAMINGS), paired photo by photo: on the photos as they are one photo is "
-              f"{100 / max(ns):.1f} to {100 / max(min(ns), 1):.1f} pt of a figure and a hit at IoU 0.5 flips on a "
-              f"pixel (the differences there span {min(plain.values()):+.4f} to {max(plain.values()):+.4f}). Photos whose "
-              "share of framings differs between the two: " + ", ".join(
-                  f"{k} {p['photos_differing']} of {p['photos']}" for k, p in pairs.items()) + ".", ""]
-    L += [f"Target: at most 1 point lost on each: {verdict(judged[worst] >= -0.01)} "
-          f"(worst: {worst} {judged[worst]:+.4f}).", ""]
-    return L
-
-
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--write", action="store_true", help="put the figures into docs/benchmarks.md")
     a = ap.parse_args()
     result = measure()
     if a.write:
-        from bench.report import update_results
+        from bench.docs import update_results
         update_results("int8", result)
     print(json.dumps(result, indent=1))
     print("\n".join(markdown(result)))

@@ -26,16 +26,17 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.docs import live_markdown as markdown
+from bench.measure import ISA_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = {"one_person_p95_ms": 40.0, "three_people_p95_ms": 60.0, "pipeline_ratio": 2.5, "cold_start_s": 2.0}
-ISA_ENV = {"native": {}, "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2"}}
 
 
 def measure(frames: int) -> dict:
     """This process's figures (its ISA cap was set before it started)."""
     import cv2
 
-    from bench.report import OPENCV_DATA, bench_e2e, cold_start, machine, person_clip, timed
+    from bench.measure import OPENCV_DATA, bench_e2e, cold_start, machine, person_clip, timed
     from edge.config import load_config
     from edge.runtime import Runtime
     from edge.vision.embed import item_crop
@@ -143,62 +144,6 @@ def run(isas: list[str], precisions: list[str], frames: int) -> dict:
     return res
 
 
-def markdown(res: dict | None) -> list[str]:
-    """The section of docs/benchmarks.md: both ISAs side by side, verdicts from these figures."""
-    from bench.report import verdict
-    L = ["## Live path on this CPU and capped to AVX2 (`python -m bench.live --write`)", ""]
-    if not res:
-        return L + ["not run", ""]
-    isas = [i for i in ("native", "avx2", "native int8", "avx2 int8") if i in res]
-    head = {"native": "this CPU", "avx2": "AVX2 only (emulated)", "native int8": "this CPU, int8",
-            "avx2 int8": "AVX2 only, int8"}
-    L += [f"Machine: {res[isas[0]]['machine']}. AVX2 only: oneDNN capped with ONEDNN_MAX_CPU_ISA=AVX2, models in f32 "
-          "(what OpenVINO runs on a CPU without bf16); OpenVINO's own non-oneDNN kernels are not capped by it, so a "
-          "real AVX2 store PC may be slower still."
-          + (" int8: the detector and embedder's INT8 copies (`signage models quantize`), the pose model in float."
-             if any(i.endswith("int8") for i in isas) else ""), "",
-          "| | " + " | ".join(head[i] for i in isas) + " | target |", "|---|" + "---|" * (len(isas) + 1)]
-    L.append("| models ran in | " + " | ".join(", ".join(f"{n} {r}" for n, r in res[i]["ran_in"].items()) for i in isas)
-             + " | |")
-    for stage in res[isas[0]]["stages_p50_ms"]:
-        L.append(f"| {stage} p50 ms | " + " | ".join(str(res[i]["stages_p50_ms"][stage]) for i in isas) + " | |")
-    for who, key in (("one person", "one_person_p95_ms"), ("three people", "three_people_p95_ms")):
-        L.append(f"| {who}: frame -> result p95 ms (30 fps camera) | "
-                 + " | ".join(f"{res[i][who]['camera30_result_ms']['p95']} ({verdict(res[i][who]['camera30_result_ms']['p95'] <= TARGETS[key])})"
-                              for i in isas) + f" | <= {TARGETS[key]:g} |")
-        L.append(f"| {who}: pipelined / naive loop | "
-                 + " | ".join(f"{res[i][who]['ratio_inferred_vs_naive']}x" for i in isas)
-                 + f" | >= {TARGETS['pipeline_ratio']:g}x (one person) |")
-        L.append(f"| {who}: naive loop p50 ms | " + " | ".join(str(res[i][who]["naive_ms"]["p50"]) for i in isas) + " | |")
-        L.append(f"| {who}: people found a result (mean) | "
-                 + " | ".join(str(res[i][who].get("camera30_people_mean", "-")) for i in isas) + " | |")
-    cached = all("first_start_s" in res[i] for i in isas)
-    L.append(f"| cold start to first suggestion s{' (models compiled at install)' if cached else ''} | "
-             + " | ".join(f"{res[i]['cold_start_s']} ({verdict(res[i]['cold_start_s'] <= TARGETS['cold_start_s'])})"
-                          for i in isas) + f" | <= {TARGETS['cold_start_s']:g} |")
-    if cached:
-        L.append("| first start with nothing compiled s (after a model update) | "
-                 + " | ".join(str(res[i]["first_start_s"]) for i in isas) + " | |")
-    fw = {who: res[i][who]["follow_vs_whole"] for i in isas for who in ("one person", "three people")
-          if "follow_vs_whole" in res[i][who]}
-    if fw:
-        L += ["", "Following against a whole-frame pass on every frame (this CPU, the same clips, "
-              f"{next(iter(fw.values()))['frames']} frames, frame by frame; `bench.live.follow_vs_whole`):", "",
-              "| | people a frame, followed / whole-frame | whole-frame pass's people not followed (the pass "
-              "itself a frame before) | item IoU, lead shopper (itself) | others (itself) | frames since a "
-              "followed person was posed, mean / p95 |", "|---|---|---|---|---|---|"]
-
-        def pair(f, who):
-            return "-" if f.get(who) is None else f"{f[who]} ({f.get(who + '_whole_before')})"
-        for who, f in fw.items():
-            L.append(f"| {who} | {f['followed_people']} / {f['whole_people']} | {pair(f, 'missed')} | "
-                     f"{pair(f, 'lead')} | {pair(f, 'others')} | {f['box_age']} / {f['box_age_p95']:g} |")
-    one = [res[i]["one person"]["ratio_inferred_vs_naive"] for i in isas]
-    L += ["", "Pipelined / naive, one person: " + ", ".join(
-        f"{head[i]} {r}x ({verdict(r >= TARGETS['pipeline_ratio'])})" for i, r in zip(isas, one)) + ".", ""]
-    return L
-
-
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--isa", choices=["both", "native", "avx2"], default="both")
@@ -213,7 +158,7 @@ if __name__ == "__main__":
     result = run(["native", "avx2"] if a.isa == "both" else [a.isa],
                  ["default", "int8"] if a.precision == "both" else [a.precision], a.frames)
     if a.write:
-        from bench.report import update_results
+        from bench.docs import update_results
         update_results("live", result)
         header = json.loads((ROOT / "docs" / "benchmarks" / "results.json").read_text()).get("machine")
         if "native" in result and result["native"]["machine"] == header:

@@ -37,7 +37,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from bench.report import machine, rss_mb, stats, update_results
+from bench.docs import update_results
+from bench.measure import machine, rss_mb, stats
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"

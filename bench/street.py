@@ -239,7 +239,7 @@ def main() -> None:
     res = {"split": a.split, "set": a.set, **(followed(vision, photos) if a.followed else measure(vision, photos))}
     print(json.dumps(res) if a.json else "\n".join(f"{k}: {v}" for k, v in res.items()))
     if a.write and a.followed:
-        from bench.report import update_results
+        from bench.docs import update_results
         update_results("street_followed", res)
 
 

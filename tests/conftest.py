@@ -1,18 +1,13 @@
 import os
-from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")   # pytest-qt aborts with no display otherwise
 
-ROOT = Path(__file__).resolve().parent.parent
 # A small, licensed copy of the full data (bench/subset.py says what and why): the tests
 # run from a clone alone; full-data measurements live in bench/ and take a path.
-CC0 = ROOT / "tests" / "data" / "cc0"                         # CC0 1.0 photos, 334 of 2,915
-OUTFITS = ROOT / "tests" / "data" / "polyvore" / "outfits.json"   # MIT, the whole file
-# Debian's opencv-doc (installed by deploy/install.sh and .ci/run): real photos with people and shoes.
-OPENCV_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
-MESSI = OPENCV_DATA / "messi5.jpg"
+from bench.harness.testdata import (CC0, MESSI, OPENCV_DATA, OUTFITS, ROOT, cc0_cycle,  # noqa: E402,F401
+                                    cc0_path, cc0_rows)
 
 
 # What deploy/install.sh puts on the machine. A developer's plain `pytest` skips the tests that need
@@ -71,21 +66,3 @@ def messi():
     import cv2
     assert MESSI.is_file(), "install Debian's opencv-doc (deploy/install.sh does)"
     return cv2.imread(str(MESSI))
-
-
-def cc0_rows(label=None, n=None):
-    import csv
-    rows = [r for r in csv.DictReader(open(CC0 / "images.csv")) if label is None or r["label"] == label]
-    rows.sort(key=lambda r: r["image"])
-    return rows[:n] if n else rows
-
-
-def cc0_cycle(n):
-    """n rows for tests that need many products: the subset's photos again and again (a catalogue
-    may hold one photo under several skus)."""
-    rows = cc0_rows()
-    return [rows[i % len(rows)] for i in range(n)]
-
-
-def cc0_path(row) -> Path:
-    return CC0 / "images" / f"{row['image']}.jpg"

@@ -61,10 +61,70 @@ def test_ci_fails_instead_of_skipping_when_a_tool_is_missing(tmp_path):
     bare.mkdir()
     os.symlink(sys.executable, bare / "python")        # a PATH with python and none of the tools
     # the project's tests/conftest.py loaded as a plugin into a run of one trivial test
-    env = dict(os.environ, PATH=str(bare), SIGNAGE_TEST_ALL="1", PYTHONPATH=str(root / "tests"))
+    env = dict(os.environ, PATH=str(bare), SIGNAGE_TEST_ALL="1", PYTHONPATH=f"{root / 'tests'}:{root}")
     run = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "conftest", "-c", "/dev/null",
            "--rootdir", str(tmp_path), str(tmp_path / "test_nothing.py")]
     res = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert res.returncode == 3 and "mosquitto" in res.stdout + res.stderr, res.stdout[-500:] + res.stderr[-500:]
     ok = subprocess.run(run, cwd=tmp_path, env=dict(env, SIGNAGE_TEST_ALL="0"), capture_output=True, text=True)
     assert ok.returncode == 0, ok.stdout[-500:]
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """module -> the project modules it imports, at the top or inside a function alike."""
+    files = {p: ".".join(p.relative_to(ROOT).with_suffix("").parts) for r in (*SHIPPED, "bench", "tests")
+             for p in (ROOT / r).rglob("*.py")}
+    names = {m.removesuffix(".__init__") for m in files.values()}
+    graph = {}
+    for path, mod in files.items():
+        mod = mod.removesuffix(".__init__")
+        package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+        out = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[:len(package.split(".")) - node.level + 1]
+                    base = ".".join(parts + ([base] if base else []))
+                out |= {f"{base}.{a.name}" if f"{base}.{a.name}" in names else base for a in node.names}
+            elif isinstance(node, ast.Import):
+                out |= {a.name for a in node.names}
+        graph[mod] = {m for m in out if m in names and m != mod}
+    return graph
+
+
+def test_no_import_circles():
+    """A module that imports another which (even inside a function) imports it back cannot be read,
+    tested or swapped alone: every import goes one way."""
+    graph = _import_graph()
+    cycles, done = [], set()
+
+    def visit(mod, path):
+        for nxt in sorted(graph.get(mod, ())):
+            if nxt in path:
+                cycles.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in done:
+                visit(nxt, path + [nxt])
+        done.add(mod)
+    for mod in sorted(graph):
+        visit(mod, [mod])
+    assert cycles == []
+
+
+def test_bench_never_imports_tests():
+    """What the tests and the benchmarks both need lives in bench/harness, which both import."""
+    graph = _import_graph()
+    bad = [(m, t) for m, ts in graph.items() if m.startswith("bench") for t in ts if t.startswith("tests")]
+    # nor reaches them by putting tests/ on the import path
+    text = [str(p.relative_to(ROOT)) for p in (ROOT / "bench").rglob("*.py")
+            if "from conftest" in p.read_text() or "import conftest" in p.read_text()]
+    assert bad == [] and text == []
+
+
+def test_the_cli_only_parses_calls_and_prints():
+    """signage/ holds the argument parser and thin commands; what a command does lives in its room."""
+    files = sorted((ROOT / "signage").glob("*.py"))
+    assert sum(len(p.read_text().splitlines()) for p in files) <= 550
+    long = [(p.name, n.name, n.end_lineno - n.lineno + 1) for p in files for n in ast.walk(ast.parse(p.read_text()))
+            if isinstance(n, ast.FunctionDef) and n.name != "build_parser" and n.end_lineno - n.lineno + 1 > 25]
+    assert long == []

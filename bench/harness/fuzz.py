@@ -11,7 +11,7 @@ it reaches the op checks), and checks after every message:
   the validation wrote;
 - a rejected message changed nothing (products, looks, rules, images, version, seq);
 - an applied one moved the seq by one and left an index that builds and holds every vector.
-Used by tests/sync/test_sync.py and bench/fuzz.py.
+Used by tests/sync/test_sync.py and bench/faults.py.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """bench/live.py's report says what its own figures say (no fixed sentences)."""
-from bench.live import TARGETS, markdown
+from bench.docs import LIVE_TARGETS as TARGETS, live_markdown as markdown
 
 
 def result(p95_one: float, p95_three: float, ratio: float, cold: float) -> dict:
@@ -25,7 +25,7 @@ def test_verdicts_follow_the_figures_of_each_isa():
 
 
 def test_the_following_report_reads_its_differences_off_its_figures():
-    from bench.report import street_followed_markdown
+    from bench.docs import street_followed_markdown
     fig = {"people_found": 0.9, "false_people_per_photo": 0.1, "upper_recall": 0.8, "lower_recall": 0.7,
            "dress_recall": 0.4, "footwear_recall": 0.85}
     res = {"split": "report", "px_a_frame": 4, "frames_a_photo": 15, "frames_since_posed_mean": 0.6,

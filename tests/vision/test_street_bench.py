@@ -3,7 +3,7 @@ the photos, and bench/int8.py's report reads off the figures (no street photos n
 import numpy as np
 import pytest
 
-from bench.int8 import markdown
+from bench.docs import int8_markdown as markdown
 from bench.street import FRAMINGS, Score, framed, paired
 from edge.types import FrameItems, Item, Person
 
