@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -340,9 +339,8 @@ def load_text_compat(models_dir: Path, store) -> TextCompat:
     from ..errors import ModelMissing
     from .compat import TRAIN_HINT, load_compat
     from .text import text_embedder
-    path = Path(models_dir) / "compat-text.npz"
-    if not path.is_file():
-        raise ModelMissing(f"outfit compatibility model {path} not found: {TRAIN_HINT}")
+    path = store.verify_trained(Path(models_dir) / "compat-text.npz", TRAIN_HINT)
+    store.verify_trained(Path(models_dir) / "compat.json", TRAIN_HINT)
     try:
         pairs = PairEnsemble.load(path)
     except (ValueError, KeyError, OSError) as e:

@@ -106,6 +106,26 @@ class ModelStore:
             return ModelInfo(name, ir / q["ir"]["xml"], ir / q["ir"]["bin"], entry, q["ir"])
         return ModelInfo(name, ir / entry["ir"]["xml"], ir / entry["ir"]["bin"], entry)
 
+    def verify_trained(self, path: Path, hint: str) -> Path:
+        """A file trained from data at build time (the outfit compatibility models): its sha256 as
+        the manifest's `trained` records it, the way the IR is checked; the path."""
+        want = self.manifest.get("trained", {}).get(Path(path).name)
+        if not Path(path).is_file():
+            raise ModelMissing(f"{path} not found: {hint}")
+        if want is None:
+            raise ModelMissing(f"{path} is not in {self.dir / 'manifest.json'} (no sha256 to check it by): {hint}")
+        if sha256_file(path) != want:
+            raise ModelMissing(f"{path} is corrupt (sha256 differs from the manifest): {hint}")
+        return Path(path)
+
+    def record_trained(self, *paths: Path) -> None:
+        """After training: each file's sha256 into the manifest's `trained`."""
+        from ..files import atomic_write
+        manifest = dict(self.manifest)
+        manifest["trained"] = {**manifest.get("trained", {}), **{Path(p).name: sha256_file(p) for p in paths}}
+        atomic_write(self.dir / "manifest.json", [(json.dumps(manifest, indent=2) + "\n").encode()])
+        self._manifest = manifest
+
     def _int8(self, name: str, int8: bool | None) -> bool:
         return self.precision == "int8" and name in INT8_MODELS if int8 is None else int8
 
