@@ -75,9 +75,17 @@ def test_item_mask_keeps_background_out(vision):
 
 def test_int8_models_give_the_float_models_answers(cfg):
     """`precision: int8` (models/quantize.py) must not change what the shopper is told. Measured on
-    300 shared CC0 photos of held-out senders that are not in tests/data: float vs INT8 vector
-    cosine min 0.952, mean 0.989; the nearest of the other photos the same for 93 %; the same item
-    kinds found for 98 %. Floors: below those by about 2 standard errors at 40 photos."""
+    300 shared CC0 photos of held-out senders that are not in tests/data (2026-12-07, Xeon with
+    AMX/VNNI, and the same run with oneDNN capped to AVX2, where INT8 has no VNNI and lands further
+    from float; a 2-core AMD EPYC without AVX-512 measured these 40 as the cap does):
+    | | native | AVX2 |
+    | cosine mean (sd) | 0.990 (0.007) | 0.978 (0.014) |
+    | cosine 1st percentile / min | 0.967 / 0.948 | 0.935 / 0.873 |
+    | same nearest photo | 0.927 | 0.887 |
+    | same item kinds | 0.993 | 0.983 |
+    Floors hold on every CPU CI may run on, from the AVX2 figures: mean less 3 standard errors at 40
+    photos (0.978 - 3 x 0.0022 = 0.971 -> 0.97); the min of 40 photos from the 1st percentile less
+    0.035; nearest and kinds below the AVX2 figures by about 1 and 2 standard errors at 40 photos."""
     import copy
 
     from edge.vision.stages import Vision
@@ -95,7 +103,7 @@ def test_int8_models_give_the_float_models_answers(cfg):
     F = np.array(F) / np.linalg.norm(F, axis=1, keepdims=True)
     Q = np.array(Q) / np.linalg.norm(Q, axis=1, keepdims=True)
     cos = (F * Q).sum(1)
-    assert cos.min() >= 0.93 and cos.mean() >= 0.98, (cos.min(), cos.mean())
+    assert cos.min() >= 0.90 and cos.mean() >= 0.97, (cos.min(), cos.mean())
     near_f, near_q = F @ F.T, Q @ F.T
     np.fill_diagonal(near_f, -9)
     np.fill_diagonal(near_q, -9)
