@@ -5,7 +5,8 @@ L2-normalised.
 
 Written out rather than taken from `transformers`: forty lines of a well-known architecture
 against a 500 MB build dependency whose module names change between versions; the check that it
-is right is the model's own behaviour (tests/styling/test_text.py: synonyms close, unrelated far).
+is right is the model's own behaviour (synonyms close, unrelated far); no test holds that check
+yet (an older note named tests/styling/test_text.py, which was never written).
 """
 from __future__ import annotations
 

@@ -112,6 +112,3 @@ class ItemTracker:
             if t.misses == 0:
                 t.last_frame = frame_id
         return self.tracks
-
-    def reset(self) -> None:
-        self.tracks = []

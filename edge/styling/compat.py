@@ -22,7 +22,7 @@ from ..errors import ModelMissing
 from ..files import atomic_write
 from ..taxonomy import SLOTS
 
-# Words -> the palette names shoppers read on the cards (edge/colors.py uses the same names).
+# Words -> the palette names shoppers read on the cards (edge/vision/colors.py uses the same names).
 COLOUR_WORDS = {
     "black": "black", "jet": "black", "noir": "black", "charcoal": "charcoal", "grey": "grey",
     "gray": "grey", "heather": "grey", "silver": "silver", "white": "white", "ivory": "white",

@@ -1,5 +1,5 @@
 """`signage kiosk` on the demo video with an error injected into the embedder's model call after
-a few frames (test_kiosk.py): the kiosk must show why and exit non-zero for systemd to restart it."""
+a few frames (tests/ui/test_kiosk.py): the kiosk must show why and exit non-zero for systemd to restart it."""
 import os
 import sys
 from pathlib import Path

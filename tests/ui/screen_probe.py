@@ -1,4 +1,4 @@
-"""Under Xvfb with no window manager: does the kiosk window cover the screen? (test_kiosk.py)
+"""Under Xvfb with no window manager: does the kiosk window cover the screen? (tests/ui/test_kiosk.py)
 
 Prints "SCREEN w h WINDOW x y w h DIRECTION d" after the window has settled.
 """
