@@ -37,6 +37,19 @@ def vision(cfg):
 
 
 @pytest.fixture(scope="session")
+def f32_vision(cfg):
+    """Vision with the models in f32 whatever the CPU: for tests that assert the live loop's geometry
+    to a few pixels. f32 is what a store PC (AVX2) runs; on a CPU with AVX-512 BF16 or AMX the
+    default is bf16, which moves the pose's foot landmarks by several pixels (measured on such a
+    Xeon: the followed boots' IoU with the moved pair 0.58 instead of > 0.8)."""
+    import copy
+    from edge.vision.stages import Vision
+    c = copy.deepcopy(cfg)
+    c.precision = "f32"
+    return Vision(c)
+
+
+@pytest.fixture(scope="session")
 def fast_vision(cfg):
     """Vision without the catalogue's ISNet cut (~0.3 s a photo): for tests that import catalogues
     for anything but their colour tags (tests/vision/test_cutout.py covers the cut)."""

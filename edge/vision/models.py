@@ -109,9 +109,9 @@ class ModelStore:
     def verify_trained(self, path: Path, hint: str) -> Path:
         """A file trained from data at build time (the outfit compatibility models): its sha256 as
         the manifest's `trained` records it, the way the IR is checked; the path."""
-        want = self.manifest.get("trained", {}).get(Path(path).name)
         if not Path(path).is_file():
             raise ModelMissing(f"{path} not found: {hint}")
+        want = self.manifest.get("trained", {}).get(Path(path).name)
         if want is None:
             raise ModelMissing(f"{path} is not in {self.dir / 'manifest.json'} (no sha256 to check it by): {hint}")
         if sha256_file(path) != want:

@@ -19,6 +19,7 @@ def recognizer(cfg, demo_catalog):
     from edge.runtime import Runtime
     c = copy.deepcopy(cfg)
     c.catalog_dir = demo_catalog
+    c.precision = "f32"     # the following's plans and tracks as a store PC (AVX2, f32) runs them: see f32_vision
     return Runtime(c).recognizer()
 
 

@@ -76,10 +76,11 @@ def _iou(a, b):
     return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
-def test_following_a_shopper_costs_one_pose_run_and_finds_the_same_items(vision, messi):
+def test_following_a_shopper_costs_one_pose_run_and_finds_the_same_items(f32_vision, messi):
     """The live loop's pose on a person of the frame before (ItemFinder.follow: the pose model alone
     on their last box, no detector) against a full pass on a frame where the shopper moved 12 px;
     someone no longer where they stood is not found there."""
+    vision = f32_vision
     H, W = messi.shape[:2]
 
     def at(x):
