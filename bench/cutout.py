@@ -1,5 +1,5 @@
 """Catalogue import side by side, three ways: ISNet's cut in float at 512 px (before), in INT8
-(`cutout.int8`), and in INT8 with a first look at 256 px, the 512 cut only where that one misses
+(`cutout.int8`), and in INT8 with a first cut at 256 px, the 512 cut only where that one misses
 the item (`cutout.first_size`, now): products a second, on this CPU and capped to AVX2, and what
 each step changes in answers.
 

@@ -445,7 +445,7 @@ def int8_markdown(res: dict | None) -> list[str]:
 
 def cutout_markdown(res: dict | None) -> list[str]:
     """The section of docs/benchmarks.md, its verdicts from these figures."""
-    L = ["## Catalogue import: ISNet's cut in float, in INT8, and a first look at 256 px (`python -m bench.cutout --write`)", ""]
+    L = ["## Catalogue import: ISNet's cut in float, in INT8, and a first cut at 256 px (`python -m bench.cutout --write`)", ""]
     if not res:
         return L + ["not run", ""]
     sp = res["speed"]
@@ -459,10 +459,10 @@ def cutout_markdown(res: dict | None) -> list[str]:
           "|---|" + "---|" * (len(isas) * len(SETTINGS))]
     cells = [sp[i][n] for i in isas for n in SETTINGS]
     L += ["| cut ran in | " + " | ".join(c["cut_ran_in"] for c in cells) + " |",
-          "| 512 px cuts / first looks (of products) | " + " | ".join(
+          "| 512 px cuts / first cuts (of products) | " + " | ".join(
               f"{c['cuts']} / {c.get('first_cuts', 0)} ({c['products']})" for c in cells) + " |",
           "| 512 px cut p50 ms | " + " | ".join(str(c["cut_ms_p50"]) for c in cells) + " |",
-          "| first look p50 ms | " + " | ".join(str(c.get("first_cut_ms_p50") or "-") for c in cells) + " |",
+          "| first cut p50 ms | " + " | ".join(str(c.get("first_cut_ms_p50") or "-") for c in cells) + " |",
           "| cutting ms a product (all cuts) | " + " | ".join(str(c.get("cut_ms_a_product", "-")) for c in cells) + " |",
           "| import ms a product | " + " | ".join(str(c["ms_per_product"]) for c in cells) + " |",
           "| products a second | " + " | ".join(f"**{c['products_per_s']}**" for c in cells) + " |", ""]
@@ -476,7 +476,7 @@ def cutout_markdown(res: dict | None) -> list[str]:
         + ", ".join(f"{round(sp[i][next(iter(SETTINGS))]['ms_per_product'] / TARGET_RATIO, 1)} ms ({head[i]})" for i in isas)
         + ". Measured by hand (not by this bench) and left: ISNet alone at 448 / 384 / 320 px cut busy backdrops "
           "worse (under 30 % of the garment covered on 5 / 11 / 17 of 150 busy photos, against 3 at 512): hence a "
-          "first look that falls back to 512 where it misses; two requests in parallel (THROUGHPUT hint) and "
+          "first cut that falls back to 512 where it misses; two requests in parallel (THROUGHPUT hint) and "
           "overlapping the cut with detection gained nothing on 2 cores; the cut's largest part as the product of "
           "a photo without a person instead of GrabCut's (~30 ms less a photo) lost find similar 1 point of "
           "category precision@5 (0.8024 -> 0.7926, top-1 0.8031 -> 0.7921, 914 held-out queries): the shopper's "

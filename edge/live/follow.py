@@ -4,17 +4,17 @@ A whole-frame pass (ItemFinder: the detector on the frame, the pose model on eac
 detector again on each person for their shoes) costs 1 + 2 runs a person: ~100 ms for three
 people on a 2-core AVX2 store PC, three camera frames. Once people are found, a frame makes one
 run (plan):
-- "look": every `look_every` frames, the detector on the whole frame; the tallest person box that
+- "scan": every `scan_every` frames, the detector on the whole frame; the tallest person box that
   is no one followed (nor half of them, nor a passer-by far behind) is left for the next frame;
 - "newcomer": the pose on that box; someone new joins the shoppers;
-- "shoes": as often as a look, half-way between two, the detector on one shopper's box for their
-  shoes (the shopper whose shoes were looked for longest ago): a shoe is a few pixels of a look
-  at the whole frame;
+- "shoes": as often as a scan, half-way between two, the detector on one shopper's box for their
+  shoes (the shopper whose shoes were searched for longest ago): a shoe is a few pixels of a scan
+  of the whole frame;
 - "pose": on the other frames, the pose model on one shopper, the one waiting longest (the lead
   shopper, at the screen, counts double): their box moves with their landmarks, their items are
   cut again, their shoes move with their feet;
-- "hold" (the live loop's choice, Recognizer): nothing is found; the frame's run is a look at an
-  item of the shopper just posed.
+- "hold" (the live loop's choice, Recognizer): nothing is found; the frame's run is a match of an
+  item of the shopper just posed (embed and match, the Recognizer's).
 Everyone else keeps the items they had (a few frames old at 30 fps). A shopper the pose no longer
 finds has left and is dropped; the last one leaving means a whole-frame pass at once. A shoe on
 its own (held up beside them) ends following: whole-frame passes every frame, as a held-up item
@@ -23,6 +23,7 @@ needs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import numpy as np
 
@@ -30,13 +31,13 @@ from ..types import Detection, FrameItems, Item, Person, inside, iou
 from ..vision.detector import merge
 from ..vision.items import ItemFinder, lead_score, on_person, pair_of_shoes, same_person
 
-# A look at the whole frame every LOOK_EVERY frames finds who walks in within 1/3 s at 30 fps (at
-# 5, a look and a shoes frame took 2 of every 5 frames and left the lead shopper one look at an
+# A scan of the whole frame every SCAN_EVERY frames finds who walks in within 1/3 s at 30 fps (at
+# 5, a scan and a shoes frame took 2 of every 5 frames and left the lead shopper one match of an
 # item in 5 frames).
-LOOK_EVERY = 10
+SCAN_EVERY = 10
 LEAD_WEIGHT = 2.0      # the lead shopper's wait counts this much more when choosing whom to pose
-# A look leaves one person box to pose, on the next frame (a crowd walking in joins over a few
-# looks, never all on one slow frame), and a box the pose found nobody in (a poster, half of
+# A scan leaves one person box to pose, on the next frame (a crowd walking in joins over a few
+# scans, never all on one slow frame), and a box the pose found nobody in (a poster, half of
 # someone, a person at the edge cut off) is not posed again for NOBODY_FOR frames.
 NOBODY_FOR = 15        # half a second at 30 fps
 # Someone followed stays followed while the pose model's person flag is at least this: they were
@@ -45,15 +46,18 @@ NOBODY_FOR = 15        # half a second at 30 fps
 # person (hysteresis: on the three-people bench clip they scored 0.89-0.94 and were dropped).
 KEEP_PERSON = 0.5
 
+# What a frame's one model run was (module docstring); "" before the first frame.
+Plan = Literal["", "whole", "scan", "newcomer", "shoes", "pose", "hold"]
+
 
 @dataclass
 class Shopper:
     person: Person          # box, score and landmarks as last posed
     items: list[Item]       # their items as last cut
     posed_at: int           # the follower's frame count of their last pose
-    shoes_at: int           # ... of the last look for their shoes on their box
-    # The detector's shoe boxes within their box, moved with their feet since: from the last look
-    # at the whole frame and from the last look at their box. Their footwear is the pair of both,
+    shoes_at: int           # ... of the last search for their shoes on their box
+    # The detector's shoe boxes within their box, moved with their feet since: from the last scan
+    # of the whole frame and from the last search of their box. Their footwear is the pair of both,
     # as a whole-frame pass makes it (ItemFinder).
     frame_shoes: list[Detection] = field(default_factory=list)
     box_shoes: list[Detection] = field(default_factory=list)
@@ -61,18 +65,18 @@ class Shopper:
 
 class Follower:
     """Frame -> FrameItems for the live loop; `plan` says what this frame's run was: "whole" (a
-    whole-frame pass, ItemFinder), "look", "newcomer", "shoes", "pose" or "hold"."""
+    whole-frame pass, ItemFinder), "scan", "newcomer", "shoes", "pose" or "hold"."""
 
-    def __init__(self, finder: ItemFinder, look_every: int = LOOK_EVERY):
+    def __init__(self, finder: ItemFinder, scan_every: int = SCAN_EVERY):
         self.finder = finder
-        self.look_every = look_every
+        self.scan_every = scan_every
         self.shoppers: list[Shopper] = []
         self.nobody: list[tuple[tuple[int, int, int, int], int]] = []   # (box, frame count) a pose found nobody in
-        self.newcomer: tuple[Detection, list[Detection]] | None = None    # a look's new person box (and shoes) to pose
+        self.newcomer: tuple[Detection, list[Detection]] | None = None    # a scan's new person box (and shoes) to pose
         self.frames = 0
-        self.looked_at = 0            # frame count of the last look at the whole frame
-        self.shoes_looked_at = 0      # ... of the last shoes frame
-        self.plan = ""
+        self.scanned_at = 0           # frame count of the last scan of the whole frame
+        self.shoes_searched_at = 0      # ... of the last shoes frame
+        self.plan: Plan = ""
 
     @property
     def following(self) -> bool:
@@ -86,36 +90,36 @@ class Follower:
         return self.frames - self.shoppers[person].posed_at
 
     @property
-    def next_plan(self) -> str:
+    def next_plan(self) -> Plan:
         """What the next frame's run will be (a pose may still turn into a whole-frame pass): a
-        look every `look_every` frames, a shoes frame as often, half-way between two looks (a
+        scan every `scan_every` frames, a shoes frame as often, half-way between two scans (a
         frame later when the frame it was due took a hold), a pose on the others."""
-        if not self.shoppers or self.look_every <= 1:
+        if not self.shoppers or self.scan_every <= 1:
             return "whole"
-        if self.frames + 1 - self.looked_at >= self.look_every:
-            return "look"
+        if self.frames + 1 - self.scanned_at >= self.scan_every:
+            return "scan"
         if self.newcomer is not None:
             return "newcomer"
-        if self.frames + 1 - self.shoes_looked_at >= self.look_every and self.finder.params.rerun_on_person:
+        if self.frames + 1 - self.shoes_searched_at >= self.scan_every and self.finder.params.rerun_on_person:
             return "shoes"
         return "pose"
 
     def __call__(self, bgr: np.ndarray) -> FrameItems:
         plan = self.next_plan
         self.frames += 1
-        run = {"look": self._look, "newcomer": self._newcomer, "shoes": self._shoes, "pose": self._pose}
+        run = {"scan": self._scan, "newcomer": self._newcomer, "shoes": self._shoes, "pose": self._pose}
         found = run[plan](bgr) if plan in run else None
         return found if found is not None else self._whole(bgr)
 
     @property
     def may_hold(self) -> bool:
-        """The next frame may be a hold: the last one posed someone, and no look at the whole frame
-        is due (a shoes frame waits a frame for a hold, a look does not)."""
-        return self.plan in ("pose", "newcomer") and self.next_plan != "look"
+        """The next frame may be a hold: the last one posed someone, and no scan of the whole frame
+        is due (a shoes frame waits a frame for a hold, a scan does not)."""
+        return self.plan in ("pose", "newcomer") and self.next_plan != "scan"
 
     def hold(self) -> FrameItems:
         """This frame without a run of the finding models: everyone as they were (the live loop
-        gives the frame's run to a look at an item instead). Only when `may_hold`."""
+        gives the frame's run to a match of an item instead). Only when `may_hold`."""
         assert self.shoppers, "nobody to hold: a whole-frame pass is due"
         self.frames += 1
         self.plan = "hold"
@@ -124,11 +128,11 @@ class Follower:
     def _whole(self, bgr: np.ndarray) -> FrameItems:
         self.plan = "whole"
         self.newcomer = None
-        self.looked_at = self.frames
-        self.shoes_looked_at = self.frames - self.look_every // 2     # everyone's shoes were looked for now
+        self.scanned_at = self.frames
+        self.shoes_searched_at = self.frames - self.scan_every // 2     # everyone's shoes were searched for now
         found = self.finder(bgr)
         # follow people only while every item is on one: a shoe held up beside them, seen only in
-        # whole-frame looks, would never steady
+        # whole-frame passes, would never steady
         if found.people and all(i.person is not None for i in found.items):
             H, W = bgr.shape[:2]
             shoes = [d for d in found.detections if d.label == "footwear"]
@@ -177,10 +181,10 @@ class Follower:
             s.items = [it for it in s.items if it.kind != "footwear"] + [pair_of_shoes(shoes, n)]
 
     def _shoes(self, bgr: np.ndarray) -> FrameItems | None:
-        """The detector on the shopper whose shoes were looked for longest ago (on the whole frame
+        """The detector on the shopper whose shoes were searched for longest ago (on the whole frame
         when their box is most of it: ItemFinder does the same)."""
         self.plan = "shoes"
-        self.shoes_looked_at = self.frames
+        self.shoes_searched_at = self.frames
         n, s = min(enumerate(self.shoppers), key=lambda ns: ns[1].shoes_at)
         H, W = bgr.shape[:2]
         detector = self.finder.detector
@@ -193,12 +197,12 @@ class Follower:
         s.shoes_at = self.frames
         return self._frame()
 
-    def _look(self, bgr: np.ndarray) -> FrameItems | None:
+    def _scan(self, bgr: np.ndarray) -> FrameItems | None:
         """The detector on the whole frame: the tallest person box that is none of the shoppers'
         (nor on one of them) nor a passer-by's far behind them is posed on the next frame. None (a
         whole-frame pass is due) when it sees a shoe on its own."""
-        self.plan = "look"
-        self.looked_at = self.frames
+        self.plan = "scan"
+        self.scanned_at = self.frames
         H, W = bgr.shape[:2]
         found = self.finder.detector.detect_once(bgr)
         boxes = [s.person.box for s in self.shoppers]
@@ -211,7 +215,7 @@ class Follower:
                              and not any(iou(d.box, b) > 0.5 for b, _ in self.nobody)),
                             key=lambda d: -(d.box[3] - d.box[1]))
         shoes = merge([d for d in found if d.label == "footwear"], self.finder.params.nms_iou)
-        for n, s in enumerate(self.shoppers):       # the shoes this look sees on the shoppers
+        for n, s in enumerate(self.shoppers):       # the shoes this scan sees on the shoppers
             s.frame_shoes = self._within(shoes, s.person.box, W, H)
             self._pair(n, s)
         self.newcomer = None
@@ -224,17 +228,17 @@ class Follower:
         return self._frame()
 
     def _newcomer(self, bgr: np.ndarray) -> FrameItems:
-        """The pose on the person box the last look found: someone new joins the shoppers (their
-        shoes looked for at the next shoes frame, before anyone else's); a box the pose finds
+        """The pose on the person box the last scan found: someone new joins the shoppers (their
+        shoes searched for at the next shoes frame, before anyone else's); a box the pose finds
         nobody in (or someone followed, cut differently) is not posed again for a while, one it
-        nearly accepts (its flag between KEEP_PERSON and `pose.min_person`) at the next look."""
+        nearly accepts (its flag between KEEP_PERSON and `pose.min_person`) at the next scan."""
         self.plan = "newcomer"
         (det, shoes), self.newcomer = self.newcomer, None
         H, W = bgr.shape[:2]
         thr = self.finder.pose_params.min_visibility
         pose = self.finder.pose(bgr, det.box)
         if pose.score < self.finder.pose_params.min_person:
-            if pose.score < KEEP_PERSON:      # nobody there; a near miss is tried again at the next look
+            if pose.score < KEEP_PERSON:      # nobody there; a near miss is tried again at the next scan
                 self.nobody.append((det.box, self.frames))
             return self._frame()
         if any(same_person(pose.landmarks, s.person.landmarks, thr) for s in self.shoppers):

@@ -7,19 +7,20 @@ from dataclasses import dataclass, field
 
 from ..styling.looks import Anchor, CompleteTheLook, Suggestion
 from ..styling.similar import FindSimilar
+from ..taxonomy import Kind
 from ..types import Box, Match, iou
 from ..vision.colors import color_histogram
 from ..vision.embed import colour_part, item_crop
 from ..vision.items import main_item
 from .capture import Frame
-from .follow import LOOK_EVERY, Follower
+from .follow import SCAN_EVERY, Follower
 from .tracking import ItemTracker, Track
 
 
 @dataclass
 class TrackedItem:
     track_id: int
-    kind: str
+    kind: Kind
     box: Box
     person: int | None
     stable: bool
@@ -59,22 +60,22 @@ class FrameResult:
 # on the demo video and CC0 photos (tests/live/test_swap.py, bench/swaps.py): one garment from
 # frame to frame, vector cosine p5 0.96 and colour-histogram similarity p5 0.986; two different
 # garments, vector p99 0.60 (0.755 for two of the same category) and histogram p95 0.70.
-SWAP_COLOURS = 0.9    # histogram similarity below this: look again now, not at the next embed_every
+SWAP_COLOURS = 0.9    # histogram similarity below this: match again now, not at the next embed_every
 SWAP_VECTOR = 0.8     # vector cosine below this: another item, decided at once
-# A worn item decides a swap only in the place the last look saw it: one whose box changed (a
+# A worn item decides a swap only in the place the last match saw it: one whose box changed (a
 # shoe pair from the detector, then from the ankle landmarks) is the same item cut differently,
 # left to the votes. A held-up item swaps wherever it is (the next one is held a little apart).
 SWAP_SAME_PLACE = 0.5
 # Looks (embed + match) a frame besides a swapped item's: ~8 ms each on 2 cores (12 on AVX2).
 EMBEDS_A_FRAME = 2
 # While people are followed (edge/live/follow.py) a frame has one model run, a finding model's or
-# one look at an item: on a 2-core AVX2 store PC a pose is 15 ms, the detector 22, a look 12, so
+# one match of an item: on a 2-core AVX2 store PC a pose is 15 ms, the detector 22, a match 12, so
 # every frame is done within a 30 fps camera's frame interval and no frame waits for the one
-# before (a pose and a look on one frame, 33 ms, made the next frame wait ~16 ms on average).
-# A look (a hold frame: nothing found) follows a pose when the one just posed has an item that
-# wants one (a first look, a vote, its turn); a shoes frame waits for it, a look at the whole frame
-# does not. A swapped item is looked at at once, whatever the frame.
-EMBEDS_BESIDE = {"hold": 1, "pose": 0, "newcomer": 0, "look": 0, "shoes": 0}
+# before (a pose and a match on one frame, 33 ms, made the next frame wait ~16 ms on average).
+# A match (a hold frame: nothing found) follows a pose when the one just posed has an item that
+# wants one (a first match, a vote, its turn); a shoes frame waits for it, a scan of the whole frame
+# does not. A swapped item is matched at once, whatever the frame.
+EMBEDS_BESIDE = {"hold": 1, "pose": 0, "newcomer": 0, "scan": 0, "shoes": 0}
 
 
 def _colours(frame: Frame, t: Track):
@@ -86,23 +87,23 @@ class Recognizer:
     """One frame -> FrameResult: items, tracks, matches for steady items, the look for the main one."""
 
     def __init__(self, similar: FindSimilar, looks: CompleteTheLook | None = None, k: int = 4,
-                 stable_frames: int = 3, embed_every: int = 4, look_every: int = LOOK_EVERY):
+                 stable_frames: int = 3, embed_every: int = 4, scan_every: int = SCAN_EVERY):
         self.similar = similar
         self.vision = similar.vision
         self.looks = looks
         self.k = k
         self.tracker = ItemTracker(stable_frames=stable_frames)
         self.embed_every = embed_every
-        self.follower = Follower(self.vision.finder, look_every)   # 1: a whole-frame pass every frame
+        self.follower = Follower(self.vision.finder, scan_every)   # 1: a whole-frame pass every frame
         self.swaps = 0
         self._frames = 0
-        self._looks_wanted = False
+        self._matches_wanted = False
 
     def _swapped(self, frame: Frame, t: Track) -> bool:
-        """A steady item whose colours no longer look like what was last embedded: look again now
-        (a swap is decided on that look). A worn item cut differently (a shoe pair from the
+        """A steady item whose colours no longer look like what was last embedded: match it again now
+        (a swap is decided on that match). A worn item cut differently (a shoe pair from the
         detector, then one shoe) changes colours too but could not be decided a swap
-        (SWAP_SAME_PLACE): its next look waits its turn (it re-embedded every other frame)."""
+        (SWAP_SAME_PLACE): its next match waits its turn (it re-embedded every other frame)."""
         if t.shown is None or not self.tracker.is_stable(t) or not self._fresh(t):
             return False
         if t.person is not None and t.seen_box is not None and iou(t.box, t.seen_box) < SWAP_SAME_PLACE:
@@ -110,21 +111,21 @@ class Recognizer:
         return t.seen_colours is not None and float(_colours(frame, t) @ t.seen_colours) < SWAP_COLOURS
 
     def _fresh(self, t: Track) -> bool:
-        """A worn item is looked at (and checked for a swap) only while its box is no more than a
+        """A worn item is matched (and checked for a swap) only while its box is no more than a
         frame old: the box of someone followed but not posed for a few frames is off their
         moving body, and a crop of it looks like another item (7 false swaps on the three-people
         bench clip). The lead shopper is posed every other frame or so, the others less often."""
         return self.follower.posed_ago(t.person) <= 1
 
-    def _wants_look(self, t: Track, frame: int) -> bool:
-        """A track wants a look on the recognizer's frame `frame`: a first one, a vote while it is
+    def _wants_match(self, t: Track, frame: int) -> bool:
+        """A track wants a match on the recognizer's frame `frame`: a first one, a vote while it is
         not steady, or, steady, its turn (embed_every frames after its last)."""
         return t.shown is None or not self.tracker.is_stable(t) or frame - t.embedded_at >= self.embed_every
 
     def _to_embed(self, frame: Frame, tracks: list[Track]) -> list[Track]:
         """The tracks to embed on this frame: a swapped item at once; of the others at most
-        EMBEDS_A_FRAME, first looks first (a card shows only once its item is steady, after
-        stable_frames, so a first look may wait a frame), then unsteady items' votes, then one
+        EMBEDS_A_FRAME, first matches first (a card shows only once its item is steady, after
+        stable_frames, so a first match may wait a frame), then unsteady items' votes, then one
         steady item due again (every embed_every frames; more with more than embed_every steady
         items), the longest waiting first. Embedding every item that was due on the same frame made
         that frame the slowest of the loop: a shopper's three items are new, then unsteady, then due
@@ -136,9 +137,9 @@ class Recognizer:
         unsteady = sorted((t for t in rest if t.shown is not None and not self.tracker.is_stable(t)),
                           key=lambda t: t.embedded_at)
         steady = [t for t in rest if t.shown is not None and self.tracker.is_stable(t)]
-        due = sorted((t for t in steady if self._wants_look(t, self._frames)), key=lambda t: t.embedded_at)
-        # enough steady looks a frame that each item is still looked at every embed_every frames
-        # (looked at less often, a swaying shopper's shoe drifted past SWAP_VECTOR between looks)
+        due = sorted((t for t in steady if self._wants_match(t, self._frames)), key=lambda t: t.embedded_at)
+        # enough steady matches a frame that each item is still matched every embed_every frames
+        # (matched less often, a swaying shopper's shoe drifted past SWAP_VECTOR between matches)
         quota = max(1, -(-len(steady) // self.embed_every))
         budget = EMBEDS_BESIDE.get(self.follower.plan, max(EMBEDS_A_FRAME, quota))
         return swapped + (first + unsteady + due[:quota])[:budget]
@@ -169,7 +170,7 @@ class Recognizer:
 
     def __call__(self, frame: Frame) -> FrameResult:
         t0 = time.perf_counter()
-        if self._looks_wanted and self.follower.may_hold:
+        if self._matches_wanted and self.follower.may_hold:
             found = self.follower.hold()
         else:
             found = self.follower(frame.image)
@@ -178,10 +179,10 @@ class Recognizer:
         tracks = self.tracker.update(found.items, frame.id, [p.box for p in found.people])
         for t in self._to_embed(frame, tracks):
             self._observe(frame, t)
-        # does a track just posed want a look (a first one, a vote, its turn)? Then the next pose
+        # does a track just posed want a match (a first one, a vote, its turn)? Then the next pose
         # waits a frame for it.
-        self._looks_wanted = any(t.misses == 0 and self.follower.posed_ago(t.person) == 0
-                                 and self._wants_look(t, self._frames + 1) for t in tracks)
+        self._matches_wanted = any(t.misses == 0 and self.follower.posed_ago(t.person) == 0
+                                 and self._wants_match(t, self._frames + 1) for t in tracks)
         t2 = time.perf_counter()
         items = []
         for t in tracks:

@@ -9,17 +9,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..taxonomy import Kind
 from ..types import Box, Item, ItemMatches, iou
 
 _track_ids = itertools.count(1)
-VOTES = 7          # recent looks kept per item
+VOTES = 7          # recent matches kept per item
 HOLD_VOTES = 5     # of those, how many another product needs to replace a card on screen
 SAME_PERSON_IOU = 0.5   # a person's box overlaps theirs of the frame before at least this much
 
 
 @dataclass
 class Track:
-    kind: str
+    kind: Kind
     box: Box
     person: int | None
     item: Item
@@ -30,7 +31,7 @@ class Track:
     misses: int = 0              # consecutive frames not seen
     age: int = 1                 # frames since it started
     last_frame: int = 0
-    votes: deque = field(default_factory=lambda: deque(maxlen=VOTES))   # top sku of recent looks
+    votes: deque = field(default_factory=lambda: deque(maxlen=VOTES))   # top sku of recent matches
     shown_sku: str | None = None  # what the screen shows for it (changes only by majority)
     shown: ItemMatches | None = None   # the matches behind shown_sku
     looks: list | None = None          # complete the look for `shown`, made once when first needed
@@ -42,7 +43,7 @@ class Track:
     def vote(self, sku: str | None) -> bool:
         """Record this look's top match; True when what is shown should change. Until the card is
         on screen a simple majority decides; once it is, another product must win HOLD_VOTES of
-        the last looks (a swapped item is caught apart, in Recognizer, and decided at once)."""
+        the last matches (a swapped item is caught apart, in Recognizer, and decided at once)."""
         self.votes.append(sku)
         winner, n = Counter(self.votes).most_common(1)[0]
         need = HOLD_VOTES if self.confirmed else len(self.votes) // 2 + 1
@@ -53,7 +54,7 @@ class Track:
 
     def swapped(self, sku: str | None) -> None:
         """Another item took this one's place: it is a new item, decided at once on this look
-        (the old item's votes would hold its card for several more looks)."""
+        (the old item's votes would hold its card for several more matches)."""
         self.id = next(_track_ids)
         self.votes.clear()
         self.votes.append(sku)

@@ -5,7 +5,7 @@ person mask and GrabCut cut. Run from its INT8 copy (`cutout.int8`) at `cutout.s
 exported): ~100 ms a photo on two cores with AVX-512, ~240 ms on AVX2 (bench/cutout.py). Alone at
 256 px (~28 / ~65 ms) the cut misses the garment far more often on busy backdrops (under 30 % of
 its own mask covered: 17 % of busy photos vs 7 % at 512; a shirt on the baboon photo loses to
-the face), so 256 is a first look (`cutout.first_size`): its cut names the colours where it covers
+the face), so 256 is a first cut (`cutout.first_size`): its cut names the colours where it covers
 at least `first_cover` of the item's own mask (the live loop's cut), and the 512 px cut is made
 only where it does not (a fifth to a quarter of busy-backdrop photos: Vision.photo_colors).
 A photo on a plain backdrop is already cut by the backdrop's colour, so it skips the model.

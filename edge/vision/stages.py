@@ -15,7 +15,7 @@ from .saliency import backdrop
 
 
 # A cut that leaves under this share of the item's box: nothing stands out there (keep the live
-# loop's cut, or, for a first look, cut again at full size).
+# loop's cut, or, for a first cut that misses, cut again at full size).
 MIN_CUT_SHARE = 0.05
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import MESSI
 from edge.live.capture import Frame
-from edge.live.follow import LOOK_EVERY, NOBODY_FOR, Follower
+from edge.live.follow import NOBODY_FOR, SCAN_EVERY, Follower
 from edge.live.recognizer import Recognizer
 from edge.types import Detection, iou
 
@@ -46,13 +46,13 @@ def test_a_followed_shopper_costs_one_model_run_a_frame_and_keeps_their_items(re
         results.append(recognizer(Frame(i + 1, frame_of(1, i), i / 30)))
         plans.append(follower.plan)
         cost.append(runs(vision) - before)
-    # one whole-frame pass (the first frame), then one model run a frame: a look at the whole
-    # frame every LOOK_EVERY frames, one for the shoes between two looks, a pose, or a look at an
+    # one whole-frame pass (the first frame), then one model run a frame: a scan of the whole
+    # frame every SCAN_EVERY frames, one for the shoes between two scans, a pose, or a match of an
     # item of the shopper just posed (nothing found on that frame: "hold")
     assert plans[0] == "whole" and "whole" not in plans[1:], plans
     assert cost[0] > 2 and set(cost[1:]) == {1}, cost
-    assert [k for k, p in enumerate(plans) if p == "look"] == list(range(LOOK_EVERY, 20, LOOK_EVERY))
-    assert plans.count("shoes") >= plans.count("look") and plans.count("pose") >= plans.count("hold") > 0, plans
+    assert [k for k, p in enumerate(plans) if p == "scan"] == list(range(SCAN_EVERY, 20, SCAN_EVERY))
+    assert plans.count("shoes") >= plans.count("scan") and plans.count("pose") >= plans.count("hold") > 0, plans
     assert all(plans[k - 1] == "pose" for k, p in enumerate(plans) if p == "hold"), plans
     assert all(r.people == 1 for r in results)
     # following re-finds the same items: no more new tracks than whole-frame passes every frame
@@ -60,23 +60,23 @@ def test_a_followed_shopper_costs_one_model_run_a_frame_and_keeps_their_items(re
     # as the shopper sways, so neither is one track per item)
     followed_tracks = {i.track_id for r in results for i in r.items}
     always = Recognizer(recognizer.similar, recognizer.looks, k=4, stable_frames=recognizer.tracker.stable_frames,
-                        look_every=1)
+                        scan_every=1)
     whole_tracks = set()
     for k in range(20):
         whole_tracks |= {i.track_id for i in always(Frame(50 + k, frame_of(1, k), k / 30)).items}
         assert always.follower.plan == "whole"
     assert len(followed_tracks) <= len(whole_tracks), (followed_tracks, whole_tracks)
-    # a second shopper steps in beside the first: the next look finds their box, the frame after
+    # a second shopper steps in beside the first: the next scan finds their box, the frame after
     # poses them (one model run each)
     late, plans = [], []
-    for i in range(LOOK_EVERY + 1):
+    for i in range(SCAN_EVERY + 1):
         before = runs(vision)
         late.append(recognizer(Frame(100 + i, frame_of(2, 20 + i), (20 + i) / 30)))
         plans.append(follower.plan)
         assert runs(vision) - before == 1, (plans, runs(vision) - before, recognizer.swaps)
         if late[-1].people == 2:
             break
-    assert late[-1].people == 2 and plans[-2:] == ["look", "newcomer"], plans
+    assert late[-1].people == 2 and plans[-2:] == ["scan", "newcomer"], plans
 
 
 def test_the_lead_shopper_is_posed_more_often_and_one_who_leaves_is_dropped(recognizer):
@@ -94,13 +94,13 @@ def test_the_lead_shopper_is_posed_more_often_and_one_who_leaves_is_dropped(reco
         lead = sum(abs(x - lead_x) < 40 for x in posed)
         assert len(follower.shoppers) == 2 and lead > len(posed) - lead >= 2, (lead, posed)
         # the second shopper walks away: dropped at their next pose; the first is still followed
-        for i in range(21, 21 + 3 * LOOK_EVERY):
+        for i in range(21, 21 + 3 * SCAN_EVERY):
             follower(frame_of(1, i))
             assert follower.plan != "whole"
         assert len(follower.shoppers) == 1
         # the last shopper leaves: a whole-frame pass as soon as their pose misses them
         plans = []
-        for i in range(2 * LOOK_EVERY):
+        for i in range(2 * SCAN_EVERY):
             follower(np.full_like(frame_of(1, 0), 40))
             plans.append(follower.plan)
         assert "whole" in plans and not follower.following
@@ -108,11 +108,11 @@ def test_the_lead_shopper_is_posed_more_often_and_one_who_leaves_is_dropped(reco
         vision.finder.follow = follow
 
 
-@pytest.mark.parametrize("flag, again_at_next_look", [(0.0, False), (0.9, True)])
-def test_a_box_the_pose_found_nobody_in_is_not_posed_again_for_a_while(recognizer, flag, again_at_next_look):
+@pytest.mark.parametrize("flag, again_at_next_scan", [(0.0, False), (0.9, True)])
+def test_a_box_the_pose_found_nobody_in_is_not_posed_again_for_a_while(recognizer, flag, again_at_next_scan):
     """A newcomer's box the pose turns down (a poster, half of someone) would cost a pose every
     look: it is tried again only after NOBODY_FOR frames; one it nearly accepts (a person turned
-    away) at the next look."""
+    away) at the next scan."""
     vision = recognizer.vision
     follower = Follower(vision.finder)
     follower(frame_of(1, 0))
@@ -128,23 +128,23 @@ def test_a_box_the_pose_found_nobody_in_is_not_posed_again_for_a_while(recognize
         return out
     vision.finder.pose = newcomer_pose
     try:
-        for i in range(NOBODY_FOR + 2 * LOOK_EVERY):
+        for i in range(NOBODY_FOR + 2 * SCAN_EVERY):
             follower(frame_of(2, 0))
     finally:
         vision.finder.pose = pose
     assert asked and len(follower.shoppers) == 1
     gaps = [b - a for a, b in zip(asked, asked[1:])]
-    if again_at_next_look:
-        assert gaps and all(g == LOOK_EVERY for g in gaps), asked
+    if again_at_next_scan:
+        assert gaps and all(g == SCAN_EVERY for g in gaps), asked
     else:
         assert gaps and all(g >= NOBODY_FOR for g in gaps), asked
-    for i in range(NOBODY_FOR + LOOK_EVERY):     # the pose's own answer: the newcomer joins
+    for i in range(NOBODY_FOR + SCAN_EVERY):     # the pose's own answer: the newcomer joins
         follower(frame_of(2, 0))
     assert len(follower.shoppers) == 2
 
 
 def test_a_shoe_on_its_own_ends_following(recognizer, monkeypatch):
-    """A shoe held up beside the shopper (no one's shoe) is seen only by a look at the whole frame:
+    """A shoe held up beside the shopper (no one's shoe) is seen only by a scan of the whole frame:
     the frame goes to a whole-frame pass, and following stops (whole-frame passes every frame, as
     a held-up item needs). The detector's answer is given a lone shoe: the SSD scores a shoe on
     its own at the alone threshold only on some photos."""
@@ -157,10 +157,10 @@ def test_a_shoe_on_its_own_ends_following(recognizer, monkeypatch):
     monkeypatch.setattr(vision.detector, "detect_once",
                         lambda bgr, offset=(0, 0): detect_once(bgr, offset) + ([held] if offset == (0, 0) else []))
     plans = []
-    for i in range(LOOK_EVERY):
+    for i in range(SCAN_EVERY):
         follower(frame_of(1, 0))
         plans.append(follower.plan)
-    assert plans[-1] == "whole" and "look" not in plans and not follower.following, plans
+    assert plans[-1] == "whole" and "scan" not in plans and not follower.following, plans
 
 
 def test_a_swaying_shoppers_items_keep_one_track_each(cfg, demo_catalog):
@@ -181,7 +181,7 @@ def test_a_swaying_shoppers_items_keep_one_track_each(cfg, demo_catalog):
     assert len(tracks) == 6 and rec.swaps == 0, (len(tracks), rec.swaps)
 
 
-def test_a_shoppers_steady_items_are_looked_at_again_one_a_frame(cfg, demo_catalog):
+def test_a_shoppers_steady_items_are_matched_again_one_a_frame(cfg, demo_catalog):
     """Every steady item is embedded again within a few frames, but never two on one frame: a
     shopper's items become steady together, and embedding all three on the same frame was the
     slowest frame of the loop (p95 32 ms of matching against 8 at p50)."""
@@ -207,9 +207,9 @@ def test_a_shoppers_steady_items_are_looked_at_again_one_a_frame(cfg, demo_catal
     assert max(len(e) for e in after) == 1, after
     ids = {t for e in after for t in e}
     assert len(ids) >= 2
-    for t in ids:                 # each steady item looked at again every few frames
+    for t in ids:                 # each steady item matched again every few frames
         frames = [k for k, e in enumerate(after) if t in e]
-        # (one model run a frame while following: a look at an item every other frame at most, a
-        # pose between, and a whole-frame look and a shoes frame may come between: each item's turn
+        # (one model run a frame while following: a match of an item every other frame at most, a
+        # pose between, and a scan and a shoes frame may come between: each item's turn
         # comes within 2 x items + 2 frames)
         assert max(b - a for a, b in zip(frames, frames[1:])) <= 2 * len(ids) + 2, (t, frames)

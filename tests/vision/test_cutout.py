@@ -48,19 +48,21 @@ def test_the_cut_can_be_turned_off(cfg):
 
 
 def test_colour_names_on_hand_labels_beat_the_nearest_swatch(vision):
-    """Report half (110 photos of senders never tuned on). Measured first colour: nearest swatch
-    (before) 0.62, live cut 0.80, catalogue ISNet cut 0.827 (any colour 0.91 / 0.936). Floors: the
-    measured figure less two standard errors (0.038 at n=110), and each path above the baseline."""
+    """Report half of tests/data/cc0 (114 photos of senders never tuned on). Measured first colour
+    on 2026-12-07, natively (Xeon, bf16) / with oneDNN capped to AVX2: nearest swatch (before)
+    0.632 / 0.640, live cut 0.825 / 0.833, catalogue ISNet cut 0.842 / 0.842 (any colour 0.912 /
+    0.939 on both). Floors: the lower figure less two standard errors (0.035 at n=114), each path
+    above the baseline; the old 0.72 / 0.75 passed a live cut no better than ~0.1 above the swatch."""
     from bench.tagging import PATHS, colour_accuracy, labelled
     rows = [r for r in labelled(CC0) if r["half"] == "report"]
     res = {p: h["report"] for p, h in colour_accuracy(vision, rows)["paths"].items()}
     before, live, cut, shop = (res[p] for p in PATHS)
     assert live["photos"] >= 100
-    assert live["first_colour_accuracy"] >= 0.72 and live["any_colour_accuracy"] >= 0.85, res
-    assert cut["first_colour_accuracy"] >= 0.75 and cut["any_colour_accuracy"] >= 0.87, res
+    assert live["first_colour_accuracy"] >= 0.75 and live["any_colour_accuracy"] >= 0.86, res
+    assert cut["first_colour_accuracy"] >= 0.77 and cut["any_colour_accuracy"] >= 0.89, res
     assert min(live["first_colour_accuracy"], cut["first_colour_accuracy"]) > before["first_colour_accuracy"], res
     # the same garments cut out and put on white, as a shop photographs them (the case `signage
-    # tag` called black, navy and brown items "white"): measured 0.856 of 104; floor 0.856 - 2 SE
+    # tag` called black, navy and brown items "white"): measured 0.861 of 108 (both ISAs); floor 0.861 - 2 SE
     assert shop["photos"] >= 95 and shop["first_colour_accuracy"] >= 0.78, res
 
 
@@ -115,7 +117,7 @@ def _counting(vision):
 def test_a_first_small_look_names_the_colours_and_the_full_cut_runs_where_it_misses(cfg):
     """`cutout.first_size` (256): where the small cut covers the item (the shirt on the chess board:
     99 % of its mask) its names stand and the 512 px cut is not made; the blue shirt on the blue
-    painting is lost at 256 (covers 0 %) and found at 512. On the 288 labelled photos the first look
+    painting is lost at 256 (covers 0 %) and found at 512. On the 288 labelled photos the first cut
     was kept for ~80 % of busy-backdrop photos (bench/cutout.py)."""
     import copy
     from edge.config import CutoutParams
@@ -132,7 +134,7 @@ def test_a_first_small_look_names_the_colours_and_the_full_cut_runs_where_it_mis
     assert v.product_photo(img, colors=False) and calls == {"first": 2, "full": 1}   # colours known: no cut
 
 
-def test_without_a_first_look_every_busy_photo_is_cut_at_full_size(cfg):
+def test_without_a_first_cut_every_busy_photo_is_cut_at_full_size(cfg):
     import copy
     from edge.config import CutoutParams
     from edge.vision.stages import Vision
