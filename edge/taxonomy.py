@@ -10,8 +10,12 @@
 """
 from __future__ import annotations
 
-KINDS = ("upper", "lower", "footwear", "garment")
-SLOTS = ("upper", "bottom", "shoe", "bag", "accessory")
+from typing import Literal, get_args
+
+Kind = Literal["upper", "lower", "footwear", "garment"]
+Slot = Literal["upper", "bottom", "shoe", "bag", "accessory"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
+SLOTS: tuple[Slot, ...] = get_args(Slot)
 
 KIND_SLOT = {"upper": "upper", "lower": "bottom", "footwear": "shoe"}
 
@@ -59,7 +63,7 @@ def _slot_by_words(category: str) -> str | None:
     return None
 
 
-def slot_of(category: str, kind: str | None = None) -> str | None:
+def slot_of(category: str, kind: Kind | None = None) -> Slot | None:
     """The outfit slot of a category (by name, else by its words), else of the kind seen."""
     c = (category or "").strip().lower()
     slot = CATEGORY_SLOT.get(c) or (_slot_by_words(c) if c else None)
@@ -72,7 +76,7 @@ def photo_kind(category: str) -> str | None:
     return PHOTO_KIND.get(_slot_by_words(category or "")) if category else None
 
 
-def kind_allows(kind: str, category: str) -> bool:
+def kind_allows(kind: Kind, category: str) -> bool:
     """May an item of this kind be a product of this category? Unknown categories are allowed:
     the store's own words decide what they are."""
     slots = KIND_SLOTS.get(kind)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .taxonomy import Kind
+
 Box = tuple[int, int, int, int]  # x1, y1, x2, y2 in frame pixels, x2/y2 exclusive
 
 
@@ -63,7 +65,7 @@ class Person:
 @dataclass
 class Item:
     """Something a shopper wears or holds: the unit that gets matched to the catalogue."""
-    kind: str                      # one of taxonomy.KINDS; "garment" = main object, no person seen
+    kind: Kind                     # one of taxonomy.KINDS; "garment" = main object, no person seen
     box: Box
     score: float
     person: int | None = None      # Person.id this item belongs to

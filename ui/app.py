@@ -20,6 +20,9 @@ from PySide6.QtWidgets import (QApplication, QBoxLayout, QDialog, QGridLayout, Q
 from edge.config import Config
 from edge.errors import ConfigError
 from edge.staff import StaffLock, read_pin_file
+from edge.live.capture import Frame
+from edge.live.pipeline import SourceStatus
+from edge.live.recognizer import FrameResult
 from edge.live.screen import MODES, Panel, panel_for
 
 from .theme import stylesheet
@@ -35,9 +38,9 @@ EXIT_RESTART = 75
 class KioskState:
     """What the pipeline threads hand to the screen: newest frame, newest result, source status."""
     lock: threading.Lock = field(default_factory=threading.Lock)
-    frame: object = None
-    result: object = None
-    status: object = None
+    frame: Frame | None = None
+    result: FrameResult | None = None
+    status: SourceStatus | None = None
     frame_times: deque = field(default_factory=lambda: deque(maxlen=60))
 
     def put_frame(self, frame) -> None:
@@ -57,7 +60,7 @@ class KioskState:
         """The pipeline's callbacks that fill this state (Runtime.pipeline(source, **callbacks))."""
         return {"on_frame": self.put_frame, "on_result": self.put_result, "on_status": self.put_status}
 
-    def snapshot(self):
+    def snapshot(self) -> tuple[Frame | None, FrameResult | None, SourceStatus | None, float]:
         with self.lock:
             t = self.frame_times
             fps = (len(t) - 1) / (t[-1] - t[0]) if len(t) > 1 and t[-1] > t[0] else 0.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..styling.shop import by_person
-from ..taxonomy import KIND_TITLE
+from ..taxonomy import KIND_TITLE, Kind
 from .recognizer import FrameResult
 
 MODES = (("similar", "Find similar"), ("look", "Complete the look"), ("shop", "Shop the look"))
@@ -69,7 +69,7 @@ def panel_for(result: FrameResult | None, mode: str, n: int) -> Panel:
 class ItemCard:
     """One recognised item as the screen names it: what the shopper has (kind, category, colours)
     and the product shown for it."""
-    kind: str
+    kind: Kind
     category: str
     sku: str
     name: str

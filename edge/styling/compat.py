@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..errors import ModelMissing
 from ..files import atomic_write
-from ..taxonomy import SLOTS
+from ..taxonomy import SLOTS, Slot
 
 # Words -> the palette names shoppers read on the cards (edge/vision/colors.py uses the same names).
 COLOUR_WORDS = {
@@ -71,7 +71,7 @@ def attributes(slot: str, name: str = "", colors: tuple[str, ...] | list[str] = 
 
 @dataclass
 class CompatItem:
-    slot: str
+    slot: Slot
     name: str = ""
     colors: tuple[str, ...] = ()
 

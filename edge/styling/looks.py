@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..catalog.products import Product
 from ..catalog.store import Catalog
-from ..taxonomy import SLOT_WORD, SLOTS, slot_of
+from ..taxonomy import SLOT_WORD, SLOTS, Slot, slot_of
 from ..types import ItemMatches
 from .compat import CompatItem, CompatModel
 from .pairs import TextCompat
@@ -36,7 +36,7 @@ def compat_item(p: Product) -> CompatItem:
 
 @dataclass
 class Anchor:
-    slot: str
+    slot: Slot
     category: str
     colors: tuple[str, ...] = ()
     name: str = ""
@@ -59,7 +59,7 @@ class Anchor:
 
 @dataclass
 class Suggestion:
-    slot: str
+    slot: Slot
     product: Product
     score: float
     why: str

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..catalog.products import Product
 from ..catalog.store import Catalog
-from ..taxonomy import KIND_CATEGORY
+from ..taxonomy import KIND_CATEGORY, Kind
 from .similar import FindSimilar
 
 
@@ -22,7 +22,7 @@ class Tags:
     category: str
     colors: tuple[str, ...]
     description: str
-    kind: str
+    kind: Kind
 
     def to_json(self) -> dict:
         return {"category": self.category, "colors": list(self.colors), "description": self.description,

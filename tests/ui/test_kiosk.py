@@ -217,7 +217,7 @@ def test_results_are_keyed_by_frame_id():
     p = KioskPipeline(lambda: open_source(str(ROOT / "demo" / "demo.avi")), recognize,
                       on_frame=lambda f: frames_out.append(f.id), on_result=on_result, pace=False)
     p.start()
-    done.wait(10)
+    assert done.wait(10), f"only {len(seen)} results in 10 s"
     p.stop()
     p.raise_if_failed()
     assert seen == sorted(seen) and len(set(seen)) == len(seen)        # newest first, never twice
