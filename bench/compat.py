@@ -60,8 +60,21 @@ def measure(seeds: int = 5, path: Path = OUTFITS, draws: int = 3) -> dict:
             "pair_model_bytes": (Path(__file__).resolve().parent.parent / "models" / "compat-text.npz").stat().st_size}
 
 
+def section() -> dict:
+    """docs/benchmarks.md's compatibility section (`signage bench` and `--write` both write it)."""
+    if not OUTFITS.is_file():
+        return {"skipped": f"Polyvore outfits not found at {OUTFITS}"}
+    return measure()
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--json", action="store_true")
-    print(json.dumps(measure(ap.parse_args().seeds), indent=2))
+    ap.add_argument("--write", action="store_true", help="put the figures into docs/benchmarks.md (and the README)")
+    a = ap.parse_args()
+    if a.write:
+        from bench.docs import update_results
+        update_results("compat", section())
+    else:
+        print(json.dumps(measure(a.seeds), indent=2))

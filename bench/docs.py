@@ -4,6 +4,7 @@ benchmark's targets live here beside the section that judges them."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from bench.measure import ROOT, verdict
@@ -154,12 +155,44 @@ def street_followed_markdown(f: dict | None) -> list[str]:
 
 
 def update_results(section: str, value, out_dir: Path = ROOT / "docs") -> None:
-    """Put one benchmark's figures into results.json and re-render benchmarks.md from it."""
+    """Put one benchmark's figures into results.json and re-render benchmarks.md from it, and the
+    README's figures (a README kept beside out_dir's parent: the repository's)."""
     path = out_dir / "benchmarks" / "results.json"
     res = json.loads(path.read_text())
     res[section] = value
     path.write_text(json.dumps(res, indent=1))
     (out_dir / "benchmarks.md").write_text(markdown(res))
+    readme = out_dir.parent / "README.md"
+    if readme.is_file():
+        readme.write_text(render_figures(readme.read_text(), res))
+
+
+# A figure in README.md is written `0.958<!--fig scale/catalogue/1/recall_at_10-->`: the number
+# before the marker is the results file's value at that path, at the decimals written (|pct: times
+# 100; |pt: times 100 with its sign, a difference in points). render_figures rewrites every such
+# number from the results, so the README states no figure a run did not write (tests/test_figures.py).
+FIGURE = re.compile(r"(?P<num>[+-]?\d+(?:\.\d+)?)(?P<unit>\s*(?:ms|s|x|%|MB|GB|pt)?)"
+                    r"<!--fig (?P<path>[^|>]+?)(?:\|(?P<fmt>pct|pt))?-->")
+
+
+def figure_value(res: dict, path: str) -> float:
+    """The number at a '/'-separated path of the results (a KeyError names a missing one)."""
+    node = res
+    for key in path.split("/"):
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    if isinstance(node, bool) or not isinstance(node, (int, float)):
+        raise KeyError(f"{path} is not a number in the results")
+    return float(node)
+
+
+def render_figures(text: str, res: dict) -> str:
+    def one(m: re.Match) -> str:
+        written = m["num"]
+        decimals = len(written.split(".")[1]) if "." in written else 0
+        value = figure_value(res, m["path"].strip()) * (100 if m["fmt"] else 1)
+        number = f"{value:+.{decimals}f}" if m["fmt"] == "pt" or written[0] in "+-" else f"{value:.{decimals}f}"
+        return f"{number}{m['unit']}<!--fig {m['path']}{'|' + m['fmt'] if m['fmt'] else ''}-->"
+    return FIGURE.sub(one, text)
 
 
 def markdown(res: dict) -> str:

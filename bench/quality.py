@@ -111,13 +111,26 @@ def with_baseline(cat_per_label: int | None = None, query_per_label: int | None 
     return res
 
 
+def section() -> dict:
+    """docs/benchmarks.md's category section: the fine-tuned embedder and the ImageNet one it
+    started from, on the same split (`signage bench` and `--write` both write it)."""
+    if not (DATA / "images.csv").is_file():
+        return {"skipped": f"CC0 photos not found at {DATA}"}
+    return with_baseline()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-label", type=int, default=None, help="catalogue photos per label (default all)")
     ap.add_argument("--queries", type=int, default=None, help="query photos per label (default all)")
     ap.add_argument("--baseline", action="store_true", help="also measure the ImageNet embedder (needs torch)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--write", action="store_true", help="the whole split with the baseline into docs/benchmarks.md")
     a = ap.parse_args()
+    if a.write:
+        from bench.docs import update_results
+        update_results("category", section())
+        return
     res = with_baseline(a.per_label, a.queries) if a.baseline else measure(a.per_label, a.queries)
     print(json.dumps(res, indent=2), file=sys.stdout)
 

@@ -21,10 +21,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from bench import compat, quality, swaps, tagging
 from bench.docs import markdown
 from bench.measure import (OPENCV_DATA, ROOT, bench_e2e, cold_start, machine, person_clip, rss_mb, stats, timed,
                            video_frames)
-
 
 
 # ---- stages -----------------------------------------------------------------------------------
@@ -174,44 +174,6 @@ def bench_street(cfg) -> dict:
             "baseline_set": ["detector.person_threshold=0.4", "pose.min_person=0.5"]}
 
 
-def bench_colours(vision) -> dict:
-    """Colour names against the hand labels, per naming path and half (bench/tagging.py)."""
-    from bench.tagging import DATA, colour_accuracy
-    if not (DATA / "images.csv").is_file():
-        return {"skipped": f"CC0 photos not found at {DATA}"}
-    res = colour_accuracy(vision)
-    for halves in res["paths"].values():
-        for h in halves.values():
-            h.pop("misses")
-    return res
-
-
-def bench_category() -> dict:
-    """Category top-1 and precision@5 on held-out senders: the fine-tuned embedder and the
-    ImageNet one it started from, on the same split (bench/quality.py)."""
-    from bench.quality import DATA, with_baseline
-    if not (DATA / "images.csv").is_file():
-        return {"skipped": f"CC0 photos not found at {DATA}"}
-    return with_baseline()
-
-
-def bench_compat() -> dict:
-    """Complete the look's compatibility model against the word-pair baseline (bench/compat.py)."""
-    from bench.compat import OUTFITS, measure
-    if not OUTFITS.is_file():
-        return {"skipped": f"Polyvore outfits not found at {OUTFITS}"}
-    return measure()
-
-
-def bench_swaps() -> dict:
-    """Swap -> card latency through `watch --pipeline --realtime`, with and without the swap detector."""
-    from bench.quality import DATA
-    from bench.swaps import measure
-    if not (DATA / "images.csv").is_file():
-        return {"skipped": f"CC0 photos not found at {DATA}"}
-    return {"now": measure(40), "baseline": measure(40, swap_detector=False)}
-
-
 def bench_people(vision, runs: int) -> list[dict]:
     img = cv2.imread(str(OPENCV_DATA / "messi5.jpg"))
     rows = []
@@ -287,7 +249,7 @@ def run(quick: bool = False, full: bool = False, out_dir: Path = ROOT / "docs") 
     runs = 20 if quick else 50
     vision = Vision(cfg)
     catalog = Catalog(cfg.catalog_dir, cfg.index)
-    compat = Runtime(cfg).compat       # what the kiosk's looks use
+    compat_model = Runtime(cfg).compat       # what the kiosk's looks use
     res = {"quick": quick, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "machine": machine(), "runs": runs,
            "ran_in": {n: vision.models.ran_in(n) for n in ("detector", "pose", "embedder", "text")}}
@@ -297,8 +259,8 @@ def run(quick: bool = False, full: bool = False, out_dir: Path = ROOT / "docs") 
     res["detector_backends"] = bench_detector_backends(cfg, runs)
     print("end to end...", file=sys.stderr)
     n = 60 if quick else 150
-    res["e2e"] = {"one person": bench_e2e(cfg, vision, catalog, compat, person_clip(n)),
-                  "demo video (garments)": bench_e2e(cfg, vision, catalog, compat,
+    res["e2e"] = {"one person": bench_e2e(cfg, vision, catalog, compat_model, person_clip(n)),
+                  "demo video (garments)": bench_e2e(cfg, vision, catalog, compat_model,
                                                      video_frames(ROOT / "demo" / "demo.avi", n))}
     print("search...", file=sys.stderr)
     real = catalog.vectors(vision.model_version)[1]
@@ -311,13 +273,13 @@ def run(quick: bool = False, full: bool = False, out_dir: Path = ROOT / "docs") 
     print("street photos...", file=sys.stderr)
     res["street"] = bench_street(cfg)
     print("outfit compatibility...", file=sys.stderr)
-    res["compat"] = bench_compat()
+    res["compat"] = compat.section()
     print("category...", file=sys.stderr)
-    res["category"] = bench_category()
+    res["category"] = quality.section()
     print("colour names...", file=sys.stderr)
-    res["colours"] = bench_colours(vision)
+    res["colours"] = tagging.section(vision)
     print("swapped garments...", file=sys.stderr)
-    res["swaps"] = bench_swaps()
+    res["swaps"] = swaps.section()
     if full:
         print("sync apply...", file=sys.stderr)
         p = subprocess.run([sys.executable, "-m", "bench.sync_apply"], capture_output=True, text=True, cwd=ROOT)

@@ -110,13 +110,25 @@ def measure(n: int = 40, catalog_dir: Path | None = None, seed: int = 3, swap_de
             "to_right_category_s": {"p50": pct(to_right, 50), "p95": pct(to_right, 95), "n": len(to_right)}}
 
 
+def section(photos: int = 40, catalog: str | None = None) -> dict:
+    """docs/benchmarks.md's swap section: with and without the swap detector (`signage bench` and
+    `--write` both write it)."""
+    if not (DATA / "images.csv").is_file():
+        return {"skipped": f"CC0 photos not found at {DATA}"}
+    return {"now": measure(photos, catalog), "baseline": measure(photos, catalog, swap_detector=False)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--photos", type=int, default=40)
     ap.add_argument("--catalog", help="catalogue folder (default: the config's catalog_dir)")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--write", action="store_true", help="put the figures into docs/benchmarks.md (and the README)")
     a = ap.parse_args()
-    res = {"now": measure(a.photos, a.catalog), "baseline (no swap detector)": measure(a.photos, a.catalog, swap_detector=False)}
+    res = section(a.photos, a.catalog)
+    if a.write:
+        from bench.docs import update_results
+        update_results("swaps", res)
     print(json.dumps(res, indent=None if a.json else 2))
 
 

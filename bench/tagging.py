@@ -125,10 +125,27 @@ def colour_accuracy(vision: Vision | None = None, rows: list[dict] | None = None
     return out
 
 
+def section(vision=None) -> dict:
+    """docs/benchmarks.md's colour section: colour names against the hand labels, per naming path
+    and half, misses left out (`signage bench` and `--write` both write it)."""
+    if not (DATA / "images.csv").is_file():
+        return {"skipped": f"CC0 photos not found at {DATA}"}
+    res = colour_accuracy(vision)
+    for halves in res["paths"].values():
+        for h in halves.values():
+            h.pop("misses")
+    return res
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--json", action="store_true", help="print everything, misses included")
+    ap.add_argument("--write", action="store_true", help="put the figures into docs/benchmarks.md (and the README)")
     a = ap.parse_args()
+    if a.write:
+        from bench.docs import update_results
+        update_results("colours", section())
+        return
     res = colour_accuracy()
     if a.json:
         print(json.dumps(res, indent=2))
