@@ -348,6 +348,7 @@ def markdown(res: dict) -> str:
               "the others are the category accuracy of find similar, issue 12).", ""]
     L += live_markdown(res.get("live"))
     L += int8_markdown(res.get("int8"))
+    L += int8_markdown(res.get("int8_avx2"), "avx2")
     L += cutout_markdown(res.get("cutout"))
     L += scale_markdown(res.get("scale"), TARGETS)
     L += faults_markdown(res.get("faults"))
@@ -433,8 +434,12 @@ def live_markdown(res: dict | None) -> list[str]:
     return L
 
 
-def int8_markdown(res: dict | None) -> list[str]:
-    L = ["## INT8 against float: the same photos (`python -m bench.int8 --write`)", ""]
+INT8_SECTIONS = {"native": "int8", "avx2": "int8_avx2"}     # results.json's section for each ISA
+
+
+def int8_markdown(res: dict | None, isa: str = "native") -> list[str]:
+    L = [f"## INT8 against float: the same photos (`python -m bench.int8{' --isa avx2' if isa == 'avx2' else ''} --write`"
+         + (", oneDNN capped to AVX2: float in f32, INT8 without VNNI, as on most store PCs)" if isa == "avx2" else ")"), ""]
     if not res:
         return L + ["not run", ""]
     cols = [c for c in ("default", "int8", "int8 queries, float catalogue") if c in res]

@@ -1,7 +1,7 @@
 """What `precision: int8` costs in answers: the same photos through the float models and their INT8
 copies (models/quantize.py), side by side. Times are in bench/live.py (both ISAs).
 
-    python -m bench.int8 [--write]
+    python -m bench.int8 [--isa native|avx2] [--write]
 
 People, garment regions and shoes on the CCP street photos' report half (the INT8 models were
 calibrated on the tune half), as the photos are and in 8 framings each (bench/street.py
@@ -19,7 +19,8 @@ import copy
 import json
 
 from bench import quality, street
-from bench.docs import int8_markdown as markdown
+from bench.docs import INT8_SECTIONS, int8_markdown as markdown
+from bench.measure import ISA_ENV
 from edge.config import load_config
 from edge.vision.stages import Vision
 
@@ -45,13 +46,33 @@ def measure() -> dict:
     return res
 
 
+def on_isa(isa: str) -> dict:
+    """measure() in a child process with oneDNN capped as `isa` says (the cap is read when OpenVINO
+    loads: it cannot change in this process). "avx2": float runs f32, INT8 without VNNI, as on
+    most store PCs."""
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, **ISA_ENV[isa]}
+    p = subprocess.run([sys.executable, "-m", "bench.int8", "--child"], env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"bench.int8 on {isa} failed:\n{p.stderr[-2000:]}")
+    return json.loads(p.stdout)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
+    ap.add_argument("--isa", choices=["native", "avx2"], default="native",
+                    help="avx2: oneDNN capped to AVX2, as a store PC runs it (its own section of the report)")
     ap.add_argument("--write", action="store_true", help="put the figures into docs/benchmarks.md")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
-    result = measure()
+    if a.child:
+        print(json.dumps(measure()))
+        raise SystemExit(0)
+    result = on_isa(a.isa)
     if a.write:
         from bench.docs import update_results
-        update_results("int8", result)
+        update_results(INT8_SECTIONS[a.isa], result)
     print(json.dumps(result, indent=1))
-    print("\n".join(markdown(result)))
+    print("\n".join(markdown(result, a.isa)))
