@@ -22,6 +22,7 @@ from paho.mqtt.properties import Properties
 
 from edge.catalog.merch import MERCH_ACTIONS
 from edge.catalog.store import Catalog
+from edge.ids import SHARED_STREAM
 
 from . import topics
 from .envelope import MAX_DELTA_BYTES, SCHEMA, canonical, sign
@@ -41,7 +42,6 @@ CREATE TABLE IF NOT EXISTS follows (store TEXT PRIMARY KEY, since_shared_seq INT
 CREATE TABLE IF NOT EXISTS store_values (store TEXT, sku TEXT, price REAL, currency TEXT, stock INTEGER,
                                          aisle TEXT, PRIMARY KEY (store, sku));
 """
-SHARED = topics.SHARED
 
 
 @dataclass
@@ -291,7 +291,7 @@ class HeadOffice:
         catalogue's changes; a store that follows it, its own values' changes; a store that starts
         to follow it (shared), what it lacks of the catalogue, the word to follow the shared stream
         after its present seq, and all its own values."""
-        if store == SHARED:
+        if store == SHARED_STREAM:
             return self.diff(store, desired)
         if self.follows_shared(store):
             return self.diff(store, self.own_values(store))
@@ -304,7 +304,7 @@ class HeadOffice:
         else:
             # it lacks only what changed since its last delta; then it has what the shared stream
             # says at its last seq (the same `desired`), and follows it from there
-            (ops, new_sent), since = self.diff(store, desired), self.last_seq(SHARED)
+            (ops, new_sent), since = self.diff(store, desired), self.last_seq(SHARED_STREAM)
         ops += [FollowShared(since)] + [op for _, op in values.values()]
         return ops, new_sent | {k: h for k, (h, _) in values.items()}
 
@@ -318,15 +318,15 @@ class HeadOffice:
         self.resend_unconfirmed(report, acked_seq)
         desired = self.desired(with_vectors)
         shared = shared or any(self.follows_shared(s) for s in stores)
-        streams = ([SHARED] if shared else []) + [s for s in stores if s != SHARED]
+        streams = ([SHARED_STREAM] if shared else []) + [s for s in stores if s != SHARED_STREAM]
         # the shared stream (first in streams) is logged before the stores are planned: a store
         # moving onto it follows it after the seq it has now
         plans, chunks, logged_shared = {}, {}, []
         for store in streams:
             plans[store] = self.plan(store, desired, shared)
             chunks[store] = self._chunks(plans[store][0], max_ops)
-            if store == SHARED and chunks[store]:
-                logged_shared = self.record(SHARED, chunks[SHARED], plans[SHARED][1])
+            if store == SHARED_STREAM and chunks[store]:
+                logged_shared = self.record(SHARED_STREAM, chunks[SHARED_STREAM], plans[SHARED_STREAM][1])
         shas = sorted({op.product.image_sha256 for ops, _ in plans.values() for op in ops
                        if isinstance(op, UpsertProduct) and op.product.image_sha256})
         known = {r[0] for r in self.db.execute("SELECT sha FROM images")}
@@ -342,7 +342,7 @@ class HeadOffice:
         sent: list[tuple[str, int, int]] = []          # (stream, seq, mid)
         for store in streams:
             ops, new_sent = plans[store]
-            if store == SHARED:
+            if store == SHARED_STREAM:
                 logged = logged_shared
             else:
                 logged = self.record(store, chunks[store], new_sent) if chunks[store] else []
@@ -388,11 +388,11 @@ class HeadOffice:
         self._send_images(sorted({op.product.image_sha256 for op in catalogue
                                   if isinstance(op, UpsertProduct) and op.product.image_sha256}), report)
         # the shared stream too, once any store follows it (it is compacted like a store's)
-        streams = [s for s in stores if s != SHARED]
-        if SHARED in stores or any(self.follows_shared(s) for s in streams):
-            streams = [SHARED] + streams
+        streams = [s for s in stores if s != SHARED_STREAM]
+        if SHARED_STREAM in stores or any(self.follows_shared(s) for s in streams):
+            streams = [SHARED_STREAM] + streams
         for store in streams:
-            if store != SHARED and self.follows_shared(store):
+            if store != SHARED_STREAM and self.follows_shared(store):
                 # its own values, and the word to follow the shared stream (from its start, or its
                 # snapshot: a store wiped since reads it all again; one following it keeps its place)
                 values = self.own_values(store)
@@ -432,7 +432,7 @@ class HeadOffice:
         return row[0] if row else 0
 
     def known_stores(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT store FROM stores WHERE store != ? ORDER BY store", (SHARED,))]
+        return [r[0] for r in self.db.execute("SELECT store FROM stores WHERE store != ? ORDER BY store", (SHARED_STREAM,))]
 
 
 def fleet_status(host: str, port: int, username: str, password: str, catalog_id: str, wait: float = 1.5,

@@ -143,7 +143,7 @@ class StoreSync:
         self.state = SyncState()
         parts = open_parts(catalog.dir)
         self.streams = {OWN_STREAM: Stream(OWN_STREAM, store_id, self.state.waiting, SnapshotParts(parts)),
-                        SHARED_STREAM: Stream(SHARED_STREAM, topics.SHARED, {}, SnapshotParts(parts, "shared_parts"))}
+                        SHARED_STREAM: Stream(SHARED_STREAM, SHARED_STREAM, {}, SnapshotParts(parts, "shared_parts"))}
         self.inbox: queue.Queue[Incoming] = queue.Queue()
         self._stop = threading.Event()
         self._status_lock = threading.Lock()
@@ -171,7 +171,7 @@ class StoreSync:
         opts = SubscribeOptions(qos=1, retainHandling=rh)
         subs = [(topics.images(self.catalog_id), opts), (topics.deltas(self.catalog_id, self.store), opts)]
         if self.catalog.follows_shared:
-            subs.append((topics.deltas(self.catalog_id, topics.SHARED), opts))
+            subs.append((topics.deltas(self.catalog_id, SHARED_STREAM), opts))
         self.client.subscribe(subs)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
@@ -331,7 +331,7 @@ class StoreSync:
         self.state.last_applied_at = now_iso()
 
     def _stream_of(self, topic: str) -> Stream:
-        return self.streams[SHARED_STREAM if topic.split("/")[2] == topics.SHARED else OWN_STREAM]
+        return self.streams[SHARED_STREAM if topic.split("/")[2] == SHARED_STREAM else OWN_STREAM]
 
     def _handle_delta(self, m: Incoming) -> None:
         if not m.payload:     # head office cleared a retained delta older than its snapshot

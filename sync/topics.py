@@ -1,11 +1,9 @@
 """Topic names (docs/sync.md). Every delta and image is published retained, so a store that is new
 or was away longer than its session catches up from the broker alone."""
 
-from edge.ids import SHARED_STREAM
-
-# The stream every store follows (products, images, looks, brand rules), beside each store's own:
-# its deltas are signage/{catalog}/shared/delta/{seq}. Not a store id (edge/config.py refuses it).
-SHARED = SHARED_STREAM
+# The stream every store follows (products, images, looks, brand rules), beside each store's own,
+# has its deltas at signage/{catalog}/shared/delta/{seq}: edge/ids.SHARED_STREAM stands where a
+# store id would (and so is no store id).
 
 
 def delta(catalog: str, store: str, seq: int) -> str:

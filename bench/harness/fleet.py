@@ -17,7 +17,7 @@ from edge.catalog.store import Catalog
 from sync.envelope import generate_keys, load_private, load_public
 from sync.hq import HeadOffice, Publisher
 from sync.store import StoreSync
-from sync.topics import SHARED
+from edge.ids import SHARED_STREAM
 
 from .broker import Broker
 
@@ -75,7 +75,7 @@ class Screen:
         thread: the catalogue connection is that thread's)."""
         t = time.monotonic()
         self.reached.setdefault(self.sync.catalog.sync_seq, t)
-        self.reached_shared.setdefault(self.sync.catalog.seq_of(SHARED), t)
+        self.reached_shared.setdefault(self.sync.catalog.seq_of(SHARED_STREAM), t)
 
 
 class Fleet:
@@ -124,7 +124,7 @@ class Fleet:
 
     def target(self, sc: Screen) -> int:
         """The seq a wave's changes reach a screen at: its store's own stream's, or the shared one's."""
-        return self.hq.last_seq(SHARED if self.shared else sc.store)
+        return self.hq.last_seq(SHARED_STREAM if self.shared else sc.store)
 
     def reached_at(self, sc: Screen, seq: int) -> float | None:
         return (sc.reached_shared if self.shared else sc.reached).get(seq)
@@ -145,7 +145,7 @@ class Fleet:
         while time.monotonic() < end:
             # what each screen's own thread saw it apply (its catalogue connection is that thread's)
             if all(max(sc.reached, default=0) >= self.hq.last_seq(sc.store)
-                   and max(sc.reached_shared, default=0) >= self.hq.last_seq(SHARED) for sc in self.screens):
+                   and max(sc.reached_shared, default=0) >= self.hq.last_seq(SHARED_STREAM) for sc in self.screens):
                 return True
             time.sleep(0.2)
         return False

@@ -19,6 +19,7 @@ import yaml
 from conftest import ROOT, cc0_cycle, cc0_path, cc0_rows
 from edge.catalog.store import Catalog
 from edge.catalog.index import VectorIndex
+from edge.ids import SHARED_STREAM
 from sync import topics
 from bench.harness.broker import Broker
 from sync.envelope import canonical, generate_keys, load_private, load_public, sign
@@ -708,7 +709,7 @@ def test_chaos_broker_restarts_and_store_sigkills(tmp_path, broker, hq, keys, cf
         assert not t.is_alive()
         # a broker killed within its 1 s autosave window can lose what it had acknowledged:
         # head office re-sends everything newer than what the store reports (as publish does)
-        last, last_shared = hq.last_seq("s1"), hq.last_seq(topics.SHARED)
+        last, last_shared = hq.last_seq("s1"), hq.last_seq(SHARED_STREAM)
         deadline = time.monotonic() + 240
         store_cat = Catalog(tmp_path / "store-proc")
 
@@ -718,7 +719,7 @@ def test_chaos_broker_restarts_and_store_sigkills(tmp_path, broker, hq, keys, cf
             time.sleep(2)
             if behind():
                 st = fleet_status("127.0.0.1", broker.port, "hq", USERS["hq"], CAT).get("s1") or {}
-                hq.publish(["s1"], acked_seq={"s1": st.get("seq") or 0, topics.SHARED: st.get("shared_seq") or 0})
+                hq.publish(["s1"], acked_seq={"s1": st.get("seq") or 0, SHARED_STREAM: st.get("shared_seq") or 0})
         assert not behind(), (store_cat.sync_seq, last, store_cat.seq_of("shared"), last_shared,
                               (tmp_path / "store.log").read_text()[-3000:])
     finally:
