@@ -39,12 +39,8 @@ def _id(value: str) -> str | None:
     return None if ID_RE.match(value) else f"letters, digits, . _ - only, got {value!r}"
 
 
-def _store(value: str) -> str | None:
-    return store_id_problem(value)
-
-
 def _stores(value: list[str]) -> str | None:
-    return next((f"{why}" for why in map(store_id_problem, value) if why), None)
+    return next((why for why in map(store_id_problem, value) if why), None)
 
 
 def _url(value: str) -> str | None:
@@ -93,7 +89,7 @@ class KioskConfig:
 @dataclass
 class SyncConfig:
     catalog_id: str = param("demo", "the chain's catalogue (a topic level)", site=True, rule=_id)
-    store_id: str = param("store-001", "this store (its own stream, its broker user)", site=True, rule=_store)
+    store_id: str = param("store-001", "this store (its own stream, its broker user)", site=True, rule=store_id_problem)
     broker_host: str = param("127.0.0.1", "the store's own broker, bridged to head office", site=True)
     broker_port: int = param(1883, "its port (TLS: 8883)", site=True, lo=1, hi=65535)
     username: str = param("", "broker user (empty: the store id; at head office \"hq\")", site=True)
@@ -143,8 +139,7 @@ class Config:
     given: frozenset = field(default=frozenset(), init=False)    # the dotted keys the file set
 
     def check(self) -> "Config":
-        if isinstance(self.device, str):
-            self.device = self.device.upper()
+        self.device = self.device.upper()
         check_section(self)
         return self
 

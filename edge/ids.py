@@ -20,15 +20,16 @@ HQ_USER = "hq"
 MAIN_SCREEN = "main"
 
 
-def is_store_id(text: str) -> bool:
-    """A store id: an id (letters, digits, . _ -), neither the shared stream's name nor head office's."""
-    return bool(ID_RE.match(text)) and text not in (SHARED_STREAM, HQ_USER)
-
-
 def store_id_problem(text: str) -> str | None:
-    """Why `text` is no store id, or None."""
+    """Why `text` is no store id, or None: a store id is an id (letters, digits, . _ -), neither
+    the shared stream's name nor head office's user."""
     if not ID_RE.match(text):
         return f"{text!r} is not a store id (letters, digits, . _ - only)"
     if text in (SHARED_STREAM, HQ_USER):
-        return f"{text!r} is not a store id: it names head office's {'shared stream' if text == SHARED_STREAM else 'user'}"
+        what = "shared stream" if text == SHARED_STREAM else "user"
+        return f"{text!r} is not a store id: it names head office's {what}"
     return None
+
+
+def is_store_id(text: str) -> bool:
+    return store_id_problem(text) is None

@@ -47,9 +47,6 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-
-
-
 # Training (models/train.py) changes Lite0's blocks 5-15 (stages 4-7) and the head conv; the stem and
 # blocks 0-4 stay ImageNet's. The build puts the trained weights over the registry's.
 FIRST_TRAINED_BLOCK = 5

@@ -280,9 +280,8 @@ def cmd_fleet_collect(args) -> int:
 
 def cmd_publish(args) -> int:
     from sync.service import publish
-    opt = {k: Path(getattr(args, k)) if getattr(args, k) else None for k in ("path", "looks", "store_values")}
-    report = publish(_config(args), args.store, args.all, catalogue=opt["path"], looks=opt["looks"] if opt["path"] else None,
-                     store_values=opt["store_values"], with_vectors=not args.no_vectors, shared=args.shared_stream,
+    report = publish(_config(args), args.store, args.all, catalogue=args.path, looks=args.looks,
+                     store_values=args.store_values, with_vectors=not args.no_vectors, shared=args.shared_stream,
                      progress=not args.json, rejected=_say)
     text = "\n".join(f"{s}: {r['ops']} changes in {r['deltas']} deltas, now at seq {r['seq']}"
                      for s, r in report.stores.items())

@@ -90,11 +90,12 @@ def build_parser(cli) -> argparse.ArgumentParser:
     _add(_group(sub, "sync", "store-side catalogue sync"), "run", "apply head office's catalogue updates to this "
          "store (a daemon)", cli.cmd_sync_run, CATALOG, json=False)
     _add(sub, "publish", "head office: send catalogue changes to stores", cli.cmd_publish,
-         ("path", {"nargs": "?", "help": "catalogue CSV (or folder) to publish; omitted: re-publish the current one"}),
-         *STORES, ("--looks", {"help": "curated looks CSV (look_id,name,skus)"}),
+         ("path", {"nargs": "?", "type": Path,
+                   "help": "catalogue CSV (or folder) to publish; omitted: re-publish the current one"}),
+         *STORES, ("--looks", {"type": Path, "help": "curated looks CSV (look_id,name,skus), with a catalogue"}),
          ("--no-vectors", {"action": "store_true", "help": "let stores embed the images themselves"}),
-         ("--store-values", {"metavar": "CSV", "help": "each store's own price, currency, stock, aisle "
-                                                       "(store,sku,...): replaces the last one"}),
+         ("--store-values", {"metavar": "CSV", "type": Path,
+                             "help": "each store's own price, currency, stock, aisle (store,sku,...): replaces the last one"}),
          ("--shared-stream", {"action": "store_true", "help": "send the catalogue once on the shared stream; stores "
                                                               "not on it yet move onto it"}))
     _add(sub, "compact", "head office: a snapshot per store; the older retained history goes", cli.cmd_compact, *STORES)

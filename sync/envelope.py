@@ -26,7 +26,8 @@ MAX_OPS = 500
 MAX_SNAPSHOT = 10_000              # deltas in one snapshot: 1M products at 100 per delta
 MAX_DEPTH = 8                      # envelope > ops > op > product > tags: 5 deep today
 
-__all__ = ["Delta", "Rejected", "canonical", "generate_keys", "load_private", "load_public", "parse", "sign"]
+__all__ = ["Delta", "Rejected", "canonical", "generate_keys", "load_private", "load_public", "new_signing_keys",
+           "parse", "sign"]
 
 def canonical(obj: dict) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()

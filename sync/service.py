@@ -170,8 +170,8 @@ def stats_publisher(cfg: Config, engagement):
 def publish(cfg: Config, stores: list[str] | None, every: bool, *, catalogue: Path | None = None,
             looks: Path | None = None, store_values: Path | None = None, with_vectors: bool = True,
             shared: bool = False, progress: bool = True, rejected: Callable[[str], None] = print):
-    """Head office's publish: import what changed (products, curated looks, each store's own values;
-    every rejected row said through `rejected`), then send each store its deltas."""
+    """Head office's publish: import what changed (products, and with them curated looks; each store's
+    own values; every rejected row said through `rejected`), then send each store its deltas."""
     hq = head_office(cfg)
     try:
         if catalogue:

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import BadImage, BadInput
-from ..ids import SKU_RE
+from ..ids import SKU_RE, is_store_id
 from ..styling.tagging import describe, infer_categories
 from ..vision.imageio import decode_image
 from .products import Product
-from ..ids import is_store_id
 from .store import Catalog
 
 REQUIRED = ("sku", "name", "image")

@@ -40,8 +40,6 @@ SEQ_KEYS = {OWN_STREAM: "sync_seq", SHARED_STREAM: "shared_seq"}
 STORE_FIELDS = ("price", "currency", "stock", "aisle")     # what a store's own stream may set
 
 
-
-
 class Writer:
     """The changes one transaction may make. Made by Catalog.transaction(), used inside it only."""
 

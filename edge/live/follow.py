@@ -75,7 +75,7 @@ class Follower:
         self.newcomer: tuple[Detection, list[Detection]] | None = None    # a scan's new person box (and shoes) to pose
         self.frames = 0
         self.scanned_at = 0           # frame count of the last scan of the whole frame
-        self.shoes_searched_at = 0      # ... of the last shoes frame
+        self.shoes_searched_at = 0    # ... of the last shoes frame
         self.plan: Plan = ""
 
     @property

@@ -66,7 +66,7 @@ SWAP_VECTOR = 0.8     # vector cosine below this: another item, decided at once
 # shoe pair from the detector, then from the ankle landmarks) is the same item cut differently,
 # left to the votes. A held-up item swaps wherever it is (the next one is held a little apart).
 SWAP_SAME_PLACE = 0.5
-# Looks (embed + match) a frame besides a swapped item's: ~8 ms each on 2 cores (12 on AVX2).
+# Matches (embed + match) a frame besides a swapped item's: ~8 ms each on 2 cores (12 on AVX2).
 EMBEDS_A_FRAME = 2
 # While people are followed (edge/live/follow.py) a frame has one model run, a finding model's or
 # one match of an item: on a 2-core AVX2 store PC a pose is 15 ms, the detector 22, a match 12, so
@@ -182,7 +182,7 @@ class Recognizer:
         # does a track just posed want a match (a first one, a vote, its turn)? Then the next pose
         # waits a frame for it.
         self._matches_wanted = any(t.misses == 0 and self.follower.posed_ago(t.person) == 0
-                                 and self._wants_match(t, self._frames + 1) for t in tracks)
+                                   and self._wants_match(t, self._frames + 1) for t in tracks)
         t2 = time.perf_counter()
         items = []
         for t in tracks:

@@ -41,7 +41,7 @@ class Track:
     embedded_at: int = 0                    # the recognizer's frame count when it was last embedded
 
     def vote(self, sku: str | None) -> bool:
-        """Record this look's top match; True when what is shown should change. Until the card is
+        """Record this match's top product; True when what is shown should change. Until the card is
         on screen a simple majority decides; once it is, another product must win HOLD_VOTES of
         the last matches (a swapped item is caught apart, in Recognizer, and decided at once)."""
         self.votes.append(sku)
@@ -53,7 +53,7 @@ class Track:
         return False
 
     def swapped(self, sku: str | None) -> None:
-        """Another item took this one's place: it is a new item, decided at once on this look
+        """Another item took this one's place: it is a new item, decided at once on this match
         (the old item's votes would hold its card for several more matches)."""
         self.id = next(_track_ids)
         self.votes.clear()

@@ -116,7 +116,8 @@ def watch_top_match(runtime, source: str, emit: Callable[[TopMatch], None], loop
             n += 1
             found = similar(frame.image, k=1)
             top = found[0].results[0] if found and found[0].results else None
-            if (top.sku if top else None) != last:
-                last = top.sku if top else None
+            sku = top.sku if top else None
+            if sku != last:
+                last = sku
                 emit(TopMatch(frame.id, top))
     return n

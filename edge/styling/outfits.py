@@ -55,8 +55,8 @@ def train_compat(outfits_path: Path, store, text, seed: int = 0) -> dict:
     """Learn the PMI model (compat.json) and the pair model over sentence vectors (compat-text.npz)
     from Polyvore outfits, holding a share out, into the ModelStore's folder (their sha256 into its
     manifest, checked at load); what was written."""
-    models_dir = store.dir
     from .pairs import fit_pairs
+    models_dir = store.dir
     if not outfits_path.is_file():
         raise SignageError(f"{outfits_path}: no such file")
     train, held_out = split_outfits(load_polyvore(outfits_path), seed=seed)

@@ -104,7 +104,6 @@ def test_the_int8_cut_is_the_float_cut(cfg):
         assert (a & b).sum() / (a | b).sum() >= 0.9, i
 
 
-
 def _counting(vision):
     calls = {"first": 0, "full": 0}
     for name, cutter in (("first", vision.first_cut), ("full", vision.cutout)):
