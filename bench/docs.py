@@ -156,15 +156,15 @@ def street_followed_markdown(f: dict | None) -> list[str]:
 
 def update_results(section: str, value, out_dir: Path = ROOT / "docs") -> None:
     """Put one benchmark's figures into results.json and re-render benchmarks.md from it, and the
-    README's figures (a README kept beside out_dir's parent: the repository's)."""
+    figures and tables of the README (the one beside out_dir: the repository's) and the other pages."""
     path = out_dir / "benchmarks" / "results.json"
     res = json.loads(path.read_text())
     res[section] = value
     path.write_text(json.dumps(res, indent=1))
     (out_dir / "benchmarks.md").write_text(markdown(res))
-    readme = out_dir.parent / "README.md"
-    if readme.is_file():
-        readme.write_text(render_figures(readme.read_text(), res))
+    for page in [out_dir.parent / "README.md", *sorted(out_dir.glob("*.md"))]:
+        if page.is_file() and page.name != "benchmarks.md":
+            page.write_text(render_doc(page.read_text(), res))
 
 
 # A figure in README.md is written `0.958<!--fig scale/catalogue/1/recall_at_10-->`: the number
@@ -195,8 +195,110 @@ def render_figures(text: str, res: dict) -> str:
     return FIGURE.sub(one, text)
 
 
+# ---- docs/fleet.md: tables between `<!--table NAME-->` and `<!--end table-->`, rendered here ----------
+def _mb(n: float) -> str:
+    for size, unit in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
+        if n >= size or unit == "kB":
+            return f"{n / size:.1f} {unit}" if n < 10 * size or unit != "kB" else f"{n / size:.0f} {unit}"
+
+
+def _stream(r: dict) -> str:
+    return "**shared**" if r["shared_stream"] else "own per store"
+
+
+def _ran_on(runs: list[dict]) -> list[str]:
+    seen = sorted({(r.get("machine", "?"), r.get("date", "?")) for r in runs})
+    return ["Ran on " + "; ".join(f"{m} ({d})" for m, d in seen) + "."]
+
+
+def fleet_bridged_table(res: dict) -> list[str]:
+    runs = res.get("fleet", {}).get("bridged", [])
+    L = ["| stores | screens | stream | publish s | time to version p50 / p95 / max s | messages, bytes a wave "
+         "| uplinks cut | catch-up p50 / max s | all current |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        t, c = r["time_to_version_s"], r["catch_up_after_uplink_back_s"] or {"p50": "-", "max": "-"}
+        L.append(f"| {r['stores']} | {r['screens']} | {_stream(r)} | {r['publish_s']} | {t['p50']} / {t['p95']} / "
+                 f"{t['max']} | {r['wave_messages']}, {_mb(r['wave_bytes'])} | {r['uplink_cut_stores']} | "
+                 f"{c['p50']} / {c['max']} | {'yes' if r['all_current'] else '**no**'} |")
+    return L + [""] + _ran_on(runs)
+
+
+def fleet_direct_table(res: dict) -> list[str]:
+    runs = res.get("fleet", {}).get("direct", [])
+    L = ["| stores (bridged) | stream | publish s | time to version p50 / p95 / max s | messages published, bytes "
+         "| deliveries | broker CPU s a wave | broker RSS MB idle / stores connected / max | current |",
+         "|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        t, m = r["time_to_version_s"] or {"p50": "-", "p95": "-", "max": "-"}, r["broker_rss_mb"]
+        L.append(f"| {r['stores']:,} ({r['bridged']}) | {_stream(r)} | {r['publish_s']} | {t['p50']} / {t['p95']} / "
+                 f"{t['max']} | {r['wave_messages_published']:,}, {_mb(r['wave_bytes_published'])} | "
+                 f"{r['wave_deliveries']:,} | {r['broker_cpu_s']} | {m.get('idle', '-')} / {m['before']} / {m['max']} "
+                 f"| {r['current']:,} of {r['stores']:,} |")
+    return L + [""] + _ran_on(runs)
+
+
+# A delta carries at most this many operations as `signage publish` chunks them (sync/publish.py);
+# a product's vector as float16 base64 of the store's embedder (1,408 numbers).
+OPS_A_DELTA, EMBED_DIM, SIM_DIM = 100, 1408, 16
+
+
+def fleet_projection(res: dict) -> dict | None:
+    """A wave of 1,000 new products at 1,000 and 10,000 stores, from the largest direct runs measured:
+    per-connection memory, an operation's bytes (the simulated one with its 16-d vector swapped for
+    the store's 1,408-d one) and the broker's CPU a product on each stream."""
+    runs = {r["shared_stream"]: r for r in res.get("fleet", {}).get("direct", []) if "idle" in r["broker_rss_mb"]}
+    if set(runs) != {True, False}:
+        return None
+    b64 = lambda dim: 4 * -(-dim * 2 // 3)                  # noqa: E731  base64 of dim float16s
+    own, shared = runs[False], runs[True]
+    n = shared["stores"]
+    op = shared["wave_bytes_published"] / shared["wave_products"] - b64(SIM_DIM) + b64(EMBED_DIM)
+    return {"stores_measured": n, "products_measured": shared["wave_products"],
+            "kb_a_connection": (shared["broker_rss_mb"]["before"] - shared["broker_rss_mb"]["idle"]) * 1024 / n,
+            "op_bytes": op, "cpu_a_product_store": {"own": own["broker_cpu_s"] / own["wave_products"] / n,
+                                                     "shared": shared["broker_cpu_s"] / shared["wave_products"] / n}}
+
+
+def fleet_projection_table(res: dict) -> list[str]:
+    p = fleet_projection(res)
+    if p is None:
+        return ["(needs a direct run on each stream: `python -m bench.fleet --direct --write` with and without --shared)"]
+    wave, rows = 1000, []
+    for n in (1000, 10000):
+        deltas = wave // OPS_A_DELTA
+        rows.append({"conn": f"~{n:,} bridges", "mem": f"~{p['kb_a_connection'] * n / 1024:.0f} MB",
+                     "msgs": f"own: {deltas * n:,}; **shared: {deltas}**", "deliv": f"{deltas * n:,}",
+                     "bytes": f"own: {_mb(p['op_bytes'] * wave * n)}; **shared: {_mb(p['op_bytes'] * wave)}**",
+                     "out": _mb(p["op_bytes"] * wave * n),
+                     "cpu": f"own ~{p['cpu_a_product_store']['own'] * wave * n:.0f} s; "
+                            f"shared ~{p['cpu_a_product_store']['shared'] * wave * n:.0f} s"})
+    a, b = rows
+    label = {"conn": "connections at head office",
+             "mem": f"broker memory for them ({p['kb_a_connection']:.1f} kB a connection, measured at {p['stores_measured']:,})",
+             "msgs": f"delta messages head office publishes ({OPS_A_DELTA} operations a delta)",
+             "deliv": "deliveries of those (the broker's fan-out)",
+             "bytes": f"bytes head office publishes ({_mb(p['op_bytes'])} an operation with a {EMBED_DIM:,}-d float16 vector)",
+             "out": "bytes delivered to stores",
+             "cpu": f"broker CPU a wave (scaled from {p['products_measured']} products at {p['stores_measured']:,} stores)"}
+    return (["| a wave of 1,000 new products | 1,000 stores | 10,000 stores |", "|---|---|---|"]
+            + [f"| {label[k]} | {a[k]} | {b[k]} |" for k in label])
+
+
+TABLES = {"fleet/bridged": fleet_bridged_table, "fleet/direct": fleet_direct_table,
+          "fleet/projection": fleet_projection_table}
+BLOCK = re.compile(r"<!--table (?P<name>[\w/]+)-->.*?<!--end table-->", re.S)
+
+
+def render_doc(text: str, res: dict) -> str:
+    """A page of docs/ (or the README) with its generated tables and its marked figures rewritten
+    from the results."""
+    text = BLOCK.sub(lambda m: "\n".join([f"<!--table {m['name']}-->", *TABLES[m["name"]](res), "<!--end table-->"]),
+                     text)
+    return render_figures(text, res)
+
+
 def markdown(res: dict) -> str:
-    L = [f"# Benchmarks", "",
+    L = ["# Benchmarks", "",
          f"Generated by `signage bench{' --quick' if res['quick'] else ''}` on {res['date']}.",
          f"Machine: {res['machine']}. Shared and noisy: compare the ratios; absolute times are this machine's.",
          *([] if "ran_in" not in res else ["", "Models ran in (read back from OpenVINO, default precision): "

@@ -2,6 +2,7 @@
 
     python -m bench.fleet [--stores 20 50 100] [--screens 2] [--wave 1000] [--offline 0.1] [--shared]
     python -m bench.fleet --direct --stores 200 1000 [--bridged 10] [--wave 200] [--shared]
+    ... --write: each run into docs/benchmarks/results.json's `fleet` section (docs/fleet.md's tables)
 
 For each N: time from head office starting to publish a wave until every screen is on the new
 version (p50/p95/max over screens), messages and bytes per store, and the catch-up of the 10% of
@@ -98,7 +99,9 @@ def simulate_direct(n: int, bridged: int, wave: int, shared: bool) -> dict:
     from bench.harness.fleet import DirectFleet
     with tempfile.TemporaryDirectory() as tmp:
         t = time.monotonic()
-        f = DirectFleet(Path(tmp), n, bridged, shared).connect()
+        f = DirectFleet(Path(tmp), n, bridged, shared)
+        idle = _rss_mb(f.hq_broker.proc.pid)             # head office's broker before any store connects
+        f.connect()
         try:
             end = time.monotonic() + 300
             while time.monotonic() < end and not all(sc.sync.state.connected for sc in f.screens):
@@ -132,7 +135,7 @@ def simulate_direct(n: int, bridged: int, wave: int, shared: bool) -> dict:
                 "wave_messages_published": messages, "wave_bytes_published": report.bytes,
                 # what the broker hands out: each shared delta to every store, a store's own to it
                 "wave_deliveries": (messages - shared_deltas) + shared_deltas * n,
-                "slowest_s_store_bridged": slowest, "broker_cpu_s": round(cpu, 1), "broker_rss_mb": {"before": round(rss0, 1), "max": round(rss, 1)},
+                "slowest_s_store_bridged": slowest, "broker_cpu_s": round(cpu, 2), "broker_rss_mb": {"idle": round(idle, 1), "before": round(rss0, 1), "max": round(rss, 1)},
                 "bench_process_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
@@ -146,13 +149,29 @@ def main() -> None:
     ap.add_argument("--direct", action="store_true",
                     help="stores straight on head office's broker, one screen each, on one epoll loop")
     ap.add_argument("--bridged", type=int, default=10, help="--direct: this many stores through a bridged broker")
+    ap.add_argument("--write", action="store_true", help="put each run into results.json and re-render the docs")
     a = ap.parse_args()
-    out = []
     for n in a.stores:
         r = (simulate_direct(n, min(a.bridged, n), a.wave, a.shared) if a.direct
              else simulate(n, a.screens, a.wave, a.offline, a.shared))
-        out.append(r)
         print(json.dumps(r), flush=True)
+        if a.write:
+            write_run("direct" if a.direct else "bridged", r)
+
+
+def write_run(kind: str, run: dict) -> None:
+    """One run into the `fleet` section, replacing an earlier run of the same shape (stores,
+    screens or bridged, stream, wave), each run stamped with the machine and day it ran on."""
+    from bench.docs import update_results
+    from bench.measure import ROOT, machine
+    path = ROOT / "docs" / "benchmarks" / "results.json"
+    section = json.loads(path.read_text()).get("fleet", {"bridged": [], "direct": []})
+    run = {**run, "machine": machine(), "date": time.strftime("%Y-%m-%d")}
+    shape = ("stores", "screens", "bridged", "shared_stream", "wave_products")
+    same = [r for r in section[kind] if all(r.get(k) == run.get(k) for k in shape)]
+    section[kind] = sorted([r for r in section[kind] if r not in same] + [run],
+                           key=lambda r: (r["stores"], r["shared_stream"]))
+    update_results("fleet", section)
 
 
 if __name__ == "__main__":
