@@ -29,12 +29,17 @@ done
 if [ -n "$DEST" ] && [ "$SYSTEM" = 0 ]; then echo "install.sh: --root goes with --system" >&2; exit 2; fi
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
-# Debian packages: the broker for catalogue sync, Xvfb and the xcb libraries a real Qt window
-# needs, fonts, opencv-doc for its real test photos (messi5.jpg, basketball1.png), and strace,
-# with which a test proves the kiosk writes no file while it runs on a camera.
-APT_PKGS="mosquitto mosquitto-clients xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0
-  libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 libegl1 libgl1
-  libfontconfig1 libdbus-1-3 fonts-dejavu-core opencv-doc strace"
+# Debian packages: the broker for catalogue sync, Debian's python3 with venv (the venv is made
+# from it), the kiosk session of a store PC (the Wayland kiosk compositor cage, xwayland which
+# Debian's cage wants, and the Wayland libraries Qt's wayland plugin needs; grim takes its
+# screenshots in the session's test), Xvfb and the xcb libraries a Qt window on X needs, fonts
+# (Noto CJK: Chinese names and a zh_CN screen never render as boxes), opencv-doc for its real
+# test photos (messi5.jpg, basketball1.png), and strace, with which a test proves the kiosk
+# writes no file while it runs on a camera.
+APT_PKGS="mosquitto mosquitto-clients python3 python3-venv cage xwayland grim libwayland-client0
+  libwayland-cursor0 libwayland-egl1 libxkbcommon0 xvfb xauth libxcb-icccm4 libxcb-keysyms1
+  libxcb-cursor0 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0
+  libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core fonts-noto-cjk opencv-doc strace"
 missing=""
 for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -43,7 +48,15 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-PY="${PYTHON:-python3}"
+# The venv is made from Debian's own python3, the one a store PC has: the kiosk runs as the
+# 'signage' user, and a venv made from a python kept under /root (mode 0700, as pyenv's is on
+# these machines) cannot run as any other user. PYTHON=... chooses another.
+PY="${PYTHON:-/usr/bin/python3}"
+base() { "$1" -c 'import sys; print(sys.base_prefix)'; }
+if [ -x .venv/bin/python ] && [ "$(base .venv/bin/python)" != "$(base "$PY")" ]; then
+  echo "== venv: .venv was made from $(base .venv/bin/python)'s python, not $PY: making it again"
+  rm -rf .venv
+fi
 if [ ! -x .venv/bin/python ]; then
   echo "== venv: .venv"
   "$PY" -m venv .venv
