@@ -22,10 +22,16 @@ for id in "$STORE" "$CATALOG"; do
   [[ "$id" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] || { echo "system.sh: '$id' is not a valid id" >&2; exit 2; }
 done
 
-echo "== system: user '$USER_NAME' (camera: group video)"
+echo "== system: user '$USER_NAME' (camera: group video; the screen and input: render, input)"
+GROUPS_OF="video"
+for g in render input; do getent group "$g" >/dev/null && GROUPS_OF="$GROUPS_OF,$g"; done
 if ! id "$USER_NAME" >/dev/null 2>&1; then
-  run useradd --system --home-dir /var/lib/signage --shell /usr/sbin/nologin --groups video "$USER_NAME"
+  run useradd --system --home-dir /var/lib/signage --shell /usr/sbin/nologin --groups "$GROUPS_OF" "$USER_NAME"
 fi
+# The kiosk session (cage on tty1, deploy/systemd/signage-kiosk.service) opens a logind session
+# through this PAM service; the store PC then boots to the kiosk (graphical.target), no desktop.
+mkdir -p "$DEST/etc/pam.d"
+install -m 0644 "$CODE/deploy/pam/signage-kiosk" "$DEST/etc/pam.d/signage-kiosk"
 
 echo "== system: $ETC, $DATA"
 mkdir -p "$ETC" "$DATA/catalog" "$UNITS" "$MQ/conf.d"
@@ -125,6 +131,7 @@ for unit in "$CODE"/deploy/systemd/*.service; do
 done
 if [ "$REAL" = 1 ] && [ -d /run/systemd/system ]; then
   systemctl daemon-reload
+  systemctl set-default graphical.target
   systemctl enable --now mosquitto.service signage-sync.service signage-kiosk.service
   echo "== started: mosquitto, signage-sync, signage-kiosk (journalctl -u signage-kiosk)"
 else

@@ -76,6 +76,9 @@ class KioskConfig:
     staff_lock_s: float = param(60.0, "... for this many seconds", lo=0)
     orientation: str = param("auto", "auto | landscape | portrait", site=True,
                              choices=("auto", "landscape", "portrait"))
+    rotate: int = param(0, "turn the screen's output this many degrees clockwise (a portrait screen mounted "
+                        "on its side: 90 or 270); the kiosk session's compositor turns it, the layout follows",
+                        site=True, choices=(0, 90, 180, 270))
     privacy_notice: str = param(PRIVACY_NOTICE, "the notice under the camera view", site=True)
     product_url: str = param("https://shop.example.com/p/{sku}", "the product page a card's QR code opens",
                              site=True, rule=_url)

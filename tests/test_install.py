@@ -57,6 +57,10 @@ def test_system_install_into_a_root(tmp_path):
         exe = Path(re.search(r"^ExecStart=(\S+)", text, re.M).group(1))
         assert exe.is_file() and exe.stat().st_mode & 0o111, exe
         assert f"SIGNAGE_CONFIG={etc / 'signage.yaml'}" in text and "/opt/signage" not in text
+    # the kiosk: cage on tty1 through its own PAM service, the session script of this code
+    kiosk = (units / "signage-kiosk.service").read_text()
+    assert "PAMName=signage-kiosk" in kiosk and (dest / "etc" / "pam.d" / "signage-kiosk").is_file()
+    assert f"ExecStart={ROOT}/deploy/kiosk-session {etc / 'signage.yaml'}" in kiosk
     if shutil.which("systemd-analyze"):
         v = subprocess.run(["systemd-analyze", "verify", *map(str, sorted(units.glob("*.service")))],
                            capture_output=True, text=True)

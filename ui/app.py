@@ -32,6 +32,9 @@ from .widgets import (BigButton, ProductCard, QrView, VideoView, bgr_to_qimage, 
 
 # The kiosk's exit status when a pipeline thread died (EX_TEMPFAIL): systemd's Restart= starts it again.
 EXIT_RESTART = 75
+# The attract screen: brand bar, titles and the privacy notice take this much height; a row of
+# product cards this much (card and spacing).
+ATTRACT_TITLES_PX, ATTRACT_ROW_PX = 520, 210
 
 
 @dataclass
@@ -399,9 +402,12 @@ class KioskWindow(QMainWindow):
         if self.stack.currentWidget() is self.detail:
             self.stack.setCurrentWidget(self.live)
 
-    def resizeEvent(self, event):
+    def _portrait(self) -> bool:
         o = self.cfg.kiosk.orientation
-        portrait = o == "portrait" or (o == "auto" and self.height() > self.width())
+        return o == "portrait" or (o == "auto" and self.height() > self.width())
+
+    def resizeEvent(self, event):
+        portrait = self._portrait()
         self.live_box.setDirection(QBoxLayout.Direction.TopToBottom if portrait else QBoxLayout.Direction.LeftToRight)
         super().resizeEvent(event)
         self._attract_index = max(0, self._attract_index - 1)   # same products, re-flowed
@@ -414,13 +420,15 @@ class KioskWindow(QMainWindow):
         if not products:
             return
         clear_layout(self.attract_pics)
-        columns = 2 if self.height() > self.width() else 3
-        for i in range(columns * 2):
+        # as many rows of cards as the screen's height holds under the titles (a portrait screen: more)
+        columns = 2 if self._portrait() else 3
+        rows = max(2, min(6, (self.height() - ATTRACT_TITLES_PX) // ATTRACT_ROW_PX))
+        for i in range(columns * rows):
             # step through the catalogue with a stride, so the featured products vary in kind
             p = products[(self._attract_index * 5 + i * 37) % len(products)]
             card = ProductCard(p.sku, p.name, money(p.price, p.currency), p.stock, p.aisle, p.description,
                                pixmap_for(self.catalog.image_path(p), self._pixmaps))
-            card.setFixedHeight(190)
+            card.setFixedHeight(ATTRACT_ROW_PX - 20)
             # the grid follows the screen's width, not the cards' preferred width (portrait screens)
             card.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
             card.tapped.connect(lambda sku: self._tap("attract", sku))
