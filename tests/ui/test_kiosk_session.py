@@ -39,6 +39,11 @@ def _needs():
         if os.environ.get("SIGNAGE_TEST_ALL") == "1":
             pytest.fail(f"the kiosk session test needs {', '.join(missing)} (deploy/install.sh installs the tools)")
         pytest.skip(f"needs {', '.join(missing)}")
+    try:
+        pwd.getpwnam(USER)
+    except KeyError:          # as install.sh --system makes it on a store PC
+        subprocess.run(["useradd", "--system", "--home-dir", "/var/lib/signage", "--shell", "/usr/sbin/nologin",
+                        "--groups", "video", USER], check=True)
 
 
 def as_user(*cmd, env=None, **kw):
