@@ -154,13 +154,16 @@ def street_followed_markdown(f: dict | None) -> list[str]:
     return L + [""]
 
 
+def read_results(out_dir: Path = ROOT / "docs") -> dict:
+    return json.loads((out_dir / "benchmarks" / "results.json").read_text())
+
+
 def update_results(section: str, value, out_dir: Path = ROOT / "docs") -> None:
     """Put one benchmark's figures into results.json and re-render benchmarks.md from it, and the
     figures and tables of the README (the one beside out_dir: the repository's) and the other pages."""
-    path = out_dir / "benchmarks" / "results.json"
-    res = json.loads(path.read_text())
+    res = read_results(out_dir)
     res[section] = value
-    path.write_text(json.dumps(res, indent=1))
+    (out_dir / "benchmarks" / "results.json").write_text(json.dumps(res, indent=1))
     (out_dir / "benchmarks.md").write_text(markdown(res))
     for page in [out_dir.parent / "README.md", *sorted(out_dir.glob("*.md"))]:
         if page.is_file() and page.name != "benchmarks.md":
@@ -197,9 +200,11 @@ def render_figures(text: str, res: dict) -> str:
 
 # ---- docs/fleet.md: tables between `<!--table NAME-->` and `<!--end table-->`, rendered here ----------
 def _mb(n: float) -> str:
-    for size, unit in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
-        if n >= size or unit == "kB":
-            return f"{n / size:.1f} {unit}" if n < 10 * size or unit != "kB" else f"{n / size:.0f} {unit}"
+    """Bytes as GB or MB to a tenth, kB to a tenth below 10 kB and whole above."""
+    for size, unit in ((1e9, "GB"), (1e6, "MB")):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n / 1e3:.1f} kB" if n < 1e4 else f"{n / 1e3:.0f} kB"
 
 
 def _stream(r: dict) -> str:

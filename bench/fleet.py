@@ -162,10 +162,9 @@ def main() -> None:
 def write_run(kind: str, run: dict) -> None:
     """One run into the `fleet` section, replacing an earlier run of the same shape (stores,
     screens or bridged, stream, wave), each run stamped with the machine and day it ran on."""
-    from bench.docs import update_results
-    from bench.measure import ROOT, machine
-    path = ROOT / "docs" / "benchmarks" / "results.json"
-    section = json.loads(path.read_text()).get("fleet", {"bridged": [], "direct": []})
+    from bench.docs import read_results, update_results
+    from bench.measure import machine
+    section = read_results().get("fleet", {"bridged": [], "direct": []})
     run = {**run, "machine": machine(), "date": time.strftime("%Y-%m-%d")}
     shape = ("stores", "screens", "bridged", "shared_stream", "wave_products")
     same = [r for r in section[kind] if all(r.get(k) == run.get(k) for k in shape)]

@@ -158,9 +158,9 @@ if __name__ == "__main__":
     result = run(["native", "avx2"] if a.isa == "both" else [a.isa],
                  ["default", "int8"] if a.precision == "both" else [a.precision], a.frames)
     if a.write:
-        from bench.docs import update_results
+        from bench.docs import read_results, update_results
         update_results("live", result)
-        header = json.loads((ROOT / "docs" / "benchmarks" / "results.json").read_text()).get("machine")
+        header = read_results().get("machine")
         if "native" in result and result["native"]["machine"] == header:
             # the report's header: what each model ran in by default on the machine it names
             update_results("ran_in", result["native"]["ran_in"])

@@ -24,11 +24,13 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
+from edge.config import BrandConfig
 
 USER = "signage"
 TOOLS = ("cage", "grim", "Xvfb", "xdotool", "xwininfo", "runuser")
 UNIT = ROOT / "deploy" / "systemd" / "signage-kiosk.service"
-ACCENT = (0xe4, 0x57, 0x2e)          # brand.accent_color's default: the chosen mode's button, prices
+# brand.accent_color's default (the test's config sets no brand): the chosen mode's button, prices
+ACCENT = tuple(int(BrandConfig().accent_color[i:i + 2], 16) for i in (1, 3, 5))
 
 
 def _needs():
@@ -46,7 +48,7 @@ def _needs():
                         "--groups", "video", USER], check=True)
 
 
-def as_user(*cmd, env=None, **kw):
+def as_user(*cmd, env=None):
     env = {"PATH": "/usr/bin:/bin", **(env or {})}
     return ["runuser", "-u", USER, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()), *cmd]
 
@@ -96,9 +98,9 @@ class Session:
         self.display = ":" + self.xvfb.stdout.readline().decode().strip()
         argv, workdir, unit_env = unit_command(self.code, self.config)
         self.log = open(tmp / "session.log", "wb")
-        self.env = {"HOME": str(data), "XDG_RUNTIME_DIR": str(self.xdg), "DISPLAY": self.display,
-                    "WLR_BACKENDS": "x11", "WLR_RENDERER": "pixman", "WLR_LIBINPUT_NO_DEVICES": "1", **unit_env}
-        self.proc = subprocess.Popen(as_user(*argv, env=self.env), cwd=workdir, stdout=self.log, stderr=self.log)
+        env = {"HOME": str(data), "XDG_RUNTIME_DIR": str(self.xdg), "DISPLAY": self.display,
+               "WLR_BACKENDS": "x11", "WLR_RENDERER": "pixman", "WLR_LIBINPUT_NO_DEVICES": "1", **unit_env}
+        self.proc = subprocess.Popen(as_user(*argv, env=env), cwd=workdir, stdout=self.log, stderr=self.log)
         self.fit_output()
 
     def write_config(self, source: Path | str, rotate: int) -> None:
@@ -120,26 +122,29 @@ class Session:
             time.sleep(0.2)
         raise AssertionError(f"cage opened no output window: {self.output()}")
 
-    def shot(self, keep: str | None = None) -> np.ndarray:
+    def shot(self) -> np.ndarray:
         import cv2
         path = self.xdg / "shot.png"
         subprocess.run(as_user("grim", str(path), env={"XDG_RUNTIME_DIR": str(self.xdg), "WAYLAND_DISPLAY": "wayland-0"}),
                        check=True, capture_output=True, cwd="/")
         img = cv2.imread(str(path))
-        if keep and os.environ.get("SIGNAGE_SESSION_SHOTS"):       # for docs/: half size is enough
-            cv2.imwrite(str(Path(os.environ["SIGNAGE_SESSION_SHOTS"]) / keep),
-                        cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA))
         path.unlink()
         return img
 
-    def wait_for(self, what, timeout: float, keep: str | None = None) -> tuple[np.ndarray, float]:
+    def wait_for(self, what, timeout: float, keep: str | None = None) -> np.ndarray:
+        """The first screenshot that shows `what`; with SIGNAGE_SESSION_SHOTS that one is kept as
+        `keep` (for docs/: half size is enough)."""
+        import cv2
         t0, img = time.monotonic(), None
         while time.monotonic() - t0 < timeout:
             if self.proc.poll() is not None:
                 raise AssertionError(f"the session ended ({self.proc.returncode}): {self.output()}")
             img = self.shot()
             if what(img):
-                return (self.shot(keep) if keep else img), time.monotonic() - t0
+                if keep and os.environ.get("SIGNAGE_SESSION_SHOTS"):
+                    cv2.imwrite(str(Path(os.environ["SIGNAGE_SESSION_SHOTS"]) / keep),
+                                cv2.resize(img, (img.shape[1] // 2, img.shape[0] // 2), interpolation=cv2.INTER_AREA))
+                return img
             time.sleep(0.3)
         if img is not None and os.environ.get("SIGNAGE_SESSION_SHOTS"):
             import cv2
@@ -216,7 +221,7 @@ def test_the_kiosk_session_fills_the_screen_and_comes_back_when_killed(demo_cata
     with tempfile.TemporaryDirectory(prefix="kiosk-session-") as tmp:
         s = Session(Path(tmp), demo_catalog, size, rotate)
         try:
-            img, _ = s.wait_for(attract, 120, keep=f"session-{name}-attract.png")
+            img = s.wait_for(attract, 120, keep=f"session-{name}-attract.png")
             want = size if rotate % 180 == 0 else size[::-1]
             assert (img.shape[1], img.shape[0]) == want, "the output turned as kiosk.rotate says"
             assert black_bands(img) == {"top": 0, "bottom": 0, "left": 0, "right": 0}
@@ -229,7 +234,7 @@ def test_the_kiosk_session_fills_the_screen_and_comes_back_when_killed(demo_cata
             back = time.monotonic() - t0
             assert back <= 10, "the killed kiosk is back on screen within 10 s"
             print(f"{name}: killed kiosk back on screen in {back:.1f} s")
-            img, _ = s.wait_for(find_similar, 90, keep=f"session-{name}-find-similar.png")
+            img = s.wait_for(find_similar, 90, keep=f"session-{name}-find-similar.png")
             assert black_bands(img) == {"top": 0, "bottom": 0, "left": 0, "right": 0}
         finally:
             s.close()
@@ -249,11 +254,12 @@ def test_the_unit_runs_cage_on_tty1_as_the_signage_user_and_restarts():
 
 def test_a_bad_rotation_stops_the_session_with_the_key_named(tmp_path):
     conf = tmp_path / "signage.yaml"
-    conf.write_text("kiosk:\n  rotate: 45\n")
-    r = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "ui.session", str(conf)], cwd=ROOT,
-                       capture_output=True, text=True)
+
+    def turns(rotate):
+        conf.write_text(f"kiosk:\n  rotate: {rotate}\n")
+        return subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "ui.session", str(conf)], cwd=ROOT,
+                              capture_output=True, text=True)
+    r = turns(45)
     assert r.returncode == 2 and "kiosk.rotate" in r.stderr
-    conf.write_text("kiosk:\n  rotate: 270\n")
-    r = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "ui.session", str(conf)], cwd=ROOT,
-                       capture_output=True, text=True)
+    r = turns(270)
     assert r.returncode == 0 and r.stdout.strip() == "3"
