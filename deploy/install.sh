@@ -39,7 +39,8 @@ SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 APT_PKGS="mosquitto mosquitto-clients python3 python3-venv cage xwayland grim libwayland-client0
   libwayland-cursor0 libwayland-egl1 libxkbcommon0 xvfb xauth libxcb-icccm4 libxcb-keysyms1
   libxcb-cursor0 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0
-  libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core fonts-noto-cjk opencv-doc strace"
+  libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core fonts-noto-cjk opencv-doc strace
+  xdotool x11-utils"
 missing=""
 for p in $APT_PKGS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
