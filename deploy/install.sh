@@ -73,6 +73,8 @@ fi
 
 echo "== models: checking models/ against models/manifest.json"
 .venv/bin/signage models verify
+echo "== screen languages: compiling ui/i18n/*.ts to the .qm files the kiosk loads"
+.venv/bin/python -m ui.i18n build >/dev/null
 
 if [ "$SYSTEM" = 1 ]; then
   exec bash deploy/system.sh "$ROOT" "$DEST" "$STORE" "$CATALOG" "$HQ"

@@ -17,6 +17,7 @@ from .catalog.index import IndexParams
 from .errors import ConfigError
 from .ids import ID_RE, store_id_problem
 from .params import check_section, param, walk
+from .text import LANGUAGES
 from .vision.cutout import CutoutParams
 from .vision.detector import DetectorParams
 from .vision.embed import EmbedParams
@@ -79,6 +80,8 @@ class KioskConfig:
     rotate: int = param(0, "turn the screen's output this many degrees clockwise (a portrait screen mounted "
                         "on its side: 90 or 270); the kiosk session's compositor turns it, the layout follows",
                         site=True, choices=(0, 90, 180, 270))
+    language: str = param("", "the screen's language: " + " | ".join(LANGUAGES) + " (empty: the system's locale "
+                          "when the screen speaks it, else en)", site=True, choices=("", *LANGUAGES))
     privacy_notice: str = param(PRIVACY_NOTICE, "the notice under the camera view", site=True)
     product_url: str = param("https://shop.example.com/p/{sku}", "the product page a card's QR code opens",
                              site=True, rule=_url)

@@ -35,7 +35,7 @@ class Spec:
         if isinstance(value, float) and not math.isfinite(value):
             return f"must be a finite number, got {value}"
         if self.choices is not None and value not in self.choices:
-            return f"{value!r} is not one of {', '.join(map(str, self.choices))}"
+            return f"{value!r} is not one of {', '.join(repr(c) if c == '' else str(c) for c in self.choices)}"
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if self.lo is not None and self.hi is not None and not self.lo <= value <= self.hi:
                 return f"must be between {self.lo:g} and {self.hi:g}, got {value}"

@@ -20,6 +20,7 @@ from typing import Callable
 
 from .errors import ConfigError
 from .files import atomic_write
+from .text import T, Text
 
 PIN_RE = re.compile(r"^\d{4,8}$")
 ITERATIONS = 200_000       # PBKDF2-SHA256: ~0.1 s per try on a store PC, dear for anyone with the file
@@ -81,7 +82,7 @@ def pin_matches(record: dict, pin: str) -> bool:
 @dataclass(frozen=True)
 class Verdict:
     ok: bool
-    message: str                # what the keypad shows
+    message: Text | str         # what the keypad shows
     locked_for: float = 0.0     # seconds until the next try is taken
 
 
@@ -102,10 +103,10 @@ class StaffLock:
 
     def check(self, pin: str) -> Verdict:
         if self.record is None:
-            return Verdict(False, "No staff PIN is set on this screen: run `signage staff-pin set`")
+            return Verdict(False, T("staff", "No staff PIN is set on this screen: run `signage staff-pin set`"))
         wait = self.locked_for()
         if wait > 0:
-            return Verdict(False, f"Locked: try again in {wait:.0f} s", wait)
+            return Verdict(False, T("staff", "Locked: try again in {s} s").fill(s=round(wait)), wait)
         if pin_matches(self.record, pin):
             self.wrong = 0
             return Verdict(True, "")
@@ -113,6 +114,8 @@ class StaffLock:
         if self.wrong >= self.max_tries:
             self.wrong = 0
             self.locked_until = self.clock() + self.lock_s
-            return Verdict(False, f"Wrong PIN {self.max_tries} times: locked for {self.lock_s:.0f} s", self.lock_s)
+            return Verdict(False, T("staff", "Wrong PIN {n} times: locked for {s} s").fill(
+                n=self.max_tries, s=round(self.lock_s)), self.lock_s)
         left = self.max_tries - self.wrong
-        return Verdict(False, f"Wrong PIN ({left} {'try' if left == 1 else 'tries'} left)")
+        return Verdict(False, T("staff", "Wrong PIN (1 try left)") if left == 1
+                       else T("staff", "Wrong PIN ({n} tries left)").fill(n=left))

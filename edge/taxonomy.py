@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
+from .text import T
+
 Kind = Literal["upper", "lower", "footwear", "garment"]
 Slot = Literal["upper", "bottom", "shoe", "bag", "accessory"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
@@ -41,10 +43,15 @@ SLOT_WORDS = {
 # and bottoms are a small part of a model's photo, a top is its main item anyway.
 PHOTO_KIND = {"shoe": "footwear", "bottom": "lower"}
 
-# Words for a shopper.
-SLOT_WORD = {"upper": "top", "bottom": "bottom", "shoe": "shoes", "bag": "bag", "accessory": "accessory"}
-KIND_TITLE = {"upper": "Top", "lower": "Bottom", "footwear": "Shoes", "garment": "Your item"}
-KIND_LABEL = {"upper": "Top", "lower": "Bottom", "footwear": "Shoes", "garment": "Item"}   # on the video
+# Words for a shopper: in a sentence, as a card's badge, as the label on the video.
+SLOT_WORD = {"upper": T("slot", "top"), "bottom": T("slot", "bottom"), "shoe": T("slot", "shoes"),
+             "bag": T("slot", "bag"), "accessory": T("slot", "accessory")}
+KIND_WORD = {"upper": T("kind", "top"), "lower": T("kind", "bottom"), "footwear": T("kind", "shoes"),
+             "garment": T("kind", "item")}
+KIND_TITLE = {"upper": T("kind", "Top"), "lower": T("kind", "Bottom"), "footwear": T("kind", "Shoes"),
+              "garment": T("kind", "Your item")}
+KIND_LABEL = {"upper": T("kind", "Top"), "lower": T("kind", "Bottom"), "footwear": T("kind", "Shoes"),
+              "garment": T("kind", "Item")}
 KIND_CATEGORY = {"footwear": "Shoes", "upper": "Top", "lower": "Bottoms", "garment": ""}  # no catalogue
 
 

@@ -24,10 +24,12 @@ from edge.live.capture import Frame
 from edge.live.pipeline import SourceStatus
 from edge.live.recognizer import FrameResult
 from edge.live.screen import MODES, Panel, panel_for
+from edge.text import Text
 
+from .i18n import Language, tr, translate
 from .theme import stylesheet
-from .widgets import (BigButton, ProductCard, QrView, VideoView, bgr_to_qimage, clear_layout, money,
-                      pixmap_for)
+from .widgets import (BigButton, ProductCard, QrView, VideoView, bgr_to_qimage, clear_layout, pixmap_for,
+                      stock_text)
 
 
 # The kiosk's exit status when a pipeline thread died (EX_TEMPFAIL): systemd's Restart= starts it again.
@@ -70,6 +72,12 @@ class KioskState:
             return self.frame, self.result, self.status, fps
 
 
+def camera_state(state: str) -> str:
+    """The camera as the staff line says it (SourceStatus.state)."""
+    return {"starting": translate("staff", "camera starting"), "lost": translate("staff", "camera lost"),
+            "failed": translate("staff", "camera failed")}.get(state) or translate("staff", "camera ok")
+
+
 class PinDialog(QDialog):
     """Staff only: a PIN keypad; the right PIN offers leaving fullscreen or quitting."""
 
@@ -77,11 +85,11 @@ class PinDialog(QDialog):
         """lock: edge.staff.StaffLock (the hash, the wrong tries and the lockout live there)."""
         super().__init__(parent)
         self.setObjectName("pinDialog")
-        self.setWindowTitle("Staff")
+        self.setWindowTitle(translate("staff", "Staff"))
         self.lock = lock
         self.choice = None
         lay = QVBoxLayout(self)
-        title = QLabel("Staff PIN")
+        title = QLabel(translate("staff", "Staff PIN"))
         title.setObjectName("sectionTitle")
         lay.addWidget(title)
         self.entry = QLineEdit()
@@ -111,11 +119,12 @@ class PinDialog(QDialog):
         verdict = self.lock.check(self.entry.text())
         self.entry.clear()
         if not verdict.ok:
-            self.message.setText(verdict.message)
+            self.message.setText(tr(verdict.message))
             return False
         self.message.setText("")
         clear_layout(self.actions)
-        for label, choice in (("Leave fullscreen", "windowed"), ("Quit kiosk", "quit"), ("Back", None)):
+        for label, choice in ((translate("staff", "Leave fullscreen"), "windowed"),
+                              (translate("staff", "Quit kiosk"), "quit"), (translate("staff", "Back"), None)):
             b = BigButton(label)
             b.clicked.connect(lambda _=False, c=choice: self._choose(c))
             self.actions.addWidget(b)
@@ -128,9 +137,11 @@ class PinDialog(QDialog):
 
 class KioskWindow(QMainWindow):
     def __init__(self, cfg: Config, state: KioskState, catalog=None, problem: str | None = None,
-                 sync_status=lambda: "sync: not set up", engagement=None):
+                 sync_status=lambda: translate("staff", "sync: off"), engagement=None,
+                 language: Language | None = None):
         super().__init__()
         self.cfg = cfg
+        self.language = language or Language("en")   # run_kiosk loads kiosk.language's translator
         self.engagement = engagement      # edge.live.engagement.Engagement: aggregate counts, or None
         try:
             pin = read_pin_file(cfg.kiosk.staff_pin_file)
@@ -147,8 +158,8 @@ class KioskWindow(QMainWindow):
         self._corner_taps: list[float] = []
         self._attract_index = 0
         self._failing = False
-        self.setWindowTitle(f"{cfg.brand.store_name} · signage")
-        self.setStyleSheet(stylesheet(cfg.brand))
+        self.setWindowTitle(cfg.brand.store_name)
+        self.setStyleSheet(stylesheet(cfg.brand, self.language.name))
 
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
@@ -193,7 +204,7 @@ class KioskWindow(QMainWindow):
         return bar
 
     def _privacy(self) -> QLabel:
-        p = QLabel(self.cfg.kiosk.privacy_notice)
+        p = QLabel(tr(Text("kiosk", self.cfg.kiosk.privacy_notice)))   # a site's own notice: as written
         p.setObjectName("privacy")
         p.setWordWrap(True)
         p.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -207,17 +218,18 @@ class KioskWindow(QMainWindow):
         lay.addWidget(self._brand_bar())
         body = QVBoxLayout()
         body.setContentsMargins(48, 24, 48, 24)
-        hello = QLabel("Hold a garment or a shoe up to the camera")
+        hello = QLabel(translate("kiosk", "Hold a garment or a shoe up to the camera"))
         hello.setObjectName("attractTitle")
         hello.setWordWrap(True)
         hello.setAlignment(Qt.AlignmentFlag.AlignCenter)
         body.addWidget(hello)
-        sub = QLabel("…or just stand in front of it: we will find it in this store, and what goes with it.")
+        sub = QLabel(translate("kiosk", "…or just stand in front of it: we will find it in this store, "
+                                        "and what goes with it."))
         sub.setObjectName("attractSub")
         sub.setWordWrap(True)
         sub.setAlignment(Qt.AlignmentFlag.AlignCenter)
         body.addWidget(sub)
-        featured = QLabel("In store now")
+        featured = QLabel(translate("kiosk", "In store now"))
         featured.setObjectName("sectionTitle")
         body.addWidget(featured)
         self.attract_pics = QGridLayout()
@@ -245,7 +257,7 @@ class KioskWindow(QMainWindow):
         modes = QHBoxLayout()
         self.mode_buttons = {}
         for key, label in MODES:
-            b = BigButton(label, checkable=True)
+            b = BigButton(tr(label), checkable=True)
             b.setObjectName("modeButton")
             b.clicked.connect(lambda _=False, k=key: self.set_mode(k))
             modes.addWidget(b)
@@ -301,14 +313,14 @@ class KioskWindow(QMainWindow):
         self.detail_desc.setWordWrap(True)
         for x in (self.detail_name, self.detail_price, self.detail_stock, self.detail_desc):
             info.addWidget(x)
-        scan = QLabel("Scan to see it online or order another size")
+        scan = QLabel(translate("kiosk", "Scan to see it online or order another size"))
         scan.setObjectName("detailDesc")
         info.addWidget(scan)
         self.qr = QrView()
         self.qr.setFixedSize(240, 240)
         info.addWidget(self.qr)
         info.addStretch(1)
-        back = BigButton("‹  Back")
+        back = BigButton(translate("kiosk", "‹  Back"))
         back.setObjectName("backButton")
         back.clicked.connect(self.close_detail)
         info.addWidget(back)
@@ -321,7 +333,7 @@ class KioskWindow(QMainWindow):
         w.setObjectName("problem")
         lay = QVBoxLayout(w)
         lay.setContentsMargins(64, 64, 64, 64)
-        t = QLabel("This screen needs attention")
+        t = QLabel(translate("staff", "This screen needs attention"))
         t.setObjectName("attractTitle")
         lay.addWidget(t)
         self.problem_text = QLabel("")
@@ -354,7 +366,8 @@ class KioskWindow(QMainWindow):
             return
         self._failing = True
         wait = self.cfg.kiosk.restart_after_s
-        self.show_problem(f"Recognition stopped: {detail}.\n\nThe screen restarts in {wait:g} s.")
+        self.show_problem(translate("staff", "Recognition stopped: {detail}.\n\nThe screen restarts in {s} s.")
+                          .format(detail=detail, s=self.language.number(wait)))
         QTimer.singleShot(int(wait * 1000), lambda: QApplication.instance().exit(EXIT_RESTART))
 
     def set_mode(self, mode: str) -> None:
@@ -389,8 +402,8 @@ class KioskWindow(QMainWindow):
             self.detail_pic.setPixmap(pix.scaled(520, 520, Qt.AspectRatioMode.KeepAspectRatio,
                                                  Qt.TransformationMode.SmoothTransformation))
         self.detail_name.setText(p.name)
-        self.detail_price.setText(money(p.price, p.currency))
-        self.detail_stock.setText(f"{p.stock} in stock · aisle {p.aisle}" if p.stock > 0 else "Out of stock here")
+        self.detail_price.setText(self.language.money(p.price, p.currency))
+        self.detail_stock.setText(stock_text(p.stock, p.aisle))
         self.detail_desc.setText(p.description or ", ".join(p.colors))
         self.qr.set_url(self.cfg.kiosk.product_url.format(sku=sku))
         if self.engagement is not None:
@@ -426,7 +439,7 @@ class KioskWindow(QMainWindow):
         for i in range(columns * rows):
             # step through the catalogue with a stride, so the featured products vary in kind
             p = products[(self._attract_index * 5 + i * 37) % len(products)]
-            card = ProductCard(p.sku, p.name, money(p.price, p.currency), p.stock, p.aisle, p.description,
+            card = ProductCard(p.sku, p.name, self.language.money(p.price, p.currency), p.stock, p.aisle, p.description,
                                pixmap_for(self.catalog.image_path(p), self._pixmaps))
             card.setFixedHeight(ATTRACT_ROW_PX - 20)
             # the grid follows the screen's width, not the cards' preferred width (portrait screens)
@@ -458,8 +471,9 @@ class KioskWindow(QMainWindow):
             self.video.show_items(result.items, result.size)
             self._show_suggestions(result)
         version = self.catalog.version if self.catalog is not None else "-"
-        src = "camera ok" if status is None or status.state == "live" else f"camera {status.state}"
-        self.status_label.setText(f"catalogue v{version} · {self.sync_status()} · {src} · {fps:.0f} fps")
+        src = camera_state(status.state if status is not None else "live")
+        self.status_label.setText(translate("staff", "catalogue v{version} · {sync} · {camera} · {fps} fps").format(
+            version=version, sync=self.sync_status(), camera=src, fps=self.language.number(fps)))
 
     def _show_suggestions(self, result) -> None:
         panel = panel_for(result, self.mode, self.cfg.kiosk.suggestions)
@@ -477,10 +491,10 @@ class KioskWindow(QMainWindow):
         if key == self._shown_key:
             return                                  # same suggestions: do not rebuild (no flicker)
         self._shown_key = key
-        self.panel_title.setText(panel.title)
+        self.panel_title.setText(tr(panel.title))
         clear_layout(self.cards)
         for c in panel.cards:
-            card = ProductCard(c.sku, c.name, money(c.price, c.currency), c.stock, c.aisle, c.why,
+            card = ProductCard(c.sku, c.name, self.language.money(c.price, c.currency), c.stock, c.aisle, c.why,
                                pixmap_for(self._image(c.image), self._pixmaps), c.badge)
             card.tapped.connect(lambda sku, look=c.look_id: self._tap(self.mode, sku, look))
             self.cards.addWidget(card)

@@ -19,10 +19,12 @@ def run_kiosk(cfg: Config, source: str | None = None, windowed: bool = False, qu
     from edge.runtime import Runtime
 
     from .app import EXIT_RESTART, KioskState, KioskWindow
+    from .i18n import Language, translate
 
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY") and not os.environ.get("QT_QPA_PLATFORM"):
         raise SignageError("no display: run under X (DISPLAY) or set QT_QPA_PLATFORM=offscreen")
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    language = Language(cfg.kiosk.language)
     state = KioskState()
     rt = Runtime(cfg)
     pipeline, catalog, problem = None, None, None
@@ -34,14 +36,15 @@ def run_kiosk(cfg: Config, source: str | None = None, windowed: bool = False, qu
 
     def sync_status() -> str:
         if catalog is None or cfg.sync.public_key is None:
-            return "sync: off"
-        return f"sync: seq {catalog.sync_seq}"
+            return translate("staff", "sync: off")
+        return translate("staff", "sync: seq {n}").format(n=catalog.sync_seq)
     engagement, stats = None, None
     if cfg.analytics.enabled:
         from edge.live.engagement import Engagement
         engagement = Engagement(cfg.analytics.session_min_s, cfg.kiosk.attract_after_s)
         stats = start_stats(cfg, engagement)
-    window = KioskWindow(cfg, state, catalog, problem, sync_status=sync_status, engagement=engagement)
+    window = KioskWindow(cfg, state, catalog, problem, sync_status=sync_status, engagement=engagement,
+                         language=language)
     if cfg.kiosk.fullscreen and not windowed:
         window.fill_screen()
     else:

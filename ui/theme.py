@@ -2,11 +2,18 @@
 from __future__ import annotations
 
 
-def stylesheet(brand) -> str:
+# A font with every glyph of the language (Debian's fonts-noto-cjk, installed by install.sh): Qt's
+# per-glyph fallback would mix faces in one line and, with no CJK font at all, draw boxes.
+FONTS = {"zh_CN": ("Noto Sans CJK SC", "Noto Sans Mono CJK SC")}
+LATIN = ("DejaVu Sans", "DejaVu Sans Mono")
+
+
+def stylesheet(brand, language: str = "en") -> str:
     p, a, t = brand.primary_color, brand.accent_color, brand.text_color
+    sans, mono = FONTS.get(language, LATIN)
     return f"""
     QMainWindow, QStackedWidget > QWidget {{ background: {p}; color: {t}; }}
-    QWidget {{ font-family: "DejaVu Sans"; font-size: 20px; color: {t}; }}
+    QWidget {{ font-family: "{sans}"; font-size: 20px; color: {t}; }}
     #brandBar {{ background: rgba(0,0,0,0.25); }}
     #storeName {{ font-size: 34px; font-weight: bold; }}
     #attractTitle {{ font-size: 52px; font-weight: bold; padding: 24px 0 8px 0; }}
@@ -33,7 +40,7 @@ def stylesheet(brand) -> str:
     #detailPrice {{ font-size: 44px; font-weight: bold; color: {a}; }}
     #detailStock {{ font-size: 26px; }}
     #detailDesc {{ font-size: 24px; color: rgba(255,255,255,0.85); }}
-    #problemText {{ font-size: 28px; font-family: "DejaVu Sans Mono"; background: rgba(0,0,0,0.3);
+    #problemText {{ font-size: 28px; font-family: "{mono}"; background: rgba(0,0,0,0.3);
                    padding: 24px; border-radius: 12px; }}
     #pinEntry {{ font-size: 36px; padding: 8px; color: #111111; background: #ffffff; }}
     QDialog {{ background: {p}; }}

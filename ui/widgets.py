@@ -10,6 +10,9 @@ from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPushBu
                                QWidget)
 
 from edge.taxonomy import KIND_LABEL
+from edge.text import word
+
+from .i18n import tr, translate
 
 KIND_COLOURS = {"upper": "#4cc9f0", "lower": "#f72585", "footwear": "#ffd166", "garment": "#06d6a0"}
 
@@ -20,11 +23,9 @@ def bgr_to_qimage(bgr: np.ndarray) -> QImage:
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()   # copy: own the pixels
 
 
-def money(price, currency: str) -> str:
-    if price is None:
-        return ""
-    symbol = {"EUR": "€", "GBP": "£", "USD": "$"}.get(currency, currency + " ")
-    return f"{symbol}{price:,.2f}"
+def stock_text(stock: int, aisle: str) -> str:
+    return translate("kiosk", "{n} in stock · aisle {aisle}").format(n=stock, aisle=aisle) if stock > 0 \
+        else translate("kiosk", "Out of stock here · ask staff")
 
 
 class VideoView(QWidget):
@@ -71,7 +72,7 @@ class VideoView(QWidget):
             r = QRectF(x0 + x1 * sx, y0 + y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy)
             p.drawRoundedRect(r, 10, 10)
             if it.stable:
-                label = it.category or KIND_LABEL.get(it.kind, it.kind)
+                label = tr(word("category", it.category).sentence() if it.category else KIND_LABEL[it.kind])
                 tw = p.fontMetrics().horizontalAdvance(label) + 16
                 th = p.fontMetrics().height() + 6
                 tag = QRectF(r.left(), max(y0, r.top() - th), tw, th)
@@ -85,8 +86,9 @@ class ProductCard(QFrame):
     """One product: picture, name, price, stock and aisle in this store, and why it is here."""
     tapped = Signal(str)
 
-    def __init__(self, sku: str, name: str, price: str, stock: int, aisle: str, why: str, pixmap: QPixmap | None,
-                 badge: str = "", parent=None):
+    def __init__(self, sku: str, name: str, price: str, stock: int, aisle: str, why, pixmap: QPixmap | None,
+                 badge="", parent=None):
+        """why, badge: a Text (in the screen's language) or a plain string (the store's data)."""
         super().__init__(parent)
         self.sku = sku
         self.setObjectName("card")
@@ -105,7 +107,7 @@ class ProductCard(QFrame):
         text = QVBoxLayout()
         text.setSpacing(4)
         if badge:
-            b = QLabel(badge.upper())
+            b = QLabel(tr(badge).upper())
             b.setObjectName("cardBadge")
             text.addWidget(b)
         n = QLabel(name)
@@ -115,11 +117,11 @@ class ProductCard(QFrame):
         pr = QLabel(price)
         pr.setObjectName("cardPrice")
         text.addWidget(pr)
-        st = QLabel(f"{stock} in stock · aisle {aisle}" if stock > 0 else "Out of stock here · ask staff")
+        st = QLabel(stock_text(stock, aisle))
         st.setObjectName("cardStock" if stock > 0 else "cardNoStock")
         text.addWidget(st)
         if why:
-            w = QLabel(why)
+            w = QLabel(tr(why))
             w.setObjectName("cardWhy")
             w.setWordWrap(True)
             text.addWidget(w)
@@ -190,5 +192,5 @@ def pixmap_for(path: Path | None, cache: dict) -> QPixmap | None:
     return cache[key]
 
 
-__all__ = ["VideoView", "ProductCard", "QrView", "BigButton", "bgr_to_qimage", "money", "clear_layout",
+__all__ = ["VideoView", "ProductCard", "QrView", "BigButton", "bgr_to_qimage", "stock_text", "clear_layout",
            "pixmap_for", "QGridLayout"]

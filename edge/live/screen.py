@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..styling.shop import by_person
-from ..taxonomy import KIND_TITLE, Kind
+from ..taxonomy import KIND_TITLE, KIND_WORD, SLOT_WORD, Kind
+from ..text import T, Text, word
 from .recognizer import FrameResult
 
-MODES = (("similar", "Find similar"), ("look", "Complete the look"), ("shop", "Shop the look"))
+MODES = (("similar", T("screen", "Find similar")), ("look", T("screen", "Complete the look")),
+         ("shop", T("screen", "Shop the look")))
 
 
 @dataclass(frozen=True)
@@ -19,15 +21,15 @@ class Card:
     currency: str
     stock: int
     aisle: str
-    why: str = ""                  # complete the look: why it goes with the shopper's item
+    why: Text | str = ""           # complete the look: why it goes with the shopper's item
     image: str | None = None       # path inside the catalogue folder
-    badge: str = ""                # slot, or "person 2 · Top"
+    badge: Text | str = ""         # slot, or "person 2 · Top"
     look_id: str = ""              # complete the look: the curated look it comes from
 
 
 @dataclass(frozen=True)
 class Panel:
-    title: str
+    title: Text
     cards: tuple[Card, ...] = ()
 
     @property
@@ -36,33 +38,39 @@ class Panel:
         return (self.title, tuple(c.sku for c in self.cards))
 
 
-def _your(colors: tuple[str, ...], what: str) -> str:
-    return f"{' '.join(colors[:1])} {what}".strip().replace("  ", " ")
+def your_item(colors, category: str, kind: Kind) -> Text:
+    """'blue t-shirt': the shopper's item by its first colour and its category (else its kind)."""
+    what = word("category", category) if category else KIND_WORD[kind]
+    if not colors:
+        return what
+    return T("screen", "{colour} {item}").fill(colour=word("colour", colors[0]), item=what)
 
 
 def panel_for(result: FrameResult | None, mode: str, n: int) -> Panel:
     main = result.main if result is not None else None
     if main is None:
-        return Panel("Looking…" if result is not None and result.items else "Hold a garment up to the camera")
-    what = (main.category or KIND_TITLE.get(main.kind, "item")).lower()
+        return Panel(T("screen", "Looking…") if result is not None and result.items
+                     else T("screen", "Hold a garment up to the camera"))
+    yours = your_item(main.colors, main.category, main.kind)
     if mode == "similar":
-        return Panel(f"Like your {_your(main.colors, what)}",
+        return Panel(T("screen", "Like your {item}").fill(item=yours),
                      tuple(Card(m.sku, m.name, m.price, m.currency or "", m.stock or 0, m.aisle or "", "", m.image)
                            for m in main.matches[:n]))
     if mode == "look":
-        return Panel(f"To wear with your {_your(main.colors, what)}",
+        return Panel(T("screen", "To wear with your {item}").fill(item=yours),
                      tuple(Card(s.product.sku, s.product.name, s.product.price, s.product.currency, s.product.stock,
-                                s.product.aisle, s.why, s.product.image or None, s.slot, s.look_id)
+                                s.product.aisle, s.why, s.product.image or None, SLOT_WORD[s.slot], s.look_id)
                            for s in main.looks[:n]))
     cards = []
     groups = by_person(result.shown)
     for person, items in groups:
         for it in items:
             m = it.matches[0]
-            badge = (f"person {person + 1} · " if len(groups) > 1 and person is not None else "") + \
-                KIND_TITLE.get(it.kind, it.kind)
+            kind = KIND_TITLE.get(it.kind, it.kind)
+            badge = T("screen", "person {n} · {kind}").fill(n=person + 1, kind=kind) \
+                if len(groups) > 1 and person is not None else kind
             cards.append(Card(m.sku, m.name, m.price, m.currency or "", m.stock or 0, m.aisle or "", "", m.image, badge))
-    return Panel("Everything in view, in this store", tuple(cards))
+    return Panel(T("screen", "Everything in view, in this store"), tuple(cards))
 
 
 @dataclass(frozen=True)

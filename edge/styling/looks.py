@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from ..catalog.products import Product
 from ..catalog.store import Catalog
 from ..taxonomy import SLOT_WORD, SLOTS, Slot, slot_of
+from ..text import T, Text, word
 from ..types import ItemMatches
 from .compat import CompatItem, CompatModel
 from .pairs import TextCompat
@@ -62,13 +63,13 @@ class Suggestion:
     slot: Slot
     product: Product
     score: float
-    why: str
+    why: Text | str             # "" until chosen
     pinned: bool = False
     look_id: str = ""          # the curated look it comes from, if any
 
     def to_json(self) -> dict:
         p = self.product
-        return {"slot": self.slot, "sku": p.sku, "name": p.name, "score": round(self.score, 4), "why": self.why,
+        return {"slot": self.slot, "sku": p.sku, "name": p.name, "score": round(self.score, 4), "why": str(self.why),
                 "price": p.price, "currency": p.currency, "stock": p.stock, "aisle": p.aisle}
 
 
@@ -84,6 +85,21 @@ READABLE = {
     "boots", "sandals", "heels", "pumps", "flats", "loafers", "hat", "beanie", "scarf", "tote", "clutch",
     "backpack", "striped", "floral", "print", "plaid", "ripped", "skinny", "cropped", "oversized", "polo",
 }
+
+
+def _colour_attr(colors) -> str:
+    return f"c:{colors[0]}" if colors else ""
+
+
+def _described(attr: str, category: str, slot_word: Text) -> Text:
+    """'light blue t-shirt': an item's category (else its slot's word) with the colour or the
+    material (attr 'c:light blue', 'w:denim') that explains the pairing, unless the category says it."""
+    what = word("category", category) if category else slot_word
+    adjective = _phrase(attr) if attr else ""
+    if not adjective or adjective in what.source:
+        return what
+    return T("why", "{adjective} {item}").fill(adjective=word("colour" if attr.startswith("c:") else "word", adjective),
+                                              item=what)
 
 
 def _readable(attr: str) -> bool:
@@ -111,19 +127,18 @@ class CompleteTheLook:
             return None
         return Anchor(slot_of(p.category) or "upper", p.category, tuple(p.colors), p.name, p.sku)
 
-    def why(self, anchor: Anchor, anchor_item: CompatItem, cand: Product) -> str:
+    def why(self, anchor: Anchor, anchor_item: CompatItem, cand: Product) -> Text:
         """'Beige shorts with the light blue t-shirt you have on: often worn together in real outfits'."""
         reasons = [r for r in self.compat.reasons(anchor_item, compat_item(cand), most=20)
                    if _readable(r[0]) and _readable(r[1])]
-        anchor_what = (anchor.category or SLOT_WORD[anchor.slot]).lower()
-        cand_what = (cand.category or SLOT_WORD[slot_of(cand.category) or "upper"]).lower()
-        a_word = _phrase(reasons[0][0]) if reasons else " ".join(anchor.colors[:1])
-        c_word = _phrase(reasons[0][1]) if reasons else " ".join(cand.colors[:1])
-        mine = f"the {a_word} {anchor_what}" if a_word and a_word not in anchor_what else f"the {anchor_what}"
-        mine += " you have on" if anchor.worn else ""
-        theirs = f"{c_word} {cand_what}" if c_word and c_word not in cand_what else cand_what
-        text = f"{theirs} with {mine}" + (": often worn together in real outfits" if reasons else "")
-        return text[0].upper() + text[1:]
+        a_attr = reasons[0][0] if reasons else _colour_attr(anchor.colors)
+        c_attr = reasons[0][1] if reasons else _colour_attr(cand.colors)
+        mine = _described(a_attr, anchor.category, SLOT_WORD[anchor.slot])
+        mine = (T("why", "the {item} you have on") if anchor.worn else T("why", "the {item}")).fill(item=mine)
+        theirs = _described(c_attr, cand.category, SLOT_WORD[slot_of(cand.category) or "upper"])
+        text = T("why", "{theirs} with {mine}: often worn together in real outfits") if reasons \
+            else T("why", "{theirs} with {mine}")
+        return text.fill(theirs=theirs, mine=mine).sentence()
 
     def __call__(self, anchor: Anchor) -> list[Suggestion]:
         products = self._catalogue()
@@ -151,7 +166,7 @@ class CompleteTheLook:
             if p.sku in look_of:
                 lid, name = look_of[p.sku]
                 score += self.look_bonus + look_boost.get(lid, 0.0)
-                why = f"from the look '{name}'"
+                why = T("why", "from the look '{name}'").fill(name=name)
             else:
                 why = ""
             pin = p.sku in pinned or (p.sku in look_of and look_of[p.sku][0] in pinned_looks)
@@ -165,7 +180,7 @@ class CompleteTheLook:
             pins = [c for c in cands if c.pinned and c.product.stock > 0] or [c for c in cands if c.pinned]
             if pins:
                 choice = max(pins, key=lambda c: c.score)
-                choice.why = choice.why or "picked for you by the store"
+                choice.why = choice.why or T("why", "picked for you by the store")
             else:
                 top = max(cands, key=lambda c: c.score)
                 in_stock = [c for c in cands if c.product.stock > 0]
@@ -174,6 +189,6 @@ class CompleteTheLook:
             if not choice.why:
                 choice.why = self.why(anchor, anchor_item, choice.product)
             if choice.product.stock <= 0:
-                choice.why += " (out of stock here: ask staff)"
+                choice.why = T("why", "{why} (out of stock here: ask staff)").fill(why=choice.why)
             out.append(choice)
         return out

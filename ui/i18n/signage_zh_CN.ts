@@ -1,0 +1,723 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="zh_CN">
+<context>
+    <name>category</name>
+    <message>
+        <source>accessories</source>
+        <translation>配饰</translation>
+    </message>
+    <message>
+        <source>accessory</source>
+        <translation>配饰</translation>
+    </message>
+    <message>
+        <source>backpack</source>
+        <translation>双肩包</translation>
+    </message>
+    <message>
+        <source>bag</source>
+        <translation>包</translation>
+    </message>
+    <message>
+        <source>bags</source>
+        <translation>包袋</translation>
+    </message>
+    <message>
+        <source>belt</source>
+        <translation>腰带</translation>
+    </message>
+    <message>
+        <source>blazer</source>
+        <translation>西装外套</translation>
+    </message>
+    <message>
+        <source>blouse</source>
+        <translation>女式衬衫</translation>
+    </message>
+    <message>
+        <source>body</source>
+        <translation>连体衣</translation>
+    </message>
+    <message>
+        <source>boots</source>
+        <translation>靴子</translation>
+    </message>
+    <message>
+        <source>bottoms</source>
+        <translation>下装</translation>
+    </message>
+    <message>
+        <source>coat</source>
+        <translation>大衣</translation>
+    </message>
+    <message>
+        <source>dress</source>
+        <translation>连衣裙</translation>
+    </message>
+    <message>
+        <source>handbag</source>
+        <translation>手提包</translation>
+    </message>
+    <message>
+        <source>hat</source>
+        <translation>帽子</translation>
+    </message>
+    <message>
+        <source>heels</source>
+        <translation>高跟鞋</translation>
+    </message>
+    <message>
+        <source>hoodie</source>
+        <translation>连帽衫</translation>
+    </message>
+    <message>
+        <source>jacket</source>
+        <translation>夹克</translation>
+    </message>
+    <message>
+        <source>jeans</source>
+        <translation>牛仔裤</translation>
+    </message>
+    <message>
+        <source>jewellery</source>
+        <translation>首饰</translation>
+    </message>
+    <message>
+        <source>jewelry</source>
+        <translation>首饰</translation>
+    </message>
+    <message>
+        <source>longsleeve</source>
+        <translation>长袖T恤</translation>
+    </message>
+    <message>
+        <source>outerwear</source>
+        <translation>外套</translation>
+    </message>
+    <message>
+        <source>outwear</source>
+        <translation>外套</translation>
+    </message>
+    <message>
+        <source>pants</source>
+        <translation>长裤</translation>
+    </message>
+    <message>
+        <source>polo</source>
+        <translation>Polo衫</translation>
+    </message>
+    <message>
+        <source>sandals</source>
+        <translation>凉鞋</translation>
+    </message>
+    <message>
+        <source>scarf</source>
+        <translation>围巾</translation>
+    </message>
+    <message>
+        <source>shirt</source>
+        <translation>衬衫</translation>
+    </message>
+    <message>
+        <source>shoe</source>
+        <translation>鞋</translation>
+    </message>
+    <message>
+        <source>shoes</source>
+        <translation>鞋</translation>
+    </message>
+    <message>
+        <source>shorts</source>
+        <translation>短裤</translation>
+    </message>
+    <message>
+        <source>skirt</source>
+        <translation>半身裙</translation>
+    </message>
+    <message>
+        <source>sneakers</source>
+        <translation>运动鞋</translation>
+    </message>
+    <message>
+        <source>sunglasses</source>
+        <translation>太阳镜</translation>
+    </message>
+    <message>
+        <source>sweater</source>
+        <translation>毛衣</translation>
+    </message>
+    <message>
+        <source>t-shirt</source>
+        <translation>T恤</translation>
+    </message>
+    <message>
+        <source>top</source>
+        <translation>上衣</translation>
+    </message>
+    <message>
+        <source>trousers</source>
+        <translation>长裤</translation>
+    </message>
+    <message>
+        <source>undershirt</source>
+        <translation>背心</translation>
+    </message>
+</context>
+<context>
+    <name>colour</name>
+    <message>
+        <source>beige</source>
+        <translation>米色</translation>
+    </message>
+    <message>
+        <source>black</source>
+        <translation>黑色</translation>
+    </message>
+    <message>
+        <source>blue</source>
+        <translation>蓝色</translation>
+    </message>
+    <message>
+        <source>brown</source>
+        <translation>棕色</translation>
+    </message>
+    <message>
+        <source>burgundy</source>
+        <translation>酒红色</translation>
+    </message>
+    <message>
+        <source>camel</source>
+        <translation>驼色</translation>
+    </message>
+    <message>
+        <source>charcoal</source>
+        <translation>炭灰色</translation>
+    </message>
+    <message>
+        <source>green</source>
+        <translation>绿色</translation>
+    </message>
+    <message>
+        <source>grey</source>
+        <translation>灰色</translation>
+    </message>
+    <message>
+        <source>khaki</source>
+        <translation>卡其色</translation>
+    </message>
+    <message>
+        <source>light blue</source>
+        <translation>浅蓝色</translation>
+    </message>
+    <message>
+        <source>light grey</source>
+        <translation>浅灰色</translation>
+    </message>
+    <message>
+        <source>navy</source>
+        <translation>藏青色</translation>
+    </message>
+    <message>
+        <source>olive</source>
+        <translation>橄榄绿</translation>
+    </message>
+    <message>
+        <source>orange</source>
+        <translation>橙色</translation>
+    </message>
+    <message>
+        <source>pink</source>
+        <translation>粉色</translation>
+    </message>
+    <message>
+        <source>purple</source>
+        <translation>紫色</translation>
+    </message>
+    <message>
+        <source>red</source>
+        <translation>红色</translation>
+    </message>
+    <message>
+        <source>teal</source>
+        <translation>青色</translation>
+    </message>
+    <message>
+        <source>white</source>
+        <translation>白色</translation>
+    </message>
+    <message>
+        <source>yellow</source>
+        <translation>黄色</translation>
+    </message>
+</context>
+<context>
+    <name>kind</name>
+    <message>
+        <source>top</source>
+        <translation>上衣</translation>
+    </message>
+    <message>
+        <source>bottom</source>
+        <translation>下装</translation>
+    </message>
+    <message>
+        <source>shoes</source>
+        <translation>鞋</translation>
+    </message>
+    <message>
+        <source>item</source>
+        <translation>单品</translation>
+    </message>
+    <message>
+        <source>Top</source>
+        <translation>上衣</translation>
+    </message>
+    <message>
+        <source>Bottom</source>
+        <translation>下装</translation>
+    </message>
+    <message>
+        <source>Shoes</source>
+        <translation>鞋</translation>
+    </message>
+    <message>
+        <source>Your item</source>
+        <translation>您的单品</translation>
+    </message>
+    <message>
+        <source>Item</source>
+        <translation>单品</translation>
+    </message>
+</context>
+<context>
+    <name>kiosk</name>
+    <message>
+        <source>The camera is used only to find products. No image is recorded or stored, and no image leaves this screen. The screen counts, for the store, how often it is used and which products it shows (totals per hour, never per person).</source>
+        <translation>摄像头仅用于查找商品。不会录制或保存任何图像，任何图像都不会离开这块屏幕。本屏幕只为门店统计使用次数和展示过的商品（按小时汇总，绝不按个人统计）。</translation>
+    </message>
+    <message>
+        <source>Hold a garment or a shoe up to the camera</source>
+        <translation>把衣服或鞋子举到摄像头前</translation>
+    </message>
+    <message>
+        <source>…or just stand in front of it: we will find it in this store, and what goes with it.</source>
+        <translation>……或者直接站在屏幕前：我们会在本店为您找到它，以及与之搭配的单品。</translation>
+    </message>
+    <message>
+        <source>In store now</source>
+        <translation>本店现货</translation>
+    </message>
+    <message>
+        <source>Scan to see it online or order another size</source>
+        <translation>扫码在线查看或订购其他尺码</translation>
+    </message>
+    <message>
+        <source>‹  Back</source>
+        <translation>‹  返回</translation>
+    </message>
+    <message>
+        <source>{n} in stock · aisle {aisle}</source>
+        <translation>库存 {n} 件 · {aisle} 号货架</translation>
+    </message>
+    <message>
+        <source>Out of stock here · ask staff</source>
+        <translation>本店缺货 · 请咨询店员</translation>
+    </message>
+</context>
+<context>
+    <name>screen</name>
+    <message>
+        <source>Find similar</source>
+        <translation>找相似</translation>
+    </message>
+    <message>
+        <source>Complete the look</source>
+        <translation>搭配推荐</translation>
+    </message>
+    <message>
+        <source>Shop the look</source>
+        <translation>整套选购</translation>
+    </message>
+    <message>
+        <source>{colour} {item}</source>
+        <translation>{colour}{item}</translation>
+    </message>
+    <message>
+        <source>Looking…</source>
+        <translation>识别中…</translation>
+    </message>
+    <message>
+        <source>Hold a garment up to the camera</source>
+        <translation>把衣服举到摄像头前</translation>
+    </message>
+    <message>
+        <source>Like your {item}</source>
+        <translation>与您的{item}相似</translation>
+    </message>
+    <message>
+        <source>To wear with your {item}</source>
+        <translation>搭配您的{item}</translation>
+    </message>
+    <message>
+        <source>person {n} · {kind}</source>
+        <translation>第 {n} 位 · {kind}</translation>
+    </message>
+    <message>
+        <source>Everything in view, in this store</source>
+        <translation>画面中的所有单品，本店有售</translation>
+    </message>
+</context>
+<context>
+    <name>slot</name>
+    <message>
+        <source>top</source>
+        <translation>上衣</translation>
+    </message>
+    <message>
+        <source>bottom</source>
+        <translation>下装</translation>
+    </message>
+    <message>
+        <source>shoes</source>
+        <translation>鞋</translation>
+    </message>
+    <message>
+        <source>bag</source>
+        <translation>包</translation>
+    </message>
+    <message>
+        <source>accessory</source>
+        <translation>配饰</translation>
+    </message>
+</context>
+<context>
+    <name>staff</name>
+    <message>
+        <source>No staff PIN is set on this screen: run `signage staff-pin set`</source>
+        <translation>本屏幕尚未设置员工密码：请运行 `signage staff-pin set`</translation>
+    </message>
+    <message>
+        <source>Locked: try again in {s} s</source>
+        <translation>已锁定：请 {s} 秒后再试</translation>
+    </message>
+    <message>
+        <source>Wrong PIN {n} times: locked for {s} s</source>
+        <translation>密码错误 {n} 次：锁定 {s} 秒</translation>
+    </message>
+    <message>
+        <source>Wrong PIN (1 try left)</source>
+        <translation>密码错误（还剩 1 次）</translation>
+    </message>
+    <message>
+        <source>Wrong PIN ({n} tries left)</source>
+        <translation>密码错误（还剩 {n} 次）</translation>
+    </message>
+    <message>
+        <source>camera starting</source>
+        <translation>摄像头启动中</translation>
+    </message>
+    <message>
+        <source>camera lost</source>
+        <translation>摄像头断开</translation>
+    </message>
+    <message>
+        <source>camera failed</source>
+        <translation>摄像头故障</translation>
+    </message>
+    <message>
+        <source>Staff</source>
+        <translation>员工</translation>
+    </message>
+    <message>
+        <source>Staff PIN</source>
+        <translation>员工密码</translation>
+    </message>
+    <message>
+        <source>Leave fullscreen</source>
+        <translation>退出全屏</translation>
+    </message>
+    <message>
+        <source>Quit kiosk</source>
+        <translation>退出导购屏</translation>
+    </message>
+    <message>
+        <source>Back</source>
+        <translation>返回</translation>
+    </message>
+    <message>
+        <source>sync: off</source>
+        <translation>同步：未启用</translation>
+    </message>
+    <message>
+        <source>This screen needs attention</source>
+        <translation>本屏幕需要处理</translation>
+    </message>
+    <message>
+        <source>Recognition stopped: {detail}.
+
+The screen restarts in {s} s.</source>
+        <translation>识别已停止：{detail}。
+
+屏幕将在 {s} 秒后重启。</translation>
+    </message>
+    <message>
+        <source>camera ok</source>
+        <translation>摄像头正常</translation>
+    </message>
+    <message>
+        <source>catalogue v{version} · {sync} · {camera} · {fps} fps</source>
+        <translation>商品目录 v{version} · {sync} · {camera} · {fps} 帧/秒</translation>
+    </message>
+    <message>
+        <source>sync: seq {n}</source>
+        <translation>同步：序号 {n}</translation>
+    </message>
+</context>
+<context>
+    <name>why</name>
+    <message>
+        <source>{adjective} {item}</source>
+        <translation>{adjective}{item}</translation>
+    </message>
+    <message>
+        <source>the {item} you have on</source>
+        <translation>您身上的{item}</translation>
+    </message>
+    <message>
+        <source>the {item}</source>
+        <translation>{item}</translation>
+    </message>
+    <message>
+        <source>{theirs} with {mine}: often worn together in real outfits</source>
+        <translation>{theirs}搭配{mine}：真实穿搭中常一起出现</translation>
+    </message>
+    <message>
+        <source>{theirs} with {mine}</source>
+        <translation>{theirs}搭配{mine}</translation>
+    </message>
+    <message>
+        <source>from the look &apos;{name}&apos;</source>
+        <translation>来自搭配“{name}”</translation>
+    </message>
+    <message>
+        <source>picked for you by the store</source>
+        <translation>门店为您精选</translation>
+    </message>
+    <message>
+        <source>{why} (out of stock here: ask staff)</source>
+        <translation>{why}（本店缺货：请咨询店员）</translation>
+    </message>
+</context>
+<context>
+    <name>word</name>
+    <message>
+        <source>backpack</source>
+        <translation>双肩包</translation>
+    </message>
+    <message>
+        <source>beanie</source>
+        <translation>毛线帽</translation>
+    </message>
+    <message>
+        <source>blazer</source>
+        <translation>西装</translation>
+    </message>
+    <message>
+        <source>blouse</source>
+        <translation>女衫</translation>
+    </message>
+    <message>
+        <source>boots</source>
+        <translation>靴</translation>
+    </message>
+    <message>
+        <source>canvas</source>
+        <translation>帆布</translation>
+    </message>
+    <message>
+        <source>cardigan</source>
+        <translation>开衫</translation>
+    </message>
+    <message>
+        <source>cashmere</source>
+        <translation>羊绒</translation>
+    </message>
+    <message>
+        <source>chiffon</source>
+        <translation>雪纺</translation>
+    </message>
+    <message>
+        <source>clutch</source>
+        <translation>手拿包</translation>
+    </message>
+    <message>
+        <source>coat</source>
+        <translation>大衣</translation>
+    </message>
+    <message>
+        <source>cotton</source>
+        <translation>纯棉</translation>
+    </message>
+    <message>
+        <source>cropped</source>
+        <translation>短款</translation>
+    </message>
+    <message>
+        <source>denim</source>
+        <translation>牛仔</translation>
+    </message>
+    <message>
+        <source>dress</source>
+        <translation>连衣裙</translation>
+    </message>
+    <message>
+        <source>flats</source>
+        <translation>平底鞋</translation>
+    </message>
+    <message>
+        <source>floral</source>
+        <translation>碎花</translation>
+    </message>
+    <message>
+        <source>hat</source>
+        <translation>帽子</translation>
+    </message>
+    <message>
+        <source>heels</source>
+        <translation>高跟鞋</translation>
+    </message>
+    <message>
+        <source>hoodie</source>
+        <translation>连帽衫</translation>
+    </message>
+    <message>
+        <source>jacket</source>
+        <translation>夹克</translation>
+    </message>
+    <message>
+        <source>jeans</source>
+        <translation>牛仔裤</translation>
+    </message>
+    <message>
+        <source>knit</source>
+        <translation>针织</translation>
+    </message>
+    <message>
+        <source>lace</source>
+        <translation>蕾丝</translation>
+    </message>
+    <message>
+        <source>leather</source>
+        <translation>皮革</translation>
+    </message>
+    <message>
+        <source>linen</source>
+        <translation>亚麻</translation>
+    </message>
+    <message>
+        <source>loafers</source>
+        <translation>乐福鞋</translation>
+    </message>
+    <message>
+        <source>oversized</source>
+        <translation>宽松</translation>
+    </message>
+    <message>
+        <source>pants</source>
+        <translation>长裤</translation>
+    </message>
+    <message>
+        <source>patent</source>
+        <translation>漆皮</translation>
+    </message>
+    <message>
+        <source>plaid</source>
+        <translation>格纹</translation>
+    </message>
+    <message>
+        <source>polo</source>
+        <translation>Polo</translation>
+    </message>
+    <message>
+        <source>print</source>
+        <translation>印花</translation>
+    </message>
+    <message>
+        <source>pumps</source>
+        <translation>浅口鞋</translation>
+    </message>
+    <message>
+        <source>ripped</source>
+        <translation>破洞</translation>
+    </message>
+    <message>
+        <source>sandals</source>
+        <translation>凉鞋</translation>
+    </message>
+    <message>
+        <source>satin</source>
+        <translation>缎面</translation>
+    </message>
+    <message>
+        <source>scarf</source>
+        <translation>围巾</translation>
+    </message>
+    <message>
+        <source>shirt</source>
+        <translation>衬衫</translation>
+    </message>
+    <message>
+        <source>shorts</source>
+        <translation>短裤</translation>
+    </message>
+    <message>
+        <source>silk</source>
+        <translation>真丝</translation>
+    </message>
+    <message>
+        <source>skinny</source>
+        <translation>修身</translation>
+    </message>
+    <message>
+        <source>skirt</source>
+        <translation>半身裙</translation>
+    </message>
+    <message>
+        <source>sneakers</source>
+        <translation>运动鞋</translation>
+    </message>
+    <message>
+        <source>striped</source>
+        <translation>条纹</translation>
+    </message>
+    <message>
+        <source>suede</source>
+        <translation>麂皮</translation>
+    </message>
+    <message>
+        <source>sweater</source>
+        <translation>毛衣</translation>
+    </message>
+    <message>
+        <source>tee</source>
+        <translation>T恤</translation>
+    </message>
+    <message>
+        <source>tote</source>
+        <translation>托特包</translation>
+    </message>
+    <message>
+        <source>trousers</source>
+        <translation>长裤</translation>
+    </message>
+    <message>
+        <source>velvet</source>
+        <translation>丝绒</translation>
+    </message>
+    <message>
+        <source>wool</source>
+        <translation>羊毛</translation>
+    </message>
+</context>
+</TS>
