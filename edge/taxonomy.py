@@ -49,7 +49,7 @@ SLOT_WORD = {"upper": T("slot", "top"), "bottom": T("slot", "bottom"), "shoe": T
 KIND_WORD = {"upper": T("kind", "top"), "lower": T("kind", "bottom"), "footwear": T("kind", "shoes"),
              "garment": T("kind", "item")}
 KIND_TITLE = {"upper": T("kind", "Top"), "lower": T("kind", "Bottom"), "footwear": T("kind", "Shoes"),
-              "garment": T("kind", "Your item")}
+              "garment": T("kind", "Like yours")}   # "Your item" only for the same product (screen.py)
 KIND_LABEL = {"upper": T("kind", "Top"), "lower": T("kind", "Bottom"), "footwear": T("kind", "Shoes"),
               "garment": T("kind", "Item")}
 KIND_CATEGORY = {"footwear": "Shoes", "upper": "Top", "lower": "Bottoms", "garment": ""}  # no catalogue

@@ -7,6 +7,7 @@ camera is written anywhere.
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import deque
@@ -23,11 +24,11 @@ from edge.staff import StaffLock, read_pin_file
 from edge.live.capture import Frame
 from edge.live.pipeline import SourceStatus
 from edge.live.recognizer import FrameResult
-from edge.live.screen import MODES, Panel, panel_for
+from edge.live.screen import MODES, Panel, panel_for, video_labels
 from edge.text import Text
 
 from .i18n import Language, tr, translate
-from .theme import stylesheet
+from .theme import SMALLEST, scale_for, stylesheet
 from .widgets import (BigButton, ProductCard, QrView, VideoView, bgr_to_qimage, clear_layout, pixmap_for,
                       stock_text)
 
@@ -159,7 +160,9 @@ class KioskWindow(QMainWindow):
         self._attract_index = 0
         self._failing = False
         self.setWindowTitle(cfg.brand.store_name)
-        self.setStyleSheet(stylesheet(cfg.brand, self.language.name))
+        size = QApplication.primaryScreen().size()
+        self.scale = scale_for(size.width(), size.height())       # resizeEvent follows the window
+        self.setStyleSheet(stylesheet(cfg.brand, self.language.name, self.scale))
 
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
@@ -191,14 +194,15 @@ class KioskWindow(QMainWindow):
         lay.setContentsMargins(24, 12, 24, 12)
         logo = QLabel()
         if self.cfg.brand.logo is not None:
-            logo.setPixmap(QPixmap(str(self.cfg.brand.logo)).scaledToHeight(72, Qt.TransformationMode.SmoothTransformation))
+            logo.setPixmap(QPixmap(str(self.cfg.brand.logo)).scaledToHeight(self.px(72),
+                                                                            Qt.TransformationMode.SmoothTransformation))
         else:
             logo.setText(self.cfg.brand.store_name)
             logo.setObjectName("storeName")
         lay.addWidget(logo)
         lay.addStretch(1)
         corner = QLabel(" ")
-        corner.setFixedSize(64, 56)
+        corner.setObjectName("corner")
         corner.mousePressEvent = lambda e: self._corner_tap()
         lay.addWidget(corner)
         return bar
@@ -294,13 +298,14 @@ class KioskWindow(QMainWindow):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self._brand_bar())
         body = QHBoxLayout()
-        body.setContentsMargins(48, 24, 48, 24)
-        body.setSpacing(48)
+        body.setContentsMargins(self.px(48), self.px(24), self.px(48), self.px(24))
+        body.setSpacing(self.px(48))
         self.detail_pic = QLabel()
         self.detail_pic.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.detail_pic.setMinimumSize(360, 360)
+        self.detail_pic.setObjectName("detailImage")
         body.addWidget(self.detail_pic, 1)
         info = QVBoxLayout()
+        info.setSpacing(self.px(16))            # not the body's 48, which a child layout would inherit
         self.detail_name = QLabel()
         self.detail_name.setObjectName("detailName")
         self.detail_name.setWordWrap(True)
@@ -317,7 +322,6 @@ class KioskWindow(QMainWindow):
         scan.setObjectName("detailDesc")
         info.addWidget(scan)
         self.qr = QrView()
-        self.qr.setFixedSize(240, 240)
         info.addWidget(self.qr)
         info.addStretch(1)
         back = BigButton(translate("kiosk", "‹  Back"))
@@ -355,6 +359,10 @@ class KioskWindow(QMainWindow):
         window manager to honour the fullscreen request the window takes the screen's geometry
         itself, and follows it when the screen is turned or resized."""
         screen = self.screen()
+        size = screen.size()
+        if size.width() < SMALLEST[0] or size.height() < SMALLEST[1]:
+            print(f"signage kiosk: the screen is {size.width()}x{size.height()}, smaller than the "
+                  f"{SMALLEST[0]}x{SMALLEST[1]} the kiosk is made for: text may be cut", file=sys.stderr)
         self.setMinimumSize(1, 1)    # the screen decides, not the content's preferred minimum
         self.setGeometry(screen.geometry())
         self.showFullScreen()
@@ -399,7 +407,7 @@ class KioskWindow(QMainWindow):
             return
         pix = pixmap_for(self.catalog.image_path(p), self._pixmaps)
         if pix is not None:
-            self.detail_pic.setPixmap(pix.scaled(520, 520, Qt.AspectRatioMode.KeepAspectRatio,
+            self.detail_pic.setPixmap(pix.scaled(self.px(520), self.px(520), Qt.AspectRatioMode.KeepAspectRatio,
                                                  Qt.TransformationMode.SmoothTransformation))
         self.detail_name.setText(p.name)
         self.detail_price.setText(self.language.money(p.price, p.currency))
@@ -419,7 +427,15 @@ class KioskWindow(QMainWindow):
         o = self.cfg.kiosk.orientation
         return o == "portrait" or (o == "auto" and self.height() > self.width())
 
+    def px(self, n: int) -> int:
+        """A size drawn for a 1920x1080 screen, on this one."""
+        return max(1, round(n * self.scale))
+
     def resizeEvent(self, event):
+        scale = scale_for(self.width(), self.height())
+        if scale != self.scale:
+            self.scale = scale
+            self.setStyleSheet(stylesheet(self.cfg.brand, self.language.name, scale))
         portrait = self._portrait()
         self.live_box.setDirection(QBoxLayout.Direction.TopToBottom if portrait else QBoxLayout.Direction.LeftToRight)
         super().resizeEvent(event)
@@ -435,13 +451,13 @@ class KioskWindow(QMainWindow):
         clear_layout(self.attract_pics)
         # as many rows of cards as the screen's height holds under the titles (a portrait screen: more)
         columns = 2 if self._portrait() else 3
-        rows = max(2, min(6, (self.height() - ATTRACT_TITLES_PX) // ATTRACT_ROW_PX))
+        rows = max(2, min(6, (self.height() - self.px(ATTRACT_TITLES_PX)) // self.px(ATTRACT_ROW_PX)))
         for i in range(columns * rows):
             # step through the catalogue with a stride, so the featured products vary in kind
             p = products[(self._attract_index * 5 + i * 37) % len(products)]
             card = ProductCard(p.sku, p.name, self.language.money(p.price, p.currency), p.stock, p.aisle, p.description,
-                               pixmap_for(self.catalog.image_path(p), self._pixmaps))
-            card.setFixedHeight(ATTRACT_ROW_PX - 20)
+                               pixmap_for(self.catalog.image_path(p), self._pixmaps), image_px=self.px(150))
+            card.setFixedHeight(self.px(ATTRACT_ROW_PX - 20))
             # the grid follows the screen's width, not the cards' preferred width (portrait screens)
             card.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
             card.tapped.connect(lambda sku: self._tap("attract", sku))
@@ -468,7 +484,7 @@ class KioskWindow(QMainWindow):
         if status is not None and status.state == "lost" and current is self.live:
             self.video.show_items([], (1, 1))
         if result is not None:
-            self.video.show_items(result.items, result.size)
+            self.video.show_items(result.items, result.size, video_labels(result.items, result.size))
             self._show_suggestions(result)
         version = self.catalog.version if self.catalog is not None else "-"
         src = camera_state(status.state if status is not None else "live")
@@ -495,7 +511,7 @@ class KioskWindow(QMainWindow):
         clear_layout(self.cards)
         for c in panel.cards:
             card = ProductCard(c.sku, c.name, self.language.money(c.price, c.currency), c.stock, c.aisle, c.why,
-                               pixmap_for(self._image(c.image), self._pixmaps), c.badge)
+                               pixmap_for(self._image(c.image), self._pixmaps), c.badge, image_px=self.px(150))
             card.tapped.connect(lambda sku, look=c.look_id: self._tap(self.mode, sku, look))
             self.cards.addWidget(card)
         self.cards.addStretch(1)

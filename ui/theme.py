@@ -1,5 +1,18 @@
-"""The store's branding as a Qt stylesheet. Sizes are for reading at kiosk distance (1-2 m)."""
+"""The store's branding as a Qt stylesheet. Sizes are for reading at kiosk distance (1-2 m) on a
+1920x1080 screen (or 1080x1920); another screen scales them all by its short side, so a 4K screen
+reads the same from the same place and a small one still holds every control."""
 from __future__ import annotations
+
+import re
+
+DESIGN_PX = 1080                 # the short side the sizes below are drawn for
+SCALE_RANGE = (0.5, 2.5)         # below half size text is unreadable; past 2.5x no screen needs it
+SMALLEST = (800, 600)            # a smaller output is served, with a warning that text may be cut
+
+
+def scale_for(width: int, height: int) -> float:
+    lo, hi = SCALE_RANGE
+    return round(min(hi, max(lo, min(width, height) / DESIGN_PX)), 2)
 
 
 # A font with every glyph of the language (Debian's fonts-noto-cjk, installed by install.sh): Qt's
@@ -8,10 +21,10 @@ FONTS = {"zh_CN": ("Noto Sans CJK SC", "Noto Sans Mono CJK SC")}
 LATIN = ("DejaVu Sans", "DejaVu Sans Mono")
 
 
-def stylesheet(brand, language: str = "en") -> str:
+def stylesheet(brand, language: str = "en", scale: float = 1.0) -> str:
     p, a, t = brand.primary_color, brand.accent_color, brand.text_color
     sans, mono = FONTS.get(language, LATIN)
-    return f"""
+    css = f"""
     QMainWindow, QStackedWidget > QWidget {{ background: {p}; color: {t}; }}
     QWidget {{ font-family: "{sans}"; font-size: 20px; color: {t}; }}
     #brandBar {{ background: rgba(0,0,0,0.25); }}
@@ -44,4 +57,11 @@ def stylesheet(brand, language: str = "en") -> str:
                    padding: 24px; border-radius: 12px; }}
     #pinEntry {{ font-size: 36px; padding: 8px; color: #111111; background: #ffffff; }}
     QDialog {{ background: {p}; }}
+    #corner {{ min-width: 64px; max-width: 64px; min-height: 56px; max-height: 56px; }}
+    #cardImage {{ min-width: 150px; max-width: 150px; min-height: 150px; max-height: 150px; }}
+    #video {{ min-width: 320px; min-height: 240px; }}
+    #qr {{ min-width: 240px; max-width: 240px; min-height: 240px; max-height: 240px; }}
+    #detailImage {{ min-width: 360px; min-height: 360px; }}
+    QPushButton {{ min-height: 48px; }}
     """
+    return re.sub(r"(\d+)px", lambda m: f"{max(1, round(int(m.group(1)) * scale))}px", css)

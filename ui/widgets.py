@@ -9,9 +9,6 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout,
                                QWidget)
 
-from edge.taxonomy import KIND_LABEL
-from edge.text import word
-
 from .i18n import tr, translate
 
 KIND_COLOURS = {"upper": "#4cc9f0", "lower": "#f72585", "footwear": "#ffd166", "garment": "#06d6a0"}
@@ -34,17 +31,19 @@ class VideoView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(320, 240)
+        self.setObjectName("video")      # its least size: the theme's #video
         self._image: QImage | None = None
         self._items: list = []
+        self._labels: tuple = ()
         self._size = (1, 1)
 
     def show_frame(self, image: QImage) -> None:
         self._image = image
         self.update()
 
-    def show_items(self, items: list, size: tuple[int, int]) -> None:
-        self._items, self._size = items, size
+    def show_items(self, items: list, size: tuple[int, int], labels=()) -> None:
+        """items: TrackedItem (outlined); labels: edge.live.screen.VideoLabel (where, decided there)."""
+        self._items, self._size, self._labels = items, size, labels
         self.update()
 
     def paintEvent(self, event):
@@ -60,25 +59,24 @@ class VideoView(QWidget):
         p.drawImage(QRectF(x0, y0, w, h), img)
         fw, fh = self._size
         sx, sy = w / max(fw, 1), h / max(fh, 1)
-        font = QFont(self.font())
-        font.setPointSize(max(10, int(self.height() / 40)))
-        font.setBold(True)
-        p.setFont(font)
+        frame_rect = lambda b: QRectF(x0 + b[0] * sx, y0 + b[1] * sy, (b[2] - b[0]) * sx, (b[3] - b[1]) * sy)  # noqa: E731
+        kinds = {}
         for it in self._items:
             colour = QColor(KIND_COLOURS.get(it.kind, "#ffffff"))
-            pen = QPen(colour, 4 if it.stable else 2, Qt.PenStyle.SolidLine if it.stable else Qt.PenStyle.DashLine)
-            p.setPen(pen)
-            x1, y1, x2, y2 = it.box
-            r = QRectF(x0 + x1 * sx, y0 + y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy)
-            p.drawRoundedRect(r, 10, 10)
-            if it.stable:
-                label = tr(word("category", it.category).sentence() if it.category else KIND_LABEL[it.kind])
-                tw = p.fontMetrics().horizontalAdvance(label) + 16
-                th = p.fontMetrics().height() + 6
-                tag = QRectF(r.left(), max(y0, r.top() - th), tw, th)
-                p.fillRect(tag, colour)
-                p.setPen(QColor("#111111"))
-                p.drawText(tag, Qt.AlignmentFlag.AlignCenter, label)
+            kinds[it.track_id] = colour
+            p.setPen(QPen(colour, 4 if it.stable else 2, Qt.PenStyle.SolidLine if it.stable else Qt.PenStyle.DashLine))
+            p.drawRoundedRect(frame_rect(it.box), 10, 10)
+        font = QFont(self.font())
+        font.setBold(True)
+        for label in self._labels:
+            tag = frame_rect(label.rect)
+            font.setPixelSize(max(8, int(tag.height() * 0.7)))
+            p.setFont(font)
+            text = p.fontMetrics().elidedText(tr(label.text), Qt.TextElideMode.ElideRight, int(tag.width()) - 12)
+            tag.setWidth(min(tag.width(), p.fontMetrics().horizontalAdvance(text) + 12))
+            p.fillRect(tag, kinds.get(label.track_id, QColor("#ffffff")))
+            p.setPen(QColor("#111111"))
+            p.drawText(tag, Qt.AlignmentFlag.AlignCenter, text)
         p.end()
 
 
@@ -87,8 +85,9 @@ class ProductCard(QFrame):
     tapped = Signal(str)
 
     def __init__(self, sku: str, name: str, price: str, stock: int, aisle: str, why, pixmap: QPixmap | None,
-                 badge="", parent=None):
-        """why, badge: a Text (in the screen's language) or a plain string (the store's data)."""
+                 badge="", parent=None, image_px: int = 150):
+        """why, badge: a Text (in the screen's language) or a plain string (the store's data);
+        image_px: the picture's side on this screen (theme's #cardImage, scaled)."""
         super().__init__(parent)
         self.sku = sku
         self.setObjectName("card")
@@ -98,10 +97,9 @@ class ProductCard(QFrame):
         lay.setSpacing(16)
         pic = QLabel()
         pic.setObjectName("cardImage")
-        pic.setFixedSize(150, 150)
         pic.setAlignment(Qt.AlignmentFlag.AlignCenter)
         if pixmap is not None and not pixmap.isNull():
-            pic.setPixmap(pixmap.scaled(150, 150, Qt.AspectRatioMode.KeepAspectRatio,
+            pic.setPixmap(pixmap.scaled(image_px, image_px, Qt.AspectRatioMode.KeepAspectRatio,
                                         Qt.TransformationMode.SmoothTransformation))
         lay.addWidget(pic)
         text = QVBoxLayout()
@@ -137,7 +135,7 @@ class QrView(QWidget):
 
     def __init__(self, url: str = "", parent=None):
         super().__init__(parent)
-        self.setMinimumSize(220, 220)
+        self.setObjectName("qr")         # its size: the theme's #qr
         self.set_url(url)
 
     def set_url(self, url: str) -> None:
@@ -167,10 +165,11 @@ class QrView(QWidget):
 
 
 class BigButton(QPushButton):
+    """Touch-sized (the theme's QPushButton min-height: 72 px with padding, > 9 mm on a 24" screen)."""
+
     def __init__(self, text: str, parent=None, checkable: bool = False):
         super().__init__(text, parent)
         self.setCheckable(checkable)
-        self.setMinimumHeight(72)          # touch-sized: > 9 mm on a 24" screen
         self.setCursor(Qt.CursorShape.PointingHandCursor)
 
 

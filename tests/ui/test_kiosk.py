@@ -143,6 +143,45 @@ def test_source_that_ends_or_fails_is_recovered(qtbot, kiosk_cfg):
     assert win.isVisible()
 
 
+def test_a_camera_unplugged_and_plugged_back(qtbot, kiosk_cfg, tmp_path):
+    """The capture process's feed (a named pipe, as in the privacy test) ends: the camera is lost,
+    the staff line says so, the kiosk keeps running; a new feed on the same path (plugged back)
+    is picked up and recognised again, without a restart."""
+    import copy
+    pipe = tmp_path / "camera"
+    os.mkfifo(pipe)
+    feed = lambda seconds: subprocess.Popen([sys.executable, str(ROOT / "tests" / "ui" / "camera_feed.py"),  # noqa: E731
+                                             str(pipe), str(seconds)])
+    cfg = copy.deepcopy(kiosk_cfg)
+    cfg.kiosk.source = str(pipe)
+    first = feed(6)
+    win, pipeline = make_window(qtbot, cfg, backoff=(0.2, 1.0))
+    statuses = []
+    put = win.state.put_status
+    pipeline.on_status = lambda st: (statuses.append(st.state), put(st))
+    pipeline.start()
+    second = None
+    try:
+        qtbot.waitUntil(lambda: win.stack.currentWidget() is win.live and bool(panel_skus(win)), timeout=60_000)
+        first.wait(30)                                           # unplugged
+        qtbot.waitUntil(lambda: "lost" in statuses, timeout=10_000)
+        qtbot.waitUntil(lambda: "camera lost" in win.status_label.text(), timeout=5_000)
+        before = pipeline.frames_captured
+        second = feed(8)                                         # plugged back
+        qtbot.waitUntil(lambda: statuses[-1] == "live" and pipeline.frames_captured > before + 20,
+                        timeout=30_000)
+        qtbot.waitUntil(lambda: "camera ok" in win.status_label.text(), timeout=5_000)
+        assert pipeline.reconnects >= 1 and win.isVisible()
+        assert statuses.index("lost") < len(statuses) - 1 - statuses[::-1].index("live")
+    finally:
+        pipeline.stop()
+        for f in (first, second):
+            if f is not None:
+                f.kill()
+                f.wait()
+    pipeline.raise_if_failed()
+
+
 def test_missing_catalogue_shows_the_fix(qtbot, cfg, tmp_path):
     from edge.errors import SignageError
     from ui.app import KioskState, KioskWindow
@@ -365,10 +404,14 @@ def test_a_failed_kiosk_exits_non_zero_after_restart_after_s(demo_catalog):
 
 
 @pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is installed by deploy/install.sh")
-@pytest.mark.parametrize("screen,direction", [("1280x800", "LeftToRight"), ("800x1280", "TopToBottom")])
-def test_fullscreen_covers_a_bare_x_screen(screen, direction):
+@pytest.mark.parametrize("screen,direction,scale", [("1280x800", "LeftToRight", 0.74),
+                                                    ("800x1280", "TopToBottom", 0.74),
+                                                    ("640x480", "LeftToRight", 0.5),
+                                                    ("3840x2160", "LeftToRight", 2.0)])
+def test_fullscreen_covers_a_bare_x_screen(screen, direction, scale):
     """X and the kiosk, no window manager (how many kiosk PCs run): the window covers the screen,
-    and a portrait screen re-flows the live view top to bottom."""
+    a portrait screen re-flows the live view top to bottom, and every page's layout fits in the
+    screen: a 4K screen draws it twice as large, one under 800x600 at half size (with a warning)."""
     import os
     env = dict(os.environ, QT_QPA_PLATFORM="xcb")
     res = subprocess.run(["xvfb-run", "-a", "-s", f"-screen 0 {screen}x24", sys.executable,
@@ -382,3 +425,7 @@ def test_fullscreen_covers_a_bare_x_screen(screen, direction):
     assert (sw, sh) == tuple(map(int, screen.split("x")))
     assert (x, y, w, h) == (0, 0, sw, sh), line
     assert f[9] == direction, line
+    assert float(f[11]) == scale, line
+    pages = [ln for ln in res.stdout.splitlines() if ln.startswith("PAGE")]
+    assert len(pages) == 4 and all(ln.split()[2] == "0" for ln in pages), pages
+    assert ("smaller than the 800x600" in res.stderr) == (sw < 800 or sh < 600)

@@ -282,8 +282,8 @@
         <translation>鞋</translation>
     </message>
     <message>
-        <source>Your item</source>
-        <translation>您的单品</translation>
+        <source>Like yours</source>
+        <translation>相似款</translation>
     </message>
     <message>
         <source>Item</source>
@@ -338,6 +338,10 @@
     <message>
         <source>Shop the look</source>
         <translation>整套选购</translation>
+    </message>
+    <message>
+        <source>Your item</source>
+        <translation>您的同款</translation>
     </message>
     <message>
         <source>{colour} {item}</source>
