@@ -447,12 +447,25 @@ def markdown(res: dict) -> str:
             for q in ("p50", "p95"):
                 ratio = round(b[key][q] / n[key][q], 1) if n[key][q] and b[key][q] else "-"
                 L.append(f"| {name}, {q} s | {n[key][q]} | {b[key][q]} | {ratio}x |")
+        if "followed" in n:
+            st, bst = n["to_still_category_s"], b["to_still_category_s"]
+            L += [f"| swap -> a card of the category `signage similar` gives the same frame, p50 s (every item) | {st['p50']} | {bst['p50']} | |",
+                  f"| ... p95 s (every item; one never followed counts as never) | {st['p95']} | {bst['p95']} | |",
+                  f"| items whose card reached the still path's category within 2.5 s | {n['followed']} of {n['photos']} | {b['followed']} of {b['photos']} | |",
+                  f"| live and still agree at the end of the hold | {n['live_still_agree']} of {n['photos']} | {b['live_still_agree']} of {b['photos']} | |"]
         L += [f"| photos with no new card in their 2.5 s, card left on screen of another category (missed) | {n['missed']} | {b['missed']} | |",
               f"| photos with no new card, the card on screen already of their category | {n.get('kept_a_right_card', '-')} | {b.get('kept_a_right_card', '-')} | |",
               f"| photos whose card never had the right category | {n['never_right_category']} | {b['never_right_category']} | |", "",
               f"Target: swap -> card of the right category p95 <= 0.5 s: {verdict((n['to_right_category_s']['p95'] or 9) <= 0.5)} "
               f"({n['to_right_category_s']['p95']} s over the {n['to_right_category_s']['n']} photos whose category was found; "
-              "the others are the category accuracy of find similar, issue 12).", ""]
+              "the others are the category accuracy of find similar, issue 12)."]
+        if "followed" in n:
+            st = n["to_still_category_s"]
+            L += ["", f"Target (issue 32): every item's card reaches the still photo's category, swap -> that card "
+                  f"p95 <= 0.5 s on a 2-core AVX2 CPU: {verdict(n['followed'] == n['photos'] and (st['p95'] or 9) <= 0.5)} "
+                  f"({n['followed']} of {n['photos']} followed, p95 {st['p95']} s; ran on {sw.get('machine', '?')}, "
+                  f"oneDNN ISA {sw.get('isa', 'native')})."]
+        L += [""]
     L += live_markdown(res.get("live"))
     L += int8_markdown(res.get("int8"))
     L += int8_markdown(res.get("int8_avx2"), "avx2")
