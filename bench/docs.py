@@ -466,6 +466,8 @@ def markdown(res: dict) -> str:
                   f"({n['followed']} of {n['photos']} followed, p95 {st['p95']} s; ran on {sw.get('machine', '?')}, "
                   f"oneDNN ISA {sw.get('isa', 'native')})."]
         L += [""]
+    L += backoffice_markdown(res.get("backoffice"))
+    L += claims_markdown(res.get("claims"))
     L += live_markdown(res.get("live"))
     L += int8_markdown(res.get("int8"))
     L += int8_markdown(res.get("int8_avx2"), "avx2")
@@ -497,6 +499,53 @@ def markdown(res: dict) -> str:
                  "embeddings among fitted distractors instead.")
     L += ["", "## Raw results", "", "```json", json.dumps(res, indent=1)[:20000], "```", ""]
     return "\n".join(L)
+
+
+def backoffice_markdown(bo: dict | None) -> list[str]:
+    L = ["## Back office: new arrivals tagged in the retailer's taxonomy (`python -m bench.backoffice --write`)", ""]
+    if not bo:
+        return L + ["not run", ""]
+    p, n, b = bo["photo"], bo["photo_and_name"], bo["before"]
+    L += [f"Shop photos (myntra-shop-dev, research data: not in the repo), 4x bicubic; split by id: the tune half "
+          f"({bo['catalogue']['products']} products) is the retailer's tagged catalogue, the report half "
+          f"({p['photos']} photos) the new arrivals. Ran on {bo['machine']}, oneDNN ISA {bo['isa']}, {bo['date']}.", "",
+          "| report half | target | before (`signage tag` today) | photo | photo and name |", "|---|---|---|---|---|"]
+    rows = (("category, exactly as the retailer tags it", "category", ">= 0.90"),
+            (f"footwear types ({p['footwear_photos']} photos)", "footwear", ">= 0.85"),
+            ("gender", "gender", ">= 0.90"),
+            ("first colour, the issue's palette rule", "first_colour_palette_rule", ">= 0.85"),
+            ("colour in the retailer's own words, exact (beside it)", "colour_exact", ""))
+    for name, key, target in rows:
+        L.append(f"| {name} | {target} | {b.get(key) if b.get(key) is not None else '-'} | {p[key]} | {n[key]} |")
+    L += [f"| photos a second (batch, after learning) | | | {p['photos_per_s']} | {n['photos_per_s']} |",
+          f"| minutes for 10,000 photos (target 20) | | | {p['minutes_for_10000']} | {n['minutes_for_10000']} |", "",
+          f"Learning the catalogue's columns took {bo['catalogue']['learn_s']} s for {bo['catalogue']['products']} "
+          f"products (its import {bo['catalogue']['import_s']} s). The palette colour is today's colour naming, "
+          "unchanged by the batch (it writes the retailer's colour words), so the palette rule's figure is the same "
+          "in all three columns.", "",
+          f"Review flag (a tag whose calibrated confidence is under {bo['review_below']}), on the report half:", "",
+          "| column | flagged (photo) | right when not flagged | right when flagged | flagged (photo and name) | right when not flagged | right when flagged |",
+          "|---|---|---|---|---|---|---|"]
+    for col, c in p["calibration"].items():
+        d = n["calibration"][col]
+        L.append(f"| {col} | {c['flagged_share']} | {c['right_when_not_flagged']} | {c['right_when_flagged']} | "
+                 f"{d['flagged_share']} | {d['right_when_not_flagged']} | {d['right_when_flagged']} |")
+    return L + [""]
+
+
+def claims_markdown(cl: dict | None) -> list[str]:
+    L = ["## \"Your item\": the same-product threshold (`python -m bench.claims --write`)", ""]
+    if not cl:
+        return L + ["not run", ""]
+    r, t = cl["report"], cl["tune"]
+    return L + [f"{cl['same_product_queries']} demo products held up to the camera against "
+                f"{cl['queries'] - cl['same_product_queries']} other CC0 garments of the same categories, split by "
+                f"photo id; threshold {cl['threshold']} chosen on the tune half for at most "
+                f"{cl['max_false_claims']:.0%} false claims. Ran on {cl.get('machine', '?')}, {cl.get('date', '?')}.", "",
+                "| half | false claims (a wrong top match called \"your item\") | products named | claim precision |",
+                "|---|---|---|---|",
+                f"| tune | {t['false_claim_rate']:.2%} ({t['false_claims']} of {t['wrong_top']}) | {t['named_rate']:.1%} | {t['claim_precision']:.1%} |",
+                f"| report | {r['false_claim_rate']:.2%} ({r['false_claims']} of {r['wrong_top']}) | {r['named_rate']:.1%} | {r['claim_precision']:.1%} |", ""]
 
 
 def live_markdown(res: dict | None) -> list[str]:

@@ -8,3 +8,4 @@ unset QT_QPA_PLATFORM
 xvfb-run -a -s "-screen 0 1920x1920x24" .venv/bin/python -m bench.screenshots
 SIGNAGE_SESSION_SHOTS="$PWD/docs/screenshots" QT_QPA_PLATFORM=offscreen \
   .venv/bin/python -m pytest -q tests/ui/test_kiosk_session.py -k fills
+.venv/bin/python -m bench.review_screenshot

@@ -24,3 +24,16 @@ def atomic_write(path: Path, chunks: list[bytes]) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
     fsync_dir(path.parent)
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): such a
+# cell is written with a leading apostrophe, which the spreadsheet shows as text and hides.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """A value for a CSV cell a merchandiser may open in a spreadsheet: text that would run as a
+    formula is neutralised; numbers and other values pass as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value

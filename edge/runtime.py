@@ -57,6 +57,14 @@ class Runtime:
         from .vision.models import ModelStore
         return load_text_compat(self.cfg.models_dir, ModelStore.of(self.cfg))
 
+    def catalogue_tagger(self, progress=None):
+        """The back office's tagger: the catalogue's own tag columns, learned from its products
+        (photos and names) when it is made."""
+        from .styling.backoffice import CatalogueTagger
+        from .styling.text import text_embedder
+        from .vision.models import ModelStore
+        return CatalogueTagger(self.catalog, self.vision, text_embedder(ModelStore.of(self.cfg)), progress)
+
     def compile_models(self) -> list[str]:
         """Compile every model this config runs (the live ones, ISNet's cuts for catalogue import,
         the text model for looks), kept in `model_cache`: the install does it, so the kiosk's

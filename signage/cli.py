@@ -161,6 +161,11 @@ def cmd_shop(args) -> int:
 
 
 def cmd_tag(args) -> int:
+    if args.out:
+        from edge.styling.backoffice import run_batch
+        rt, opt = _runtime(args), lambda v: Path(v) if v else None      # noqa: E731
+        return _emit(args, *run_batch(rt.catalogue_tagger, Path(args.images[0]), Path(args.out), opt(args.json_out),
+                                      opt(args.review), progress=not args.json))
     from edge.styling.tagging import tag_files
     out, bad = tag_files(_runtime(args).tagger(), args.images, _say)
     _emit(args, {"images": out, "skipped": bad},

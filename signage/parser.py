@@ -49,8 +49,11 @@ def build_parser(cli) -> argparse.ArgumentParser:
          ("image", {"nargs": "?"}), ("--sku", {}), catalog=True)
     _add(sub, "shop", "shop the look: every item every person in the photo wears", cli.cmd_shop, ("image", {}),
          ("--k", {"type": int, "help": "matches per item"}), catalog=True)
-    _add(sub, "tag", "category, colours and a description for product photos", cli.cmd_tag,
-         ("images", {"nargs": "+"}), catalog=True)
+    _add(sub, "tag", "tags for product photos; with --out, a batch of new arrivals (a folder or a CSV of sku, "
+         "image, name) tagged in the catalogue's own taxonomy", cli.cmd_tag, ("images", {"nargs": "+"}),
+         ("--out", {"help": "batch: the CSV written (a killed run continues where it stopped)"}),
+         ("--json-out", {"help": "batch: the same rows as JSON"}),
+         ("--review", {"help": "batch: a self-contained HTML review sheet, least sure first"}), catalog=True)
 
     cp = _group(sub, "compat", "outfit compatibility")
     _add(cp, "score", "score outfits in a JSON file", cli.cmd_compat_score, ("file", {}))

@@ -128,7 +128,7 @@ def test_bench_never_imports_tests():
 def test_the_cli_only_parses_calls_and_prints():
     """signage/ holds the argument parser and thin commands; what a command does lives in its room."""
     files = sorted((ROOT / "signage").glob("*.py"))
-    assert sum(len(p.read_text().splitlines()) for p in files) <= 550
+    assert sum(len(p.read_text().splitlines()) for p in files) <= 560     # 550 until the batch tag options
     long = [(p.name, n.name, n.end_lineno - n.lineno + 1) for p in files for n in ast.walk(ast.parse(p.read_text()))
             if isinstance(n, ast.FunctionDef) and n.name != "build_parser" and n.end_lineno - n.lineno + 1 > 25]
     assert long == []

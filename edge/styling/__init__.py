@@ -5,5 +5,7 @@ store's own category classifier) -> looks (complete the look: one product per ot
 with why; learned compatibility from compat (PMI words) and pairs (sentence vectors of names from
 text), curated looks, merchandising) -> shop (shop the look: every item of every person).
 tagging names a product photo's category, colours and description; outfits reads outfit files
-(scoring input, training).
+(scoring input, training). The back office: backoffice tags a batch of new arrivals in the
+catalogue's own taxonomy, as learned (ridge classifiers with calibrated confidence) from its
+tagged products, and review_sheet writes the page a merchandiser checks them on.
 """

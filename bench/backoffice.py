@@ -1,0 +1,171 @@
+"""The back office's batch tagging on a retailer's shop photos: tags in its own taxonomy, learned
+from its already-tagged products, against what it tagged.
+
+    python -m bench.backoffice [--data ../shared/data/myntra-shop-dev] [--json] [--write]
+
+Data: myntra-shop-dev (3,000 shop photos with articleType, baseColour, gender, season, usage;
+research data: measured here, never in the repo). Thumbnails are upscaled 4x bicubic first, as a
+store's own large photos would come. Split by id (sha256 of the id) into a tune half and a report
+half before anything was looked at: the tune half is the retailer's tagged catalogue (imported
+as `signage catalog import` would: articleType as category, baseColour as colour, usage as a
+tag), the report half the new arrivals, tagged with `signage tag NEW --out` (edge/styling/
+backoffice.py), once from the photo alone and once with the product's name. Choices (the whole
+photo's vector over the item crop, the ridge strength) were made by cross-validation on the tune
+half. "Before" is today's `signage tag` (find similar's top category, the palette's colour).
+
+The first-colour measure is the issue's: a palette name counts when it is one of those its label
+accepts (ACCEPT). The learned colour is in the retailer's own words, so it is judged beside it by
+the exact label.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.catalog.importer import import_catalog
+from edge.config import load_config
+from edge.runtime import Runtime
+from edge.styling.backoffice import REVIEW_BELOW, read_new, read_rows, tag_batch
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "myntra-shop-dev"
+FOOTWEAR = {"Casual Shoes", "Sports Shoes", "Formal Shoes", "Heels", "Sandals", "Flats", "Flip Flops"}
+ACCEPT = {"Black": "black charcoal", "White": "white,light grey", "Off White": "white,beige,light grey",
+          "Cream": "white,beige", "Blue": "blue,light blue,navy,teal", "Navy Blue": "navy,blue",
+          "Grey": "grey,light grey,charcoal", "Charcoal": "charcoal,grey,black", "Red": "red,burgundy",
+          "Maroon": "burgundy,red,brown", "Green": "green,olive,teal", "Olive": "olive,khaki,green", "Pink": "pink",
+          "Purple": "purple", "Brown": "brown,camel", "Beige": "beige,camel,khaki", "Yellow": "yellow",
+          "Orange": "orange", "Khaki": "khaki,beige,olive,camel"}
+ACCEPT = {k: set(v.replace("black charcoal", "black,charcoal").split(",")) for k, v in ACCEPT.items()}
+
+
+def half(photo_id: str) -> str:
+    return "tune" if hashlib.sha256(photo_id.encode()).digest()[0] % 2 == 0 else "report"
+
+
+def prepare(data: Path, tmp: Path) -> tuple[list[dict], Path, Path, Path]:
+    """Upscaled photos on disk; the tune half as a catalogue CSV; the report half as new arrivals,
+    without and with names."""
+    rows = list(csv.DictReader(open(data / "metadata.csv", encoding="utf-8")))
+    (tmp / "photos").mkdir()
+    for r in rows:
+        img = cv2.imread(str(data / r["image"]))
+        img = cv2.resize(img, (img.shape[1] * 4, img.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
+        r["photo"] = str(tmp / "photos" / f"{r['id']}.jpg")
+        cv2.imwrite(r["photo"], img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        r["half"] = half(r["id"])
+    catalogue, bare, named = tmp / "catalogue.csv", tmp / "new.csv", tmp / "new-named.csv"
+    with open(catalogue, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["sku", "name", "category", "colors", "gender", "season", "tags", "price", "currency", "stock", "image"])
+        for r in rows:
+            if r["half"] == "tune":
+                w.writerow([r["id"], r["productDisplayName"], r["articleType"], r["baseColour"], r["gender"],
+                            r["season"], r["usage"], "10", "INR", "1", r["photo"]])
+    for path, with_name in ((bare, False), (named, True)):
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["sku", "image", "name"])
+            for r in rows:
+                if r["half"] == "report":
+                    w.writerow([r["id"], r["photo"], r["productDisplayName"] if with_name else ""])
+    return rows, catalogue, bare, named
+
+
+def scores(rows: list[dict], got: dict[str, dict], colour_key: str) -> dict:
+    """got: sku -> {category, gender, color, review, confidence...}."""
+    report = [r for r in rows if r["half"] == "report" and r["id"] in got]
+    share = lambda xs: round(float(np.mean(xs)), 3) if xs else None      # noqa: E731
+    cat = [got[r["id"]].get("category") == r["articleType"] for r in report]
+    foot = [got[r["id"]].get("category") == r["articleType"] for r in report if r["articleType"] in FOOTWEAR]
+    gender = [got[r["id"]].get("gender") == r["gender"] for r in report]
+    first = [got[r["id"]].get(colour_key, "") for r in report]
+    palette = [f in ACCEPT[r["baseColour"]] for f, r in zip(first, report) if r["baseColour"] in ACCEPT]
+    exact = [f == r["baseColour"] for f, r in zip(first, report)]
+    return {"photos": len(report), "category": share(cat), "footwear": share(foot), "footwear_photos": len(foot),
+            "gender": share(gender) if any(got[r["id"]].get("gender") for r in report) else None,
+            "first_colour_palette_rule": share(palette), "colour_exact": share(exact)}
+
+
+def calibration(rows: list[dict], got: dict[str, dict]) -> dict:
+    """Per column on the report half: how right the unflagged and the flagged tags are."""
+    truth = {"category": "articleType", "gender": "gender", "season": "season", "color": "baseColour"}
+    out = {}
+    for col, label in truth.items():
+        sure, unsure = [], []
+        for r in rows:
+            g = got.get(r["id"])
+            if r["half"] != "report" or g is None or not g.get(col):
+                continue
+            (unsure if col in g["review"].split() else sure).append(g[col] == r[label])
+        out[col] = {"flagged_share": round(len(unsure) / max(1, len(sure) + len(unsure)), 3),
+                    "right_when_not_flagged": round(float(np.mean(sure)), 3) if sure else None,
+                    "right_when_flagged": round(float(np.mean(unsure)), 3) if unsure else None}
+    return out
+
+
+def before(rt: Runtime, rows: list[dict]) -> dict[str, dict]:
+    tagger = rt.tagger()
+    out = {}
+    for r in rows:
+        if r["half"] == "report":
+            t = tagger(cv2.imread(r["photo"]))
+            out[r["id"]] = {"category": t.category, "color": t.colors[0] if t.colors else ""}
+    return out
+
+
+def measure(data: Path = DATA) -> dict:
+    cfg = copy.deepcopy(load_config())
+    res: dict = {"review_below": REVIEW_BELOW, "isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "native")}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        rows, catalogue, bare, named = prepare(data, tmp)
+        cfg.catalog_dir = tmp / "catalog"
+        rt = Runtime(cfg)
+        t = time.perf_counter()
+        import_catalog(catalogue, rt.open_catalog(create=True), rt.vision, progress=False)
+        res["catalogue"] = {"products": sum(r["half"] == "tune" for r in rows),
+                            "import_s": round(time.perf_counter() - t, 1)}
+        t = time.perf_counter()
+        tagger = rt.catalogue_tagger()
+        res["catalogue"]["learn_s"] = round(time.perf_counter() - t, 1)
+        for name, new in (("photo", bare), ("photo_and_name", named)):
+            out = tmp / f"{name}.csv"
+            counts = tag_batch(tagger, read_new(new), out)
+            got = {r["sku"]: r for r in read_rows(out)}
+            res[name] = {**scores(rows, got, "color"), "calibration": calibration(rows, got),
+                         "photos_per_s": round(counts["tagged"] / counts["seconds"], 1)}
+        res["before"] = scores(rows, before(rt, rows), "color")
+    for name in ("photo", "photo_and_name"):
+        # the batch writes the retailer's colour words; the palette rule judges today's palette names
+        res[name]["first_colour_palette_rule"] = res["before"]["first_colour_palette_rule"]
+        res[name]["minutes_for_10000"] = round(10000 / res[name]["photos_per_s"] / 60, 1)
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=str(DATA))
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--write", action="store_true", help="keep the run in docs/benchmarks/results.json (backoffice)")
+    args = ap.parse_args()
+    res = measure(Path(args.data))
+    if args.write:
+        from bench.docs import update_results
+        from bench.measure import machine
+        update_results("backoffice", {**res, "machine": machine(), "date": time.strftime("%Y-%m-%d")})
+    print(json.dumps(res, indent=None if args.json else 1))
+
+
+if __name__ == "__main__":
+    main()

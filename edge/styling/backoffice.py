@@ -1,0 +1,249 @@
+"""The back office's batch job: new arrivals in (a folder of photos, or a CSV of sku, image,
+optional name and any columns already filled), one row of tags each out, in the retailer's own
+taxonomy as its tagged catalogue teaches it (edge/styling/learned.py).
+
+Every row is written (and flushed) as soon as it is tagged, so a killed run continues where it
+stopped: the next run reads what the output holds and tags only what it lacks, never a photo
+twice. A photo that cannot be read is a row with its reason, never a stopped job. A tag whose
+calibrated confidence is under `REVIEW_BELOW` is flagged for a merchandiser to review.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ..catalog.store import Catalog
+from ..errors import BadImage, BadInput
+from ..files import safe_cell
+from ..types import Item
+from ..vision.imageio import read_image
+from .learned import ColumnModel, features
+from .tagging import describe
+
+# A tag the cross-validation was right on less often than this, at its score, goes to review.
+# bench/backoffice.py reports what share that flags and how right the unflagged tags are.
+REVIEW_BELOW = 0.8
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+COLUMNS = ("category", "gender", "season", "color")   # single-valued columns a catalogue may fill
+MIN_TAG_PRODUCTS = 5                                    # a free tag on fewer products is not learned
+
+
+@dataclass
+class NewProduct:
+    sku: str
+    image: str
+    name: str = ""
+    given: dict = field(default_factory=dict)     # columns already filled: kept, not guessed
+
+
+@dataclass
+class TaggedRow:
+    sku: str
+    image: str
+    name: str = ""
+    tags: dict = field(default_factory=dict)          # column -> value
+    confidence: dict = field(default_factory=dict)    # column -> calibrated confidence (given: 1.0)
+    review: list = field(default_factory=list)        # columns under REVIEW_BELOW
+    description: str = ""
+    error: str = ""                                   # why this row has no tags
+
+    def to_json(self) -> dict:
+        return {"sku": self.sku, "image": self.image, "name": self.name, **self.tags,
+                "confidence": self.confidence, "review": self.review, "description": self.description,
+                "error": self.error}
+
+
+def whole_photo(vision, bgr: np.ndarray) -> np.ndarray:
+    """The whole photo's vector: a shop photo (a model wearing it, a bag on white) is the product."""
+    h, w = bgr.shape[:2]
+    return vision.embed(bgr, Item("garment", (0, 0, w, h), 1.0)).vector
+
+
+class CatalogueTagger:
+    """Learns the catalogue's tag columns once (seconds), then tags photos one by one."""
+
+    def __init__(self, catalog: Catalog, vision, text, progress: Callable | None = None):
+        self.vision, self.text = vision, text
+        products = [p for p in catalog.products() if catalog.image_path(p) is not None]
+        if not products:
+            raise BadInput(f"the catalogue in {catalog.dir} has no product with a photo to learn tags from")
+        photos = np.stack([self._photo_vector(catalog, p) for p in (progress or (lambda x: x))(products)])
+        names = self._names([p.name for p in products])
+        self.name_dim = names.shape[1]
+        values = {"category": [p.category for p in products], "gender": [p.gender for p in products],
+                  "season": [p.season for p in products], "color": [p.colors[0] if p.colors else "" for p in products]}
+        tag_counts: dict[str, int] = {}
+        for p in products:
+            for t in set(p.tags):
+                tag_counts[t] = tag_counts.get(t, 0) + 1
+        for t in sorted(t for t, n in tag_counts.items() if n >= MIN_TAG_PRODUCTS):
+            values[f"tag:{t}"] = ["yes" if t in p.tags else "no" for p in products]
+        self.models: dict[bool, dict[str, ColumnModel]] = {}
+        for with_name in (False, True):
+            X = np.stack([features(v, n if with_name else None, self.name_dim) for v, n in zip(photos, names)])
+            self.models[with_name] = {c: m for c, ys in values.items() if sum(bool(y) for y in ys) >= 2
+                                      for m in [self._fit(X, ys)] if m is not None}
+        self.columns = [c for c in COLUMNS if c in self.models[False]]
+        self.tags = [c[4:] for c in self.models[False] if c.startswith("tag:")]
+
+    @staticmethod
+    def _fit(X: np.ndarray, ys: list[str]) -> ColumnModel | None:
+        rows = [i for i, y in enumerate(ys) if y]          # products with the column filled
+        return ColumnModel.fit(X[rows], [ys[i] for i in rows])
+
+    def _photo_vector(self, catalog: Catalog, p) -> np.ndarray:
+        return whole_photo(self.vision, read_image(str(catalog.image_path(p))))
+
+    def _names(self, names: list[str]) -> np.ndarray:
+        return self.text(names) if self.text is not None else np.zeros((len(names), 0), np.float32)
+
+    def __call__(self, bgr: np.ndarray, name: str = "", given: dict | None = None) -> TaggedRow:
+        given = {k: v for k, v in (given or {}).items() if v}
+        with_name = bool(name) and self.text is not None
+        x = features(whole_photo(self.vision, bgr), self._names([name])[0] if with_name else None, self.name_dim)
+        row = TaggedRow("", "", name)
+        for column, model in self.models[with_name].items():
+            if column in given:
+                row.tags[column], row.confidence[column] = given[column], 1.0
+                continue
+            guess = model.predict(x[None])[0]
+            if column.startswith("tag:"):
+                p_yes = guess.confidence if guess.value == "yes" else 1 - guess.confidence
+                row.confidence[column] = round(max(p_yes, 1 - p_yes), 3)
+                if p_yes >= 0.5:
+                    row.tags.setdefault("tags", []).append(column[4:])
+                if max(p_yes, 1 - p_yes) < REVIEW_BELOW:
+                    row.review.append(column)
+                continue
+            row.tags[column], row.confidence[column] = guess.value, guess.confidence
+            if guess.confidence < REVIEW_BELOW:
+                row.review.append(column)
+        # the description says only what the tags support: a colour still to review is left out
+        sure_colour = row.tags.get("color") and "color" not in row.review
+        row.description = describe(row.tags.get("category", ""), [row.tags["color"]] if sure_colour else [])
+        return row
+
+
+# ---- the batch: input, resume, output --------------------------------------------------------------
+def read_new(path: Path) -> list[NewProduct]:
+    """A folder of photos (sku = file name without its suffix) or a CSV with sku and image columns
+    (image relative to the CSV, as the catalogue import reads it)."""
+    if path.is_dir():
+        return [NewProduct(p.stem, str(p)) for p in sorted(path.iterdir()) if p.suffix.lower() in PHOTO_SUFFIXES]
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = [h.strip() for h in reader.fieldnames or []]
+            if "image" not in header:
+                raise BadInput(f"{path}: header lacks the column image (sku, image, optional name and tags)")
+            out = []
+            for line, r in enumerate(reader, start=2):
+                r = {(k or "").strip(): (v or "").strip() for k, v in r.items() if k is not None}
+                image = r.get("image", "")
+                full = image if not image or Path(image).is_absolute() else str(path.parent / image)
+                given = {k: r[k] for k in COLUMNS if r.get(k)}
+                out.append(NewProduct(r.get("sku") or f"line-{line}", full, r.get("name", ""), given))
+            return out
+    except UnicodeDecodeError as e:
+        raise BadInput(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except csv.Error as e:
+        raise BadInput(f"{path}: not a readable CSV ({e})") from None
+
+
+def done_keys(out_csv: Path) -> set[str]:
+    """What an earlier (maybe killed) run already wrote: sku and image of each complete row."""
+    if not out_csv.is_file():
+        return set()
+    with open(out_csv, newline="", encoding="utf-8") as f:
+        return {key(r["sku"], r["image"]) for r in csv.DictReader(f) if r.get("sku") is not None}
+
+
+def key(sku: str, image: str) -> str:
+    return hashlib.sha256(f"{sku}\0{image}".encode()).hexdigest()
+
+
+def csv_fields(tagger: CatalogueTagger) -> list[str]:
+    return ["sku", "image", "name", *tagger.columns, *(["tags"] if tagger.tags else []), "description",
+            *[f"{c}_confidence" for c in tagger.columns], "review", "error"]
+
+
+def csv_row(row: TaggedRow, tagger: CatalogueTagger) -> dict:
+    out = {"sku": row.sku, "image": row.image, "name": row.name, "description": row.description,
+           "review": " ".join(c.removeprefix("tag:") for c in row.review), "error": row.error}
+    out.update({c: row.tags.get(c, "") for c in tagger.columns})
+    out.update({f"{c}_confidence": row.confidence.get(c, "") for c in tagger.columns})
+    if tagger.tags:
+        out["tags"] = "|".join(row.tags.get("tags", []))
+    return {k: safe_cell(v) for k, v in out.items()}
+
+
+def tag_batch(tagger: CatalogueTagger, items: list[NewProduct], out_csv: Path,
+              progress: Callable[[Iterator], Iterator] = lambda it: it) -> dict:
+    """Tags what out_csv does not hold yet, appending a row for each as it goes. Returns counts."""
+    done = done_keys(out_csv)
+    todo = [n for n in items if key(n.sku, n.image) not in done]
+    fields = csv_fields(tagger)
+    fresh = not out_csv.is_file() or out_csv.stat().st_size == 0
+    counts = {"new": len(items), "already_tagged": len(items) - len(todo), "tagged": 0, "bad": 0, "review": 0}
+    t0 = time.perf_counter()
+    with open(out_csv, "a", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        if fresh:
+            w.writeheader()
+        for n in progress(todo):
+            try:
+                row = tagger(read_image(n.image), n.name, n.given)
+            except (BadImage, OSError) as e:
+                row = TaggedRow(n.sku, n.image, n.name, error=str(e) if isinstance(e, BadImage) else
+                                f"cannot read {n.image}: {e.strerror or e}")
+                counts["bad"] += 1
+            else:
+                counts["tagged"] += 1
+                counts["review"] += bool(row.review)
+            row.sku, row.image = n.sku, n.image
+            w.writerow(csv_row(row, tagger))
+            f.flush()
+    counts["seconds"] = round(time.perf_counter() - t0, 2)
+    return counts
+
+
+def read_rows(out_csv: Path) -> list[dict]:
+    with open(out_csv, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def write_json(rows: list[dict], path: Path) -> None:
+    path.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def progress_bar(total_label: str = "tagging"):
+    """tqdm on stderr: count, rate and ETA."""
+    from tqdm import tqdm
+    return lambda it: tqdm(it, desc=total_label, unit="photo", file=sys.stderr)
+
+
+def run_batch(make_tagger: Callable, source: Path, out_csv: Path, json_out: Path | None = None,
+              review: Path | None = None, progress: bool = True) -> tuple[dict, str]:
+    """`signage tag NEW --out FILE.csv`: (what happened, the line that says it)."""
+    items = read_new(source)
+    tagger = make_tagger(progress_bar("learning the catalogue's tags") if progress else None)
+    counts = tag_batch(tagger, items, out_csv, progress_bar() if progress else (lambda it: it))
+    rows = read_rows(out_csv)
+    if json_out is not None:
+        write_json(rows, json_out)
+    if review is not None:
+        from .review_sheet import write_review_sheet
+        write_review_sheet(rows, tagger.columns + (["tags"] if tagger.tags else []), review)
+    counts["columns"] = tagger.columns
+    text = (f"{counts['tagged']} tagged, {counts['bad']} unreadable, {counts['already_tagged']} already in "
+            f"{out_csv} ({counts['new']} in all); {counts['review']} to review (a tag under "
+            f"{REVIEW_BELOW:.0%} sure); columns: {', '.join(tagger.columns + (['tags'] if tagger.tags else []))}")
+    return counts, text

@@ -1,0 +1,170 @@
+"""The back office's batch: tags in the catalogue's own words, calibrated, resumable, a bad photo a
+row with its reason, spreadsheet-safe, and a review sheet a browser renders whole."""
+import csv
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+
+DEMO = ROOT / "demo" / "catalog"
+# the catalogue's own words for the demo's categories: whatever a retailer calls them
+CHINESE = {"T-Shirt": "T恤", "Pants": "长裤", "Shoes": "鞋", "Dress": "连衣裙", "Hat": "帽子"}
+
+
+def demo_rows():
+    return list(csv.DictReader(open(DEMO / "catalog.csv", encoding="utf-8")))
+
+
+@pytest.fixture(scope="module")
+def chinese_catalogue(tmp_path_factory, cfg, fast_vision):
+    """A retailer catalogue tagged in Chinese: 20 demo products of each of five categories, with
+    a season word of its own; the demo's other photos of those categories are the new arrivals."""
+    from edge.catalog.importer import import_catalog
+    from edge.catalog.store import Catalog
+    tmp = tmp_path_factory.mktemp("backoffice")
+    by = {}
+    for r in demo_rows():
+        if r["category"] in CHINESE:
+            by.setdefault(r["category"], []).append(r)
+    known, new = [], []
+    for cat, rs in sorted(by.items()):
+        known += rs[:20]
+        new += rs[20:22]
+    with open(tmp / "catalog.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["sku", "name", "category", "season", "price", "currency", "stock", "image"])
+        for r in known:
+            w.writerow([r["sku"], r["name"], CHINESE[r["category"]], "夏季" if r["category"] != "Hat" else "冬季",
+                        "99", "CNY", "1", str(DEMO / r["image"])])
+    cat = Catalog(tmp / "catalog", cfg.index, create=True)
+    assert import_catalog(tmp / "catalog.csv", cat, fast_vision, progress=False).imported == len(known)
+    return cat, new, tmp
+
+
+@pytest.fixture(scope="module")
+def tagger(chinese_catalogue, fast_vision, cfg):
+    from edge.styling.backoffice import CatalogueTagger
+    from edge.styling.text import text_embedder
+    from edge.vision.models import ModelStore
+    return CatalogueTagger(chinese_catalogue[0], fast_vision, text_embedder(ModelStore.of(cfg)))
+
+
+def new_csv(path, rows, extra=()):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["sku", "image", "name"])
+        for r in rows:
+            w.writerow([r["sku"], str(DEMO / r["image"]), ""])
+        for row in extra:
+            w.writerow(row)
+    return path
+
+
+def test_tags_come_in_the_catalogues_own_words_with_calibrated_confidence(chinese_catalogue, tagger, tmp_path):
+    from edge.styling.backoffice import REVIEW_BELOW, read_new, read_rows, tag_batch
+    _, new, _ = chinese_catalogue
+    out = tmp_path / "tags.csv"
+    counts = tag_batch(tagger, read_new(new_csv(tmp_path / "new.csv", new)), out)
+    rows = read_rows(out)
+    assert counts["tagged"] == len(new) == len(rows) and counts["bad"] == 0
+    assert {r["category"] for r in rows} <= set(CHINESE.values())
+    right = np.mean([r["category"] == CHINESE[next(d["category"] for d in new if d["sku"] == r["sku"])] for r in rows])
+    # held-out demo photos of the five categories: 10 of 10 right when written (AVX2 and AMX);
+    # the floor leaves 3 of 10 for another CPU's rounding, under it is a real regression
+    assert right >= 0.7, right
+    assert {r["season"] for r in rows} <= {"夏季", "冬季"}
+    for r in rows:
+        conf = float(r["category_confidence"])
+        assert 0 <= conf <= 1 and (("category" in r["review"].split()) == (conf < REVIEW_BELOW))
+    assert "gender" not in tagger.columns        # the catalogue never fills it: not guessed
+
+
+def test_a_bad_photo_is_a_row_and_a_killed_run_continues_without_tagging_twice(chinese_catalogue, tagger, tmp_path):
+    from edge.styling.backoffice import read_new, read_rows, tag_batch
+    _, new, _ = chinese_catalogue
+    (tmp_path / "broken.jpg").write_bytes(b"not a photo")
+    src = new_csv(tmp_path / "new.csv", new[:6], extra=[("BAD", str(tmp_path / "broken.jpg"), ""),
+                                                         ("GONE", str(tmp_path / "missing.jpg"), "")])
+    out = tmp_path / "tags.csv"
+    seen = []
+
+    def killed_after_three(items):
+        for i, it in enumerate(items):
+            if i == 3:
+                raise KeyboardInterrupt          # ^C or kill mid-batch
+            seen.append(it.sku)
+            yield it
+    with pytest.raises(KeyboardInterrupt):
+        tag_batch(tagger, read_new(src), out, killed_after_three)
+    assert [r["sku"] for r in read_rows(out)] == seen
+    counts = tag_batch(tagger, read_new(src), out, lambda it: (seen.append(x.sku) or x for x in it))
+    rows = read_rows(out)
+    assert counts["already_tagged"] == 3 and len(seen) == 8 and len(set(seen)) == 8      # none twice
+    assert sorted(r["sku"] for r in rows) == sorted([r["sku"] for r in new[:6]] + ["BAD", "GONE"])
+    bad = {r["sku"]: r["error"] for r in rows if r["error"]}
+    assert set(bad) == {"BAD", "GONE"} and "not an image" in bad["BAD"] and "missing.jpg" in bad["GONE"]
+    assert counts["bad"] == 2
+
+
+def test_spreadsheet_cells_are_neutralised_and_any_language_round_trips(chinese_catalogue, tagger, tmp_path):
+    from edge.files import safe_cell
+    from edge.styling.backoffice import read_new, read_rows, tag_batch
+    _, new, _ = chinese_catalogue
+    names = ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "女士高腰直筒牛仔裤"]
+    src = tmp_path / "new.csv"
+    with open(src, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["sku", "image", "name"])
+        for r, name in zip(new, names):
+            w.writerow([r["sku"], str(DEMO / r["image"]), name])
+    out = tmp_path / "tags.csv"
+    tag_batch(tagger, read_new(src), out)
+    got = [r["name"] for r in read_rows(out)]
+    assert got == ["'=1+2", "'+SUM(A1)", "'-2+3", "'@cmd", "女士高腰直筒牛仔裤"]
+    assert safe_cell("\tx") == "'\tx" and safe_cell(3.5) == 3.5 and safe_cell("T-shirt") == "T-shirt"
+
+
+def test_the_confidence_is_the_cross_validated_share_right():
+    """Two clear classes and a muddled pair: high confidence where the folds were right, lower
+    where they were not, never decreasing with the score."""
+    from edge.styling.learned import ColumnModel, _isotonic
+    rng = np.random.default_rng(0)
+    centres = {"a": np.eye(8)[0] * 3, "b": np.eye(8)[1] * 3, "c": np.eye(8)[2] * 0.2, "d": np.eye(8)[3] * 0.2}
+    X = np.vstack([c + rng.normal(0, 0.5, (60, 8)) for c in centres.values()]).astype(np.float32)
+    y = [k for k in centres for _ in range(60)]
+    m = ColumnModel.fit(X, y)
+    clear = m.predict(X[:5])
+    muddled = m.predict(X[-5:])
+    assert all(g.value == "a" and g.confidence > 0.9 for g in clear)
+    assert np.mean([g.confidence for g in muddled]) < 0.8
+    assert list(_isotonic(np.array([1, 0, 1, 1, 0, 1.0]))) == sorted(_isotonic(np.array([1, 0, 1, 1, 0, 1.0])))
+    assert ColumnModel.fit(X[:3], ["a", "b", "c"]) is None          # nothing seen twice: nothing to learn
+
+
+def test_the_review_sheet_renders_every_row_in_a_browser(chinese_catalogue, tagger, tmp_path):
+    from edge.styling.backoffice import read_new, read_rows, tag_batch
+    from edge.styling.review_sheet import write_review_sheet
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.skip("needs Debian's chromium (deploy/install.sh installs it)")
+    _, new, _ = chinese_catalogue
+    (tmp_path / "broken.jpg").write_bytes(b"x")
+    out = tmp_path / "tags.csv"
+    tag_batch(tagger, read_new(new_csv(tmp_path / "new.csv", new[:7], extra=[("BAD", str(tmp_path / "broken.jpg"), "<b>")])), out)
+    rows = read_rows(out)
+    page = tmp_path / "review.html"
+    write_review_sheet(rows, tagger.columns, page)
+    text = page.read_text(encoding="utf-8")
+    assert "<br>&lt;b&gt;</td>" in text            # a name is text on the page, never markup
+    dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                          f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120).stdout
+    body = dom.split("<tbody>")[1].split("</tbody>")[0]
+    assert body.count("<tr") == len(rows) == 8
+    assert 'id="shown">8<' in dom                       # the page's script ran and counted them all
+    assert body.index("BAD") < min(body.index(r["sku"]) for r in rows if r["sku"] != "BAD")   # least sure first
+    assert body.count("data:image/jpeg;base64,") == 7   # thumbnails inside the page: one file to send
