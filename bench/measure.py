@@ -169,6 +169,11 @@ def bench_e2e(cfg, vision, catalog, compat, frames: list[np.ndarray]) -> dict:
             "camera30_preview_fps": round(p30.frames_captured / elapsed30, 1),
             "camera30_inferred_fps": round(len(results30) / elapsed30, 1),
             "camera30_result_ms": stats(lat30), "camera30_dropped": p30.slot.dropped,
+            "camera30_dropped_per_60": round(p30.slot.dropped * 60 / max(1, p30.frames_captured), 2),
+            "camera30_worst_ms": round(max(lat30), 1) if lat30 else None,
+            # a stall: camera frames in a row that got no result (the screen's labels stand still)
+            "camera30_longest_gap_frames": max((b.frame_id - a.frame_id - 1 for a, b in zip(results30[3:], results30[4:])),
+                                               default=0),
             "camera30_people_mean": round(float(np.mean([r.people for r in results30[3:]] or [0])), 2)}
 
 

@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import MESSI
+from conftest import MESSI, ROOT
 from edge.live.capture import Frame
-from edge.live.follow import NOBODY_FOR, SCAN_EVERY, Follower
+from edge.live.follow import NOBODY_FOR, SCAN_EVERY, STILL_FOR, Follower
 from edge.live.recognizer import Recognizer
 from edge.types import Detection, iou
 
@@ -213,3 +213,38 @@ def test_a_shoppers_steady_items_are_matched_again_one_a_frame(cfg, demo_catalog
         # pose between, and a scan and a shoes frame may come between: each item's turn
         # comes within 2 x items + 2 frames)
         assert max(b - a for a, b in zip(frames, frames[1:])) <= 2 * len(ids) + 2, (t, frames)
+
+
+def demo_frames(n: int) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(ROOT / "demo" / "demo.avi"))
+    out = [cap.read()[1] for _ in range(n)]
+    cap.release()
+    return out
+
+
+def test_a_garment_held_still_costs_no_model_run_until_it_changes(recognizer):
+    """A garment held up with nobody in view keeps the last whole-frame pass's items while the frame
+    barely changes (the demo video's first garment: frames 0-29); a swap (frame 30), a shopper
+    walking in, or STILL_FOR frames of the same garment bring a whole-frame pass back."""
+    vision = recognizer.vision
+    follower = Follower(vision.finder)
+    frames = demo_frames(31)
+    first = follower(frames[0])
+    assert follower.plan == "whole" and first.items and not first.people
+    plans, cost = [], []
+    for f in frames[1:30]:
+        before = runs(vision)
+        found = follower(f)
+        plans.append(follower.plan)
+        cost.append(runs(vision) - before)
+        assert [i.box for i in found.items] == [i.box for i in first.items]
+    assert set(plans) == {"still"} and set(cost) == {0}, (plans, cost)
+    follower(frames[30])                                 # the shopper holds up another garment
+    assert follower.plan == "whole"
+    plans = []
+    for _ in range(STILL_FOR):
+        follower(frames[30])
+        plans.append(follower.plan)
+    assert plans[:-1] == ["still"] * (STILL_FOR - 1) and plans[-1] == "whole", plans
+    follower(frame_of(1, 0))                             # a shopper walks in
+    assert follower.plan == "whole" and follower.following and follower.still is None
