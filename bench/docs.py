@@ -292,8 +292,81 @@ def fleet_projection_table(res: dict) -> list[str]:
             + [f"| {label[k]} | {a[k]} | {b[k]} |" for k in label])
 
 
+def failover_drill_table(res: dict) -> list[str]:
+    f = res.get("failover")
+    if not f:
+        return ["(needs `python -m bench.failover --write`)"]
+    d = f["drill"]
+    L = [f"| {d['stores']} stores bridged, primary killed (SIGKILL) | first delta through the standby p50 / p95 / "
+         "max s | every store's bridge on the standby, s from the kill | primary back: every bridge on it again s |",
+         "|---|---|---|---|"]
+    for key, label in (("back_with_persistence", "primary back with its persistence file"),
+                       ("back_empty", "primary back without it (empty)")):
+        r = d[key]
+        t = r["first_delta_through_standby_s"]
+        L.append(f"| {label} | {t['p50']} / {t['p95']} / {t['max']} | {r['all_on_standby_s']} | "
+                 f"{r['all_back_on_primary_s']}{'' if r.get('fleet_status_says_primary', True) else ' (**fleet status never said so**)'} |")
+    L += ["", f"Head office published a change every 0.2 s throughout: {d['deltas_published']:,} deltas, "
+          f"{d['publishes_refused']} publishes refused; every store current at the end: "
+          f"{'yes' if d['all_current'] else '**no**'}; each delta applied once: {'yes' if d['applied_once'] else '**no**'} "
+          f"({d['duplicates_ignored']:,} second copies recognised by their seq and ignored, {d['rejected']} rejected)."]
+    if f.get("fleet"):
+        m = f["fleet"]
+        t = m["first_delta_through_standby_s"] or {"p50": "-", "p95": "-", "max": "-"}
+        L += ["", "| stores straight on the primary (fleet simulator) | moved to the standby and applied a delta "
+              "through it | seconds from the kill p50 / p95 / max | standby connections before / holding all | "
+              "standby RSS MB idle / before / holding all |", "|---|---|---|---|---|",
+              f"| {m['stores']:,} | {m['moved']:,} | {t['p50']} / {t['p95']} / {t['max']} | "
+              f"{m['standby_connections']['before']:,} / {m['standby_connections']['holding_all']:,} | "
+              f"{m['standby_rss_mb']['idle']} / {m['standby_rss_mb']['before']} / {m['standby_rss_mb']['holding_all']} |"]
+    return L + ["", f"Ran on {f['machine']}, {f['date']} (`python -m bench.failover --write`)."]
+
+
+def failover_designs_table(res: dict) -> list[str]:
+    f = res.get("failover")
+    if not f:
+        return ["(needs `python -m bench.failover --write`)"]
+    name = {"A": "A: head office publishes to both", "B": "B: the standby bridges from the primary"}
+    L = ["| design | stores, products, deltas | publish s | standby holds the wave, s from publish start | "
+         "deltas the standby lacks if the primary dies as publish returns | head office publishes while the "
+         "primary is down |", "|---|---|---|---|---|---|"]
+    for r in f["designs"]:
+        L.append(f"| {name[r['design']]} | {r['stores']}, {r['wave_products']:,}, {r['deltas']:,} | {r['publish_s']} | "
+                 f"{r['standby_holds_wave_s_after_publish_start']} | {r['deltas_standby_lacks_when_primary_killed_at_return']} "
+                 f"| {r.get('publish_while_primary_down', '-')} |")
+    return L + ["", f"Ran on {f['machine']}, {f['date']}."]
+
+
+def failover_pair_table(res: dict) -> list[str]:
+    """What one head-office broker must hold alone when its partner is down, at 1,000 and 10,000
+    stores, from the measured runs: per-connection memory (the standby holding every store in the
+    failover run), an operation's bytes and the broker's CPU a product a store (fleet_projection),
+    the demo catalogue's mean image size."""
+    p, f = fleet_projection(res), res.get("failover")
+    if p is None or not f or not f.get("fleet"):
+        return ["(needs `python -m bench.fleet --direct --write` with and without --shared, and `python -m bench.failover --write`)"]
+    m = f["fleet"]
+    kb = (m["standby_rss_mb"]["holding_all"] - m["standby_rss_mb"]["idle"]) * 1024 / m["stores"]
+    img, products, wave = f["image_bytes_mean"], 10_000, 1000
+    rows = [("bridge connections, every store's on it (memory)",
+             f"{kb:.1f} kB a store (standby holding {m['stores']:,})", lambda n: f"{kb * n / 1024:,.0f} MB"),
+            (f"retained history, a catalogue of {products:,} products on the shared stream",
+             f"{_mb(p['op_bytes'])} an operation, {_mb(img)} an image (demo catalogue mean)",
+             lambda n: _mb((p["op_bytes"] + img) * products)),
+            ("... on each store's own stream instead (a copy a store)", "the same, times the stores",
+             lambda n: _mb(p["op_bytes"] * products * n + img * products)),
+            (f"one core's time to fan a wave of {wave:,} products out (shared stream)",
+             f"{p['cpu_a_product_store']['shared'] * 1e6:.1f} us a product a store",
+             lambda n: f"{p['cpu_a_product_store']['shared'] * wave * n:,.0f} s"),
+            ("... on own streams", f"{p['cpu_a_product_store']['own'] * 1e6:.1f} us a product a store",
+             lambda n: f"{p['cpu_a_product_store']['own'] * wave * n:,.0f} s")]
+    return (["| one head-office broker alone holds | measured | 1,000 stores | 10,000 stores |", "|---|---|---|---|"]
+            + [f"| {what} | {how} | {f(1000)} | {f(10000)} |" for what, how, f in rows])
+
+
 TABLES = {"fleet/bridged": fleet_bridged_table, "fleet/direct": fleet_direct_table,
-          "fleet/projection": fleet_projection_table}
+          "fleet/projection": fleet_projection_table, "fleet/failover": failover_drill_table,
+          "fleet/designs": failover_designs_table, "fleet/pair": failover_pair_table}
 BLOCK = re.compile(r"<!--table (?P<name>[\w/]+)-->.*?<!--end table-->", re.S)
 
 

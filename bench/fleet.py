@@ -81,12 +81,12 @@ def current(f, screens, since: float) -> list[tuple[float, object]]:
     return out
 
 
-def _broker_cpu_s(pid: int) -> float:
+def broker_cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")      # utime + stime
 
 
-def _rss_mb(pid: int) -> float:
+def pid_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -100,7 +100,7 @@ def simulate_direct(n: int, bridged: int, wave: int, shared: bool) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         t = time.monotonic()
         f = DirectFleet(Path(tmp), n, bridged, shared)
-        idle = _rss_mb(f.hq_broker.proc.pid)             # head office's broker before any store connects
+        idle = pid_rss_mb(f.hq_broker.proc.pid)             # head office's broker before any store connects
         f.connect()
         try:
             end = time.monotonic() + 300
@@ -112,15 +112,15 @@ def simulate_direct(n: int, bridged: int, wave: int, shared: bool) -> dict:
             f.wait_all(600)
             f.wave(wave)
             pid = f.hq_broker.proc.pid
-            rss0, cpu0 = _rss_mb(pid), _broker_cpu_s(pid)
+            rss0, cpu0 = pid_rss_mb(pid), broker_cpu_s(pid)
             t0 = time.monotonic()
             report = f.publish()
             published = time.monotonic() - t0
             rss, end = rss0, time.monotonic() + 1200
             while time.monotonic() < end and not all(f.seq_of(sc) >= f.target(sc) for sc in f.screens):
-                rss = max(rss, _rss_mb(pid))
+                rss = max(rss, pid_rss_mb(pid))
                 time.sleep(0.5)
-            cpu = _broker_cpu_s(pid) - cpu0
+            cpu = broker_cpu_s(pid) - cpu0
             took = current(f, f.screens, t0)
             lat = [s for s, _ in took]
             slowest = sorted(((round(s, 2), sc.store, sc.store in f.store_brokers) for s, sc in took), reverse=True)[:3]

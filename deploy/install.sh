@@ -3,7 +3,7 @@
 #
 #   deploy/install.sh              install, import the demo catalogue, start the kiosk on the demo video
 #   deploy/install.sh --no-start   install only (what CI and deploy/test.sh use)
-#   deploy/install.sh --system [--store ID] [--catalog ID] [--hq HOST:PORT]
+#   deploy/install.sh --system [--store ID] [--catalog ID] [--hq HOST:PORT[,STANDBY:PORT...]]
 #                                  a store PC: the 'signage' user, /etc/signage, /var/lib/signage, the
 #                                  store's Mosquitto (bridged to head office with --hq), the systemd
 #                                  units enabled and started. Run from where the code stays (/opt/signage).
@@ -27,6 +27,14 @@ while [ $# -gt 0 ]; do
   shift
 done
 if [ -n "$DEST" ] && [ "$SYSTEM" = 0 ]; then echo "install.sh: --root goes with --system" >&2; exit 2; fi
+# --hq: head office's primary broker, then its standbys, comma-separated (docs/fleet.md)
+for a in ${HQ//,/ }; do
+  case "$a" in
+    *[!A-Za-z0-9.:_-]*|:*|*:|*:*[!0-9]*) echo "install.sh: --hq takes HOST:PORT[,HOST2:PORT], got '$a'" >&2; exit 2 ;;
+    *:*) ;;
+    *) echo "install.sh: --hq takes HOST:PORT[,HOST2:PORT], got '$a'" >&2; exit 2 ;;
+  esac
+done
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
 # Debian packages: the broker for catalogue sync, Debian's python3 with venv (the venv is made

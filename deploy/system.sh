@@ -107,10 +107,10 @@ if [ ! -f "$BROKER_CONF" ]; then
       | sed -e "s#/etc/mosquitto/#$MQ/#g" | grep -v -e '^#' -e '^persistence'
     if [ -n "$HQ" ]; then
       sed -n '/^connection /,$p' "$CODE/deploy/mosquitto/store-bridge.conf" \
-        | sed -e "s#hq-mqtt.example.com:8883#$HQ#" -e "s#STORE_ID#$STORE#g" -e "s#CATALOG#$CATALOG#g" \
+        | sed -e "s#^address .*#address ${HQ//,/ }#" -e "s#STORE_ID#$STORE#g" -e "s#CATALOG#$CATALOG#g" \
               -e "s#/etc/mosquitto/#$MQ/#g"
     else
-      echo "# no --hq given: a local broker only. Bridge to head office: re-run install.sh --system --hq HOST:PORT"
+      echo "# no --hq given: a local broker only. Bridge to head office: re-run install.sh --system --hq HOST:PORT[,STANDBY:PORT]"
       echo "# after removing this file (deploy/mosquitto/store-bridge.conf shows the bridge)."
     fi
   } > "$BROKER_CONF"

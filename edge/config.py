@@ -15,7 +15,7 @@ import yaml
 
 from .catalog.index import IndexParams
 from .errors import ConfigError
-from .ids import ID_RE, store_id_problem
+from .ids import ID_RE, address_problem, store_id_problem
 from .params import check_section, param, walk
 from .text import LANGUAGES
 from .vision.cutout import CutoutParams
@@ -42,6 +42,10 @@ def _id(value: str) -> str | None:
 
 def _stores(value: list[str]) -> str | None:
     return next((why for why in map(store_id_problem, value) if why), None)
+
+
+def _addresses(value: list[str]) -> str | None:
+    return next((why for why in map(address_problem, value) if why), None)
 
 
 def _url(value: str) -> str | None:
@@ -107,6 +111,9 @@ class SyncConfig:
     private_key: Path | None = param(None, "head office's Ed25519 private key (head office only)", site=True)
     hq_dir: Path | None = param(None, "head office's catalogue, publish log and counts", site=True)
     stores: list[str] = param(doc="head office: the stores `--all` means", factory=list, site=True, rule=_stores)
+    standby_brokers: list[str] = param(doc="head office: its standby brokers, HOST:PORT each, beside broker_host "
+                                       "(the primary): every delta goes to each, statuses and counts come from "
+                                       "each (docs/fleet.md)", factory=list, site=True, rule=_addresses)
     heartbeat_s: float = param(30.0, "a store's status is re-sent this often", above=0)
     screen: str = param("", "a store with several screens: this one's name; its status goes to "
                         ".../{store}/screen/{screen}/status (empty: the store's one screen)", site=True)

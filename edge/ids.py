@@ -33,3 +33,20 @@ def store_id_problem(text: str) -> str | None:
 
 def is_store_id(text: str) -> bool:
     return store_id_problem(text) is None
+
+
+def address_problem(text: str) -> str | None:
+    """Why `text` is no broker address HOST:PORT, or None."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535 or any(c in host for c in " /#+"):
+        return f"{text!r} is not a broker address HOST:PORT"
+    return None
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """HOST:PORT -> (host, port); ValueError with the reason."""
+    why = address_problem(text)
+    if why:
+        raise ValueError(why)
+    host, _, port = text.rpartition(":")
+    return host, int(port)

@@ -277,10 +277,10 @@ def cmd_sync_run(args) -> int:
     return _daemon(store_sync(_config(args)).start())
 
 
-def cmd_fleet_collect(args) -> int:
-    """Head office's daemon: store every screen's window of counts as it arrives."""
-    from sync.service import collector
-    return _daemon(collector(_config(args)))
+def cmd_fleet_daemon(args) -> int:
+    """Head office's daemons: `fleet collect` (the screens' counts), `fleet keep` (each broker holds the log)."""
+    from sync import service
+    return _daemon((service.collector if args.fleet_command == "collect" else service.broker_keeper)(_config(args)))
 
 
 def cmd_publish(args) -> int:
@@ -315,8 +315,9 @@ def cmd_fleet_report(args) -> int:
 
 def cmd_fleet_status(args) -> int:
     from sync.service import fleet_report, status_lines
-    rows = fleet_report(_config(args), args.wait)
-    return _emit(args, {"stores": rows}, "\n".join(status_lines(rows)))
+    brokers: dict[str, str] = {}
+    rows = fleet_report(_config(args), args.wait, brokers)
+    return _emit(args, {"brokers": brokers, "stores": rows}, "\n".join(status_lines(rows, brokers)))
 
 
 def cmd_bench(args) -> int:

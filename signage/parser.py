@@ -105,7 +105,9 @@ def build_parser(cli) -> argparse.ArgumentParser:
     fl = _group(sub, "fleet", "head office: the stores")
     _add(fl, "status", "per store: online, catalogue version, lag, last seen, rejections", cli.cmd_fleet_status,
          ("--wait", {"type": float, "default": 1.5, "help": "seconds to collect status messages"}))
-    _add(fl, "collect", "head office's daemon: store the screens' hourly counts", cli.cmd_fleet_collect)
+    _add(fl, "collect", "head office's daemon: store the screens' hourly counts", cli.cmd_fleet_daemon)
+    _add(fl, "keep", "head office's daemon: a head-office broker back empty or behind gets the publish log",
+         cli.cmd_fleet_daemon)
     _add(fl, "report", "per store and screen: sessions, engagement, taps, shown vs opened", cli.cmd_fleet_report,
          ("--since", {"help": "from this date or time (UTC, e.g. 2026-11-01 or 2026-11-01T09)"}),
          ("--store", {"help": "one store"}), ("--csv", {"metavar": "FILE", "help": "also write one row per screen"}),

@@ -8,7 +8,10 @@ published, so a crash never reuses a seq for other content; unconfirmed deltas a
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import logging
+import secrets
 import sqlite3
 import sys
 import threading
@@ -29,6 +32,8 @@ from .envelope import MAX_DELTA_BYTES, SCHEMA, canonical, sign
 from .ops import (DeleteLook, DeleteProduct, FollowShared, Op, SetMerch, StoreValues, UpsertLook, UpsertProduct,
                   VectorRef, parse_op, removes)
 from .store import now_iso
+
+log = logging.getLogger("signage.hq")
 
 HQ_SCHEMA = """
 CREATE TABLE IF NOT EXISTS stores (store TEXT PRIMARY KEY, seq INTEGER NOT NULL DEFAULT 0);
@@ -51,10 +56,12 @@ class PublishReport:
     resent: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    caught_up: dict = field(default_factory=dict)   # head-office broker -> deltas it lacked, sent first
+    brokers: dict = field(default_factory=dict)     # head-office broker -> current | behind | down
 
     def to_json(self) -> dict:
         return {"stores": self.stores, "images": self.images, "resent": self.resent, "bytes": self.bytes,
-                "seconds": round(self.seconds, 2)}
+                "seconds": round(self.seconds, 2), "caught_up": self.caught_up, "brokers": self.brokers}
 
 
 def _in_order(key: str) -> tuple:
@@ -68,10 +75,12 @@ def _h(obj) -> str:
 
 
 class Publisher:
-    """A QoS 1 MQTT 5 publisher that knows which messages the broker has acknowledged."""
+    """A QoS 1 MQTT 5 publisher to one broker that knows which messages it has acknowledged."""
 
     def __init__(self, host: str, port: int, username: str, password: str, tls: dict | None = None,
                  client_id: str = "hq-publisher"):
+        self.address = f"{host}:{port}"
+        self.created = time.monotonic()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         self.client.username_pw_set(username, password)
         if tls:
@@ -82,9 +91,11 @@ class Publisher:
         self._acked: set[int] = set()
         self._cv = threading.Condition()
         self.connected = threading.Event()
+        self._inbox: dict[str, bytes] = {}       # topic -> the last payload (held())
         self.client.on_publish = self._on_publish
         self.client.on_connect = lambda c, u, f, rc, p: (not rc.is_failure) and self.connected.set()
         self.client.on_disconnect = lambda c, u, f, rc, p: self.connected.clear()
+        self.client.on_message = self._on_message
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 3600   # un-acked messages survive a broker restart
         self.client.connect_async(host, port, keepalive=30, clean_start=False, properties=props)
@@ -95,30 +106,127 @@ class Publisher:
             self._acked.add(mid)
             self._cv.notify_all()
 
+    def _on_message(self, client, userdata, msg):
+        with self._cv:
+            self._inbox[msg.topic] = bytes(msg.payload)
+            self._cv.notify_all()
+
     def wait_connected(self, timeout: float = 15.0) -> None:
         if not self.connected.wait(timeout):
-            raise ConnectionError("could not connect to the broker")
+            raise ConnectionError(f"could not connect to the broker at {self.address}")
 
     def publish(self, topic: str, payload: bytes, retain: bool = True) -> int:
         return self.client.publish(topic, payload, qos=1, retain=retain).mid
 
     def wait(self, mids: list[int], timeout: float = 120.0) -> list[int]:
-        """Wait until the broker acknowledged these; returns those still not acknowledged."""
+        """Wait until the broker acknowledged these; returns those still not acknowledged (at
+        once when the connection drops: a broker gone acknowledges nothing more)."""
         end = time.monotonic() + timeout
         with self._cv:
             while True:
                 missing = [m for m in mids if m not in self._acked]
-                if not missing or time.monotonic() >= end:
+                if not missing or time.monotonic() >= end or not self.connected.is_set():
                     return missing
                 self._cv.wait(min(0.5, max(0.0, end - time.monotonic())))
+
+    def held(self, catalog: str, timeout: float = 10.0) -> dict | None:
+        """Head office's retained word on this broker of what it holds (topics.held), None when it
+        has none (a new broker, or one back without its persistence). Subscribed together with a
+        ping head office then sends itself: the broker hands retained messages out on the
+        subscription, before the ping, so when the ping is back the word came if there is one."""
+        token = secrets.token_hex(8).encode()
+        with self._cv:
+            self._inbox.pop(topics.held(catalog), None)
+        self.client.subscribe([(topics.held(catalog), 1), (topics.ping(catalog), 1)])
+        self.client.publish(topics.ping(catalog), token, qos=1, retain=False)
+        end = time.monotonic() + timeout
+        with self._cv:
+            while self._inbox.get(topics.ping(catalog)) != token:
+                if time.monotonic() >= end or not self.connected.is_set():
+                    raise ConnectionError(f"the broker at {self.address} did not answer")
+                self._cv.wait(0.2)
+            said = self._inbox.get(topics.held(catalog))
+        self.client.unsubscribe([topics.held(catalog), topics.ping(catalog)])
+        try:
+            return json.loads(said) if said else None
+        except ValueError:
+            return None
 
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
 
 
+class HqBrokers:
+    """Head office's brokers: the primary and its standbys (docs/fleet.md, "Two head-office
+    brokers"). Every message goes to each broker that is up; one that is down, or drops while
+    acknowledging, is marked `missed` and is caught up from the publish log when it is back
+    (HeadOffice.catch_up). The same interface as one Publisher: publish gives a token, wait
+    returns the tokens no broker acknowledged."""
+
+    def __init__(self, publishers: list[Publisher]):
+        self.pubs = publishers
+        self.missed: set[int] = set()          # brokers that did not take everything since their word
+        self._tokens = itertools.count(1)
+        self._sent: dict[int, dict[int, int]] = {}       # token -> {broker: mid}
+
+    @property
+    def addresses(self) -> list[str]:
+        return [p.address for p in self.pubs]
+
+    def up(self) -> list[int]:
+        return [i for i, p in enumerate(self.pubs) if p.connected.is_set()]
+
+    def wait_connected(self, timeout: float = 15.0, grace: float = 3.0) -> None:
+        """At least one broker up (else ConnectionError naming them all); the others get until
+        `grace` seconds after head office started connecting to them, then it goes on without
+        them (a broker that dropped later is not waited for: it is caught up when it is back)."""
+        end = time.monotonic() + timeout
+        while not self.up():
+            if time.monotonic() >= end:
+                raise ConnectionError("no head-office broker reachable (" + ", ".join(self.addresses) + "): "
+                                      "what was logged is kept and goes when one is back; run it again")
+            time.sleep(0.05)
+        end = min(end, max(p.created for p in self.pubs) + grace)
+        while len(self.up()) < len(self.pubs) and time.monotonic() < end:
+            time.sleep(0.05)
+
+    def publish(self, topic: str, payload: bytes, retain: bool = True, only: int | None = None) -> int:
+        token = next(self._tokens)
+        to = {}
+        for i, p in enumerate(self.pubs):
+            if only is not None and i != only:
+                continue
+            if p.connected.is_set():
+                to[i] = p.publish(topic, payload, retain)
+            else:
+                self.missed.add(i)
+        self._sent[token] = to
+        return token
+
+    def wait(self, tokens: list[int], timeout: float = 120.0) -> list[int]:
+        end = time.monotonic() + timeout
+        acked: dict[int, int] = {t: 0 for t in tokens}
+        for i, p in enumerate(self.pubs):
+            mine = {self._sent[t][i]: t for t in tokens if i in self._sent.get(t, {})}
+            if not mine:
+                continue
+            missing = p.wait(list(mine), max(0.0, end - time.monotonic()))
+            if missing:
+                self.missed.add(i)
+            for mid, t in mine.items():
+                acked[t] += mid not in missing
+        for t in tokens:
+            self._sent.pop(t, None)
+        return [t for t, n in acked.items() if n == 0]
+
+    def close(self) -> None:
+        for p in self.pubs:
+            p.close()
+
+
 class HeadOffice:
-    def __init__(self, folder: Path, catalog_id: str, private_key, publisher: Publisher | None = None):
+    def __init__(self, folder: Path, catalog_id: str, private_key, publisher: Publisher | HqBrokers | None = None):
         self.dir = Path(folder)
         self.catalog = Catalog(self.dir / "catalog", create=True)
         self.catalog_id = catalog_id
@@ -127,7 +235,7 @@ class HeadOffice:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.executescript(HQ_SCHEMA)
-        self.pub = publisher
+        self.pub = HqBrokers([publisher]) if isinstance(publisher, Publisher) else publisher
 
     # ---- what a store should have -------------------------------------------------------------
     def desired(self, with_vectors: bool = True, half: bool = True) -> dict[str, tuple[str, Op]]:
@@ -286,6 +394,58 @@ class HeadOffice:
             self.db.executemany("UPDATE log SET confirmed=1 WHERE store=? AND seq=?", [(s, q) for s, q, _, _ in again])
         report.resent += len(again)
 
+    def log_span(self) -> dict[str, list[int]]:
+        """stream -> [first, last] seq of the publish log (what every head-office broker should hold)."""
+        return {s: [a, b] for s, a, b in self.db.execute("SELECT store, MIN(seq), MAX(seq) FROM log GROUP BY store")}
+
+    def _say_held(self, i: int) -> None:
+        """Tell broker i (retained) that it holds the whole publish log as it is now."""
+        said = json.dumps({"streams": self.log_span(), "at": now_iso()}, sort_keys=True).encode()
+        if self.pub.wait([self.pub.publish(topics.held(self.catalog_id), said, only=i)], 30.0):
+            self.pub.missed.add(i)
+
+    def catch_up(self) -> dict[str, int]:
+        """Every head-office broker that is up gets what it lacks of the publish log: one back
+        after a publish went on without it (its word says an older seq), one back without its
+        persistence or a new standby (no word: everything), with the images those deltas name;
+        history compacted away while it was down is cleared on it. Then it is told it holds the
+        log. Returns broker address -> deltas sent to it."""
+        out = {}
+        span = self.log_span()
+        for i in self.pub.up():
+            p = self.pub.pubs[i]
+            try:
+                said = p.held(self.catalog_id)
+            except ConnectionError:
+                self.pub.missed.add(i)
+                continue
+            held = (said or {}).get("streams", {})
+            if said is not None and held == span and i not in self.pub.missed:
+                out[p.address] = 0
+                continue
+            rows = [(t, pl) for st, q, t, pl in self.db.execute("SELECT store, seq, topic, payload FROM log ORDER BY store, seq")
+                    if q > held.get(st, [0, 0])[1]]
+            # deltas that compaction cleared while this broker was away: cleared on it too
+            stale = [topics.delta(self.catalog_id, st, q) for st, (first, last) in held.items()
+                     for q in range(first, min(last, span.get(st, [last + 1])[0] - 1) + 1)]
+            shas = sorted({op["image_sha256"] for _, pl in rows for op in json.loads(pl)["ops"] if op.get("image_sha256")})
+            items = [(topics.image(self.catalog_id, sha), self._image_bytes(sha)) for sha in shas]
+            items += rows + [(t, b"") for t in stale]
+            tokens = [self.pub.publish(t, pl, only=i) for t, pl in items]
+            if self.pub.wait(tokens):
+                self.pub.missed.add(i)
+                continue
+            self.pub.missed.discard(i)
+            self._say_held(i)
+            out[p.address] = len(rows)
+        return out
+
+    def say_held(self) -> None:
+        """After a publish: each broker that took all of it is told it holds the log."""
+        for i in self.pub.up():
+            if i not in self.pub.missed:
+                self._say_held(i)
+
     def plan(self, store: str, desired: dict[str, tuple[str, Op]], shared: bool) -> tuple[list[Op], dict]:
         """What one stream gets now: the shared stream and a store that does not follow it, the
         catalogue's changes; a store that follows it, its own values' changes; a store that starts
@@ -315,6 +475,7 @@ class HeadOffice:
         t0 = time.monotonic()
         report = PublishReport()
         self.pub.wait_connected()
+        report.caught_up = self.catch_up()
         self.resend_unconfirmed(report, acked_seq)
         desired = self.desired(with_vectors)
         shared = shared or any(self.follows_shared(s) for s in stores)
@@ -353,11 +514,20 @@ class HeadOffice:
         self.db.executemany("UPDATE log SET confirmed=1 WHERE store=? AND seq=?",
                             [(store, seq) for store, seq, mid in sent if mid not in missing])
         if missing:
-            raise ConnectionError(f"{len(missing)} deltas not acknowledged by the broker; run publish again")
+            raise ConnectionError(f"{len(missing)} deltas not acknowledged by any head-office broker; run publish again")
         if bar is not None:
             bar.close()
+        self.say_held()
+        report.brokers = self.broker_states()
         report.seconds = time.monotonic() - t0
         return report
+
+    def broker_states(self) -> dict[str, str]:
+        """Each head-office broker: "current" (holds the whole log), "behind" (up, missed some:
+        caught up on the next publish or by `signage fleet keep`), "down"."""
+        up = set(self.pub.up())
+        return {p.address: ("down" if i not in up else "behind" if i in self.pub.missed else "current")
+                for i, p in enumerate(self.pub.pubs)}
 
     def _send_images(self, shas: list[str], report: PublishReport, bar=None) -> None:
         """Images the broker has not confirmed yet, in batches, each batch recorded once acknowledged."""
@@ -383,6 +553,7 @@ class HeadOffice:
         t0 = time.monotonic()
         report = PublishReport()
         self.pub.wait_connected()
+        report.caught_up = self.catch_up()
         desired = self.desired(with_vectors=True)
         catalogue = [desired[k][1] for k in sorted(desired, key=_in_order)]
         self._send_images(sorted({op.product.image_sha256 for op in catalogue
@@ -420,6 +591,8 @@ class HeadOffice:
         stale = [r[0] for r in self.db.execute("SELECT sha FROM images") if r[0] not in named]
         if stale and not self.pub.wait(self._send([(topics.image(self.catalog_id, sha), b"") for sha in stale], report)):
             self.db.executemany("DELETE FROM images WHERE sha=?", [(sha,) for sha in stale])
+        self.say_held()
+        report.brokers = self.broker_states()
         report.seconds = time.monotonic() - t0
         return report
 
@@ -435,10 +608,47 @@ class HeadOffice:
         return [r[0] for r in self.db.execute("SELECT store FROM stores WHERE store != ? ORDER BY store", (SHARED_STREAM,))]
 
 
+class BrokerKeeper:
+    """Head office's daemon (`signage fleet keep`): every few seconds, each head-office broker
+    that is up and lacks part of the publish log (back after a publish went on without it, back
+    without its persistence, a new standby) gets it (HeadOffice.catch_up). Stores move back to the
+    primary as soon as it answers: it must hold their history by then, not at the next publish."""
+
+    def __init__(self, hq: HeadOffice, interval: float = 2.0):
+        self.hq = hq
+        self.interval = interval
+        self._stop = threading.Event()
+        self.refills: list[tuple[float, str, int]] = []      # (monotonic time, broker, deltas sent)
+
+    def step(self) -> dict[str, int]:
+        sent = self.hq.catch_up()
+        for address, n in sent.items():
+            if n:
+                self.refills.append((time.monotonic(), address, n))
+                log.info("head-office broker %s lacked %d deltas of the publish log: sent", address, n)
+        return sent
+
+    def run(self, until=None) -> None:
+        while not self._stop.is_set() and not (until and until()):
+            if self.hq.pub.up():
+                try:
+                    self.step()
+                except ConnectionError as e:      # a broker that went while we sent: the next round
+                    log.warning("%s", e)
+            self._stop.wait(self.interval)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        self.hq.close()
+
+
 def fleet_status(host: str, port: int, username: str, password: str, catalog_id: str, wait: float = 1.5,
                  tls: dict | None = None) -> dict[str, dict]:
-    """Every store's (and screen's, as 'store/screen') retained status: online, catalogue version,
-    seq, last seen, rejections."""
+    """Every store's (and screen's, as 'store/screen') retained status on this broker: online,
+    catalogue version, seq, last seen, rejections; and, as 'bridge', what the store's bridge last
+    said here (1: it is on this broker, 0: it left). ConnectionError when the broker is down."""
     seen: dict[str, dict] = {}
     done = threading.Event()
     c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
@@ -450,19 +660,50 @@ def fleet_status(host: str, port: int, username: str, password: str, catalog_id:
         if rc.is_failure:
             done.set()
             return
-        client.subscribe([(topics.statuses(catalog_id), 1), (topics.screen_statuses(catalog_id), 1)])
+        client.subscribe([(topics.statuses(catalog_id), 1), (topics.screen_statuses(catalog_id), 1),
+                          (topics.bridges(catalog_id), 1)])
 
     def on_message(client, userdata, msg):
         parts = msg.topic.split("/")
+        if parts[-1] == "bridge":
+            seen.setdefault(parts[2], {})["bridge"] = msg.payload.decode(errors="replace").strip()
+            return
         key = parts[2] if len(parts) == 4 else f"{parts[2]}/{parts[4]}"   # store, or store/screen
         try:
-            seen[key] = json.loads(msg.payload)
+            said = json.loads(msg.payload)
         except ValueError:
-            pass
+            return
+        if isinstance(said, dict):
+            seen.setdefault(key, {}).update(said)
     c.on_connect, c.on_message = on_connect, on_message
-    c.connect(host, port, keepalive=10)
+    try:
+        c.connect(host, port, keepalive=10)
+    except OSError as e:
+        raise ConnectionError(f"head-office broker {host}:{port}: {e}") from None
     c.loop_start()
     done.wait(wait)
     c.disconnect()
     c.loop_stop()
     return seen
+
+
+def merge_status(per_broker: dict[str, dict[str, dict] | None]) -> dict[str, dict]:
+    """Each store's (and screen's) status from every head-office broker (address -> fleet_status,
+    None: down) as one: the newest (a status goes out through the broker the store's bridge is
+    on, so an older copy stays on the one it left), and `hq_broker`, the broker the store is on:
+    one its bridge last said 1 on (the newest status's if several), else the newest status's."""
+    on: dict[str, list[str]] = {}
+    newest: dict[str, tuple[dict, str]] = {}
+    for address, seen in per_broker.items():
+        for key, st in (seen or {}).items():
+            if st.get("bridge") == "1":
+                on.setdefault(key, []).append(address)
+            st = {k: v for k, v in st.items() if k != "bridge"}
+            if st and str(st.get("last_seen", "")) >= str(newest.get(key, ({}, ""))[0].get("last_seen", "")):
+                newest[key] = (st, address)
+    out = {}
+    for key in sorted(set(newest) | set(on)):
+        st, came = newest.get(key, ({}, None))
+        bridged = on.get(key.split("/")[0], [])
+        out[key] = dict(st, hq_broker=(came if came in bridged else bridged[0]) if bridged else came)
+    return out

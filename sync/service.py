@@ -6,7 +6,7 @@ from typing import Callable
 
 from edge.config import Config
 from edge.errors import ConfigError, SignageError
-from edge.ids import HQ_USER, MAIN_SCREEN, SHARED_STREAM
+from edge.ids import HQ_USER, MAIN_SCREEN, SHARED_STREAM, parse_address
 
 
 def hq_user(cfg: Config) -> str:
@@ -75,21 +75,40 @@ def store_sync(cfg: Config, catalog=None):
 
 def head_office(cfg: Config, connect: bool = True):
     from .envelope import load_private
-    from .hq import HeadOffice, Publisher
+    from .hq import HeadOffice, HqBrokers, Publisher
     if cfg.sync.private_key is None or not cfg.sync.private_key.is_file():
         raise ConfigError("config key 'sync.private_key': head office's private key file is needed "
                           "(`signage keys generate`)")
     if cfg.sync.hq_dir is None:
         raise ConfigError("config key 'sync.hq_dir': head office's data folder is needed")
-    pub = Publisher(cfg.sync.broker_host, cfg.sync.broker_port, hq_user(cfg), broker_password(cfg),
-                    broker_tls(cfg)) if connect else None
+    pub = HqBrokers([Publisher(host, port, hq_user(cfg), broker_password(cfg), broker_tls(cfg))
+                     for host, port in hq_brokers(cfg)]) if connect else None
     return HeadOffice(cfg.sync.hq_dir, cfg.sync.catalog_id, load_private(cfg.sync.private_key), pub)
 
 
-def fleet(cfg: Config, wait: float = 1.5) -> dict:
-    from .hq import fleet_status
-    return fleet_status(cfg.sync.broker_host, cfg.sync.broker_port, hq_user(cfg), broker_password(cfg),
-                        cfg.sync.catalog_id, wait, broker_tls(cfg))
+def hq_brokers(cfg: Config) -> list[tuple[str, int]]:
+    """Head office's brokers: the primary (sync.broker_host:broker_port), then the standbys."""
+    return [(cfg.sync.broker_host, cfg.sync.broker_port)] + [parse_address(a) for a in cfg.sync.standby_brokers]
+
+
+def fleet(cfg: Config, wait: float = 1.5, brokers: dict | None = None) -> dict:
+    """Every store's status as head office's brokers hold it (sync.hq.merge_status); `brokers`,
+    when given, gets each head-office broker's state: up or why it is not."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .hq import fleet_status, merge_status
+
+    def one(address):
+        try:
+            return fleet_status(*address, hq_user(cfg), broker_password(cfg), cfg.sync.catalog_id, wait, broker_tls(cfg))
+        except ConnectionError as e:
+            return e
+    addresses = hq_brokers(cfg)
+    with ThreadPoolExecutor(len(addresses)) as pool:
+        got = dict(zip((f"{h}:{p}" for h, p in addresses), pool.map(one, addresses)))
+    if brokers is not None:
+        brokers.update({a: "up" if isinstance(v, dict) else f"down ({v})" for a, v in got.items()})
+    return merge_status({a: v if isinstance(v, dict) else None for a, v in got.items()})
 
 
 def stores_to_publish(cfg: Config, hq, status: dict, named: list[str] | None, every: bool) -> list[str]:
@@ -118,10 +137,10 @@ def acknowledged_seqs(status: dict) -> dict[str, int]:
     return out
 
 
-def fleet_report(cfg: Config, wait: float = 1.5) -> list[dict]:
+def fleet_report(cfg: Config, wait: float = 1.5, brokers: dict | None = None) -> list[dict]:
     """One row per store (and per screen, as 'store/screen'): online, seq, what head office has
     published to it and the lag between the two, catalogue version, last seen, rejections."""
-    status = fleet(cfg, wait)
+    status = fleet(cfg, wait, brokers)
     hq_seq, shared = {}, None
     if cfg.sync.hq_dir is not None and cfg.sync.private_key is not None:
         hq = head_office(cfg, connect=False)
@@ -135,7 +154,7 @@ def fleet_report(cfg: Config, wait: float = 1.5) -> list[dict]:
                      "published_seq": hq_seq.get(store), "lag": (hq_seq.get(store, 0) - (st.get("seq") or 0))
                      if store in hq_seq else None, "shared_seq": st.get("shared_seq"),
                      "shared_lag": shared - st["shared_seq"] if shared and isinstance(st.get("shared_seq"), int) else None,
-                     "catalog_version": st.get("catalog_version"),
+                     "catalog_version": st.get("catalog_version"), "hq_broker": st.get("hq_broker"),
                      "last_seen": st.get("last_seen"), "rejected": st.get("rejected"),
                      "last_rejection": (st.get("last_rejection") or {}).get("reason")})
     return rows
@@ -153,7 +172,13 @@ def collector(cfg: Config):
     """Head office's daemon that stores every screen's window of counts as it arrives."""
     from .stats import Collector
     return Collector(analytics_db(cfg), cfg.sync.catalog_id, cfg.sync.broker_host, cfg.sync.broker_port,
-                     hq_user(cfg), broker_password(cfg), broker_tls(cfg))
+                     hq_user(cfg), broker_password(cfg), broker_tls(cfg), standbys=hq_brokers(cfg)[1:])
+
+
+def broker_keeper(cfg: Config):
+    """Head office's daemon that keeps every head-office broker holding the publish log."""
+    from .hq import BrokerKeeper
+    return BrokerKeeper(head_office(cfg))
 
 
 def stats_publisher(cfg: Config, engagement):
@@ -208,15 +233,17 @@ def compact(cfg: Config, stores: list[str] | None, every: bool):
         hq.close()
 
 
-def status_lines(rows: list[dict]) -> list[str]:
-    """`signage fleet status` as a table, a row per store (or screen)."""
+def status_lines(rows: list[dict], brokers: dict[str, str] | None = None) -> list[str]:
+    """`signage fleet status`: each head-office broker's state, then a row per store (or screen)."""
     def dash(v):
         return "-" if v is None else str(v)
-    lines = [f"{'store':16s} {'online':6s} {'seq':>6s} {'lag':>4s} {'shared':>6s} {'lag':>4s} {'version':>7s} "
-             f"{'last seen':20s} rejected"]
+    lines = [f"head-office broker {a}: {state}" for a, state in (brokers or {}).items()]
+    lines += [f"{'store':16s} {'online':6s} {'seq':>6s} {'lag':>4s} {'shared':>6s} {'lag':>4s} {'version':>7s} "
+             f"{'last seen':20s} {'head-office broker':22s} rejected"]
     for r in rows:
         lines.append(f"{r['store']:16s} {str(r['online']):6s} {str(r['seq']):>6s} {str(r['lag']):>4s} "
                      f"{str(r['shared_seq'] or '-'):>6s} {dash(r['shared_lag']):>4s} "
-                     f"{str(r['catalog_version']):>7s} {str(r['last_seen']):20s} {r['rejected'] or 0}"
+                     f"{str(r['catalog_version']):>7s} {str(r['last_seen']):20s} {dash(r.get('hq_broker')):22s} "
+                     f"{r['rejected'] or 0}"
                      + (f"  ({r['last_rejection']})" if r["last_rejection"] else ""))
     return lines

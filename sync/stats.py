@@ -3,7 +3,10 @@
 Screen: `StatsPublisher` closes the screen's `Engagement` window every `analytics.interval_s`, folds
 every count under `analytics.min_count` into "other" and publishes the one message on the screen's
 own status branch (`signage/{catalog}/{store}/screen/{screen}/stats`, QoS 1, not retained), through
-the store broker and its bridge. Nothing is kept on disk: a crash loses at most one window.
+the store broker and its bridge. A window goes again every `resend_s` until head office says it is
+stored (`.../counted`): a broker that acknowledged it and then died before handing it on (a
+head-office broker killed, one back without its persistence) loses no count. Nothing is kept on
+disk: a crash of the screen loses at most its unconfirmed windows.
 
 Head office: `Collector` (`signage fleet collect`, a persistent MQTT session) stores each window in
 SQLite (`sync.hq_dir/analytics.sqlite`, one row per store, screen and window start: a redelivered
@@ -17,6 +20,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -41,18 +45,30 @@ def _client(client_id: str, username: str, password: str, tls: dict | None, manu
     return c
 
 
+# Windows a screen keeps until head office confirms them: two days of hourly windows.
+MAX_PENDING = 48
+
+
 class StatsPublisher:
-    """One screen's window of counts, folded and sent every interval."""
+    """One screen's window of counts, folded and sent every interval, and again until head office
+    confirms it."""
 
     def __init__(self, engagement: Engagement, catalog_id: str, store: str, screen: str, host: str, port: int,
                  username: str, password: str, interval_s: float = 3600.0, min_count: int = 5,
-                 tls: dict | None = None):
+                 tls: dict | None = None, resend_s: float = 600.0):
         self.engagement = engagement
         self.topic = topics.screen_stats(catalog_id, store, screen)
+        self.counted_topic = topics.screen_counted(catalog_id, store, screen)
+        self.resend_s = resend_s
+        self.pending: dict[str, tuple[str, float]] = {}    # window start -> (message, last sent): unconfirmed
+        self.resent = 0
+        self._lock = threading.Lock()
         self.meta = {"catalog": catalog_id, "store": store, "screen": screen}
         self.interval_s, self.min_count = interval_s, min_count
         self.client = _client(f"stats-{store}-{screen}", username, password, tls)
-        self.client.max_queued_messages_set(48)       # two days of hourly windows while the broker is away
+        self.client.max_queued_messages_set(MAX_PENDING)   # two days of hourly windows while the broker is away
+        self.client.on_connect = lambda c, u, f, rc, p: (not rc.is_failure) and c.subscribe(self.counted_topic, qos=1)
+        self.client.on_message = self._counted
         self.host, self.port = host, port
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -61,12 +77,39 @@ class StatsPublisher:
     def payload(self, w: Window) -> dict:
         return dict(self.meta, **fold(w, self.min_count))
 
+    def _counted(self, client, userdata, msg) -> None:
+        try:
+            start = json.loads(msg.payload)["start"]
+        except (ValueError, KeyError, TypeError):
+            return
+        with self._lock:
+            self.pending.pop(start, None)
+
     def send_window(self):
-        """Close the window and publish it (paho queues it while the broker is away)."""
+        """Close the window and publish it (paho queues it while the broker is away); it stays
+        pending until head office confirms it."""
         msg = self.payload(self.engagement.close_window())
-        info = self.client.publish(self.topic, json.dumps(msg, separators=(",", ":")), qos=1, retain=False)
+        text = json.dumps(msg, separators=(",", ":"))
+        with self._lock:
+            self.pending[msg["start"]] = (text, time.monotonic())
+            while len(self.pending) > MAX_PENDING:
+                log.warning("head office confirmed no window for %d windows: the oldest is let go", MAX_PENDING)
+                self.pending.pop(next(iter(self.pending)))
+        info = self.client.publish(self.topic, text, qos=1, retain=False)
         self.sent.append(msg)
         return info
+
+    def resend(self) -> int:
+        """Windows head office has not confirmed within resend_s go again (it stores each once)."""
+        now = time.monotonic()
+        with self._lock:
+            again = [(start, text) for start, (text, at) in self.pending.items() if now - at >= self.resend_s]
+            for start, text in again:
+                self.pending[start] = (text, now)
+        for _, text in again:
+            self.client.publish(self.topic, text, qos=1, retain=False)
+        self.resent += len(again)
+        return len(again)
 
     def start(self) -> "StatsPublisher":
         self.client.connect_async(self.host, self.port, keepalive=60)
@@ -76,9 +119,13 @@ class StatsPublisher:
         return self
 
     def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
+        due = time.monotonic() + self.interval_s
+        while not self._stop.wait(max(0.0, min(self.resend_s, due - time.monotonic()))):
             try:
-                self.send_window()
+                if time.monotonic() >= due:
+                    due += self.interval_s
+                    self.send_window()
+                self.resend()
             except Exception:          # counting must never take the kiosk down
                 log.exception("could not send the window's counts")
 
@@ -127,26 +174,33 @@ def valid_window(msg) -> bool:
 
 class Collector:
     """Head office's collector of screen windows (a persistent session: windows sent while it was
-    down are queued by the broker and stored when it is back)."""
+    down are queued by the broker and stored when it is back). With standby head-office brokers
+    it listens on each: a store's counts come through whichever its bridge is on, and a window
+    that came through both (a store moving over with it in flight) is stored once."""
 
     def __init__(self, db_path: Path, catalog_id: str, host: str, port: int, username: str, password: str,
-                 tls: dict | None = None, client_id: str = "hq-stats-collector"):
+                 tls: dict | None = None, client_id: str = "hq-stats-collector",
+                 standbys: list[tuple[str, int]] = ()):
         self.db = open_db(db_path)
+        self.catalog_id = catalog_id
         self.inbox: queue.Queue = queue.Queue()
         self.stored = self.dropped = self.duplicates = 0
-        self.client = _client(client_id, username, password, tls, manual_ack=True)
-        self.client.on_connect = lambda c, u, f, rc, p: (not rc.is_failure) and c.subscribe(
-            topics.all_screen_stats(catalog_id), qos=1)
-        self.client.on_message = lambda c, u, m: self.inbox.put((m.topic, bytes(m.payload), m.mid, m.qos))
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = 7 * 24 * 3600
-        self.client.connect_async(host, port, keepalive=30, clean_start=False, properties=props)
-        self.client.loop_start()
+        self.clients = []
+        for k, (h, p) in enumerate([(host, port), *standbys]):
+            c = _client(client_id, username, password, tls, manual_ack=True)
+            c.on_connect = lambda c, u, f, rc, p: (not rc.is_failure) and c.subscribe(
+                topics.all_screen_stats(catalog_id), qos=1)
+            c.on_message = lambda c, u, m, k=k: self.inbox.put((m.topic, bytes(m.payload), m.mid, m.qos, k))
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 7 * 24 * 3600
+            c.connect_async(h, p, keepalive=30, clean_start=False, properties=props)
+            c.loop_start()
+            self.clients.append(c)
         self._stop = threading.Event()
 
     def step(self, timeout: float = 0.2) -> None:
         try:
-            topic, payload, mid, qos = self.inbox.get(timeout=timeout)
+            topic, payload, mid, qos, k = self.inbox.get(timeout=timeout)
         except queue.Empty:
             return
         parts = topic.split("/")        # signage/{catalog}/{store}/screen/{screen}/stats
@@ -158,11 +212,14 @@ class Collector:
             new = self.db.execute("INSERT OR IGNORE INTO windows VALUES (?,?,?,?,?)",
                                   (msg["store"], msg["screen"], msg["start"], msg["end"], json.dumps(msg))).rowcount
             self.stored += new
-            self.duplicates += 1 - new      # the same window again (QoS 1 redelivery): once is enough
+            self.duplicates += 1 - new      # the same window again (QoS 1 redelivery, or both brokers): once is enough
+            # stored: the screen may let it go (it sends it again until this comes)
+            self.clients[k].publish(topics.screen_counted(self.catalog_id, msg["store"], msg["screen"]),
+                                    json.dumps({"start": msg["start"]}), qos=1, retain=False)
         else:                           # a screen can only write its own branch (ACL): a bug, not an attack
             self.dropped += 1
             log.warning("dropped a stats message on %s that is not a screen window", topic)
-        self.client.ack(mid, qos)       # after the row is committed: a crash before gets it again
+        self.clients[k].ack(mid, qos)   # after the row is committed: a crash before gets it again
 
     def run(self, until=None) -> None:
         while not self._stop.is_set() and not (until and until()):
@@ -172,8 +229,9 @@ class Collector:
         self._stop.set()
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        for c in self.clients:
+            c.disconnect()
+            c.loop_stop()
 
 
 def _add(total: Counter, counts: dict) -> None:

@@ -111,9 +111,11 @@ def test_system_install_into_a_root(tmp_path):
 
 def test_system_install_bridges_to_head_office(tmp_path):
     dest = tmp_path / "root"
-    install(dest, "--store", "s042", "--catalog", "maison", "--hq", "hq.example.net:8883")
+    install(dest, "--store", "s042", "--catalog", "maison", "--hq", "hq.example.net:8883,hq2.example.net:8883")
     conf = (dest / "etc" / "mosquitto" / "conf.d" / "signage-store.conf").read_text()
-    assert "address hq.example.net:8883" in conf and "remote_username s042" in conf
+    # head office's primary broker first, its standby next: Mosquitto's bridge failover
+    assert "\naddress hq.example.net:8883 hq2.example.net:8883\n" in conf and "remote_username s042" in conf
+    assert "\nround_robin false\n" in conf and "notification_topic signage/maison/s042/bridge" in conf
     assert "topic signage/maison/s042/delta/# in 1" in conf and "STORE_ID" not in conf and "CATALOG" not in conf
     assert f"bridge_certfile {dest}/etc/mosquitto/certs/s042.crt" in conf
     # mosquitto takes no comment after a value: every comment is on its own line

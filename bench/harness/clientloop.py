@@ -22,16 +22,42 @@ class ClientLoop(threading.Thread):
         self.clients: list[mqtt.Client] = []
         self._lock = threading.Lock()
         self._halt = threading.Event()
+        # a client with standbys: its addresses (the primary first), the one it is on, how it connects
+        self.addresses: dict[int, tuple[list[tuple[str, int]], int, dict]] = {}
 
-    def add(self, client: mqtt.Client, host: str, port: int, **connect) -> None:
-        """Connect the client (blocking TCP connect) and drive it from this loop from now on."""
+    def add(self, client: mqtt.Client, host: str, port: int, standbys: list[tuple[str, int]] = (), **connect) -> None:
+        """Connect the client (blocking TCP connect) and drive it from this loop from now on. With
+        standbys it does what a store bridge with several addresses does: when the one it is on
+        cannot be reached it tries the next."""
         client.on_socket_open = self._open
         client.on_socket_close = self._close
         client.on_socket_register_write = self._want_write
         client.on_socket_unregister_write = self._no_write
         with self._lock:
             self.clients.append(client)
+            if standbys:
+                self.addresses[id(client)] = ([(host, port), *standbys], 0, connect)
         client.connect(host, port, **connect)
+
+    def on(self, client: mqtt.Client) -> int:
+        """The index of the address a client with standbys is on (0: the primary)."""
+        return self.addresses.get(id(client), (None, 0))[1]
+
+    def _reconnect(self, client: mqtt.Client) -> None:
+        try:
+            client.reconnect()
+            return
+        except OSError:
+            pass
+        if id(client) not in self.addresses:
+            return
+        addresses, k, connect = self.addresses[id(client)]
+        k = (k + 1) % len(addresses)
+        self.addresses[id(client)] = (addresses, k, connect)
+        try:
+            client.connect(*addresses[k], **connect)
+        except OSError:
+            pass
 
     def _open(self, client, userdata, sock):
         with self._lock:
@@ -71,10 +97,7 @@ class ClientLoop(threading.Thread):
                 next_misc = time.monotonic() + 1.0
                 for client in list(self.clients):
                     if client.loop_misc() == mqtt.MQTT_ERR_NO_CONN and not self._halt.is_set():
-                        try:
-                            client.reconnect()
-                        except OSError:
-                            pass
+                        self._reconnect(client)
 
     def stop(self) -> None:
         self._halt.set()

@@ -15,7 +15,7 @@ from edge.catalog.products import Product
 from edge.catalog.store import Catalog
 
 from sync.envelope import generate_keys, load_private, load_public
-from sync.hq import HeadOffice, Publisher
+from sync.hq import HeadOffice, HqBrokers, Publisher
 from sync.store import StoreSync
 from edge.ids import SHARED_STREAM
 
@@ -26,31 +26,37 @@ MODEL = "fleet-sim:16d"     # tiny precomputed vectors: the screens need no mode
 DIM = 16           # small synthetic vectors: the fleet moves messages, it does not search
 
 
-def bridge_config(store: str, hq_port: int, password: str, catalog: str = CAT) -> str:
-    """The store broker's bridge to head office: deploy/mosquitto/store-bridge.conf's topics, minus TLS."""
+def bridge_config(store: str, hq_port: int | list[int], password: str, catalog: str = CAT) -> str:
+    """The store broker's bridge to head office: deploy/mosquitto/store-bridge.conf's topics and
+    failover lines, minus TLS. Several ports: head office's primary broker, then its standbys."""
     template = (Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "store-bridge.conf").read_text()
-    topics = [line.replace("CATALOG", catalog).replace("STORE_ID", store) for line in template.splitlines()
-              if line.startswith("topic ")]
+    kept = ("topic ", "round_robin ", "start_type ", "notifications", "notification_topic ")
+    lines = [line.replace("CATALOG", catalog).replace("STORE_ID", store) for line in template.splitlines()
+             if line.startswith(kept)]
+    ports = hq_port if isinstance(hq_port, list) else [hq_port]
     return f"""
 connection hq-{store}
-address 127.0.0.1:{hq_port}
+address {" ".join(f"127.0.0.1:{p}" for p in ports)}
 remote_username {store}
 remote_password {password}
 remote_clientid bridge-{store}
 cleansession false
 bridge_protocol_version mqttv50
 restart_timeout 1 5
-""" + "\n".join(topics) + "\n"
+""" + "\n".join(lines) + "\n"
 
-def head_office(folder: Path, uplink_pw: dict[str, str], bridged_pw: dict[str, str]):
-    """Head office's broker (every store a user), a bridged broker for each store of bridged_pw
-    (its local password), the publisher and head office: (hq_broker, store_brokers, publisher, hq)."""
+def head_office(folder: Path, uplink_pw: dict[str, str], bridged_pw: dict[str, str], standbys: int = 0):
+    """Head office's brokers (the primary and `standbys` more; every store a user), a bridged
+    broker for each store of bridged_pw (its local password, its bridge failing over from the
+    primary to the standbys), the publisher and head office: (hq_brokers, store_brokers, publisher, hq)."""
     generate_keys(folder / "hq.key", folder / "hq.pub")
-    hq_broker = Broker(folder / "hq-broker", {"hq": "hq-pw", **uplink_pw}).start()
-    store_brokers = {s: Broker(folder / f"broker-{s}", {s: pw}, extra=bridge_config(s, hq_broker.port, uplink_pw[s])).start()
+    hq_brokers = [Broker(folder / ("hq-broker" if k == 0 else f"hq-broker-{k + 1}"), {"hq": "hq-pw", **uplink_pw}).start()
+                  for k in range(1 + standbys)]
+    ports = [b.port for b in hq_brokers]
+    store_brokers = {s: Broker(folder / f"broker-{s}", {s: pw}, extra=bridge_config(s, ports, uplink_pw[s])).start()
                      for s, pw in bridged_pw.items()}
-    publisher = Publisher("127.0.0.1", hq_broker.port, "hq", "hq-pw")
-    return hq_broker, store_brokers, publisher, HeadOffice(folder / "hq", CAT, load_private(folder / "hq.key"), publisher)
+    publisher = HqBrokers([Publisher("127.0.0.1", p, "hq", "hq-pw") for p in ports])
+    return hq_brokers, store_brokers, publisher, HeadOffice(folder / "hq", CAT, load_private(folder / "hq.key"), publisher)
 
 
 def stop_chain(fleet) -> None:
@@ -58,7 +64,8 @@ def stop_chain(fleet) -> None:
     fleet.publisher.close()
     for b in fleet.store_brokers.values():
         b.stop()
-    fleet.hq_broker.stop()
+    for b in fleet.hq_brokers:
+        b.stop()
 
 
 @dataclass
@@ -79,15 +86,18 @@ class Screen:
 
 
 class Fleet:
-    def __init__(self, folder: Path, n_stores: int, screens_per_store: int = 2, shared: bool = False):
-        """shared: head office publishes on the shared stream (docs/sync.md), stores follow it."""
+    def __init__(self, folder: Path, n_stores: int, screens_per_store: int = 2, shared: bool = False,
+                 standbys: int = 0):
+        """shared: head office publishes on the shared stream (docs/sync.md), stores follow it;
+        standbys: head-office brokers beside the primary (docs/fleet.md, "Two head-office brokers")."""
         self.dir = Path(folder)
         self.shared = shared
         self.stores = [f"s{i:03d}" for i in range(n_stores)]
         self.uplink_pw = {s: f"up-{s}" for s in self.stores}
         self.local_pw = {s: f"local-{s}" for s in self.stores}
-        self.hq_broker, self.store_brokers, self.publisher, self.hq = head_office(
-            self.dir, self.uplink_pw, {s: self.local_pw[s] for s in self.stores})
+        self.hq_brokers, self.store_brokers, self.publisher, self.hq = head_office(
+            self.dir, self.uplink_pw, {s: self.local_pw[s] for s in self.stores}, standbys)
+        self.hq_broker = self.hq_brokers[0]
         key = load_public(self.dir / "hq.pub")
         self.screens: list[Screen] = []
         for s in self.stores:
@@ -134,7 +144,19 @@ class Fleet:
         self.store_brokers[store].reconfigure("")
 
     def restore_uplink(self, store: str) -> None:
-        self.store_brokers[store].reconfigure(bridge_config(store, self.hq_broker.port, self.uplink_pw[store]))
+        self.store_brokers[store].reconfigure(bridge_config(store, [b.port for b in self.hq_brokers],
+                                                            self.uplink_pw[store]))
+
+    def on_which(self) -> dict[str, str | None]:
+        """store -> the head-office broker it is on, as `signage fleet status` says it."""
+        from sync.hq import fleet_status, merge_status
+        seen = {}
+        for address, b in zip(self.publisher.addresses, self.hq_brokers):
+            try:
+                seen[address] = fleet_status("127.0.0.1", b.port, "hq", "hq-pw", CAT, wait=0.3)
+            except ConnectionError:
+                seen[address] = None
+        return {s: v["hq_broker"] for s, v in merge_status(seen).items() if "/" not in s}
 
     def seq_of(self, sc: Screen) -> int:
         """How far a screen is on the stream a wave comes on."""
@@ -167,15 +189,19 @@ class DirectFleet:
     clients run on one epoll loop, not paho's select()), a sample of them through their own bridged
     broker instead; one screen (StoreSync) each, applied by a few threads in turn."""
 
-    def __init__(self, folder: Path, n_stores: int, bridged: int = 0, shared: bool = False, appliers: int = 4):
-        """Brokers and head office; connect() then brings the stores' screens up."""
+    def __init__(self, folder: Path, n_stores: int, bridged: int = 0, shared: bool = False, appliers: int = 4,
+                 standbys: int = 0):
+        """Brokers and head office; connect() then brings the stores' screens up. standbys: head-office
+        brokers beside the primary; a direct store's client moves to the next when the one it is on
+        goes, as a store bridge with several addresses does."""
         from .clientloop import ClientLoop
         self.dir = Path(folder)
         self.shared = shared
         self.stores = [f"s{i:04d}" for i in range(n_stores)]
         self.pw = {s: f"pw-{s}" for s in self.stores}
-        self.hq_broker, self.store_brokers, self.publisher, self.hq = head_office(
-            self.dir, self.pw, {s: self.pw[s] for s in self.stores[:bridged]})
+        self.hq_brokers, self.store_brokers, self.publisher, self.hq = head_office(
+            self.dir, self.pw, {s: self.pw[s] for s in self.stores[:bridged]}, standbys)
+        self.hq_broker = self.hq_brokers[0]
         self.key = load_public(self.dir / "hq.pub")
         self.loop = ClientLoop()
         self.loop.start()
@@ -196,7 +222,8 @@ class DirectFleet:
             sync = StoreSync(Catalog(self.dir / f"screen-{s}", create=True), CAT, s, key, "127.0.0.1", port, s,
                              self.pw[s], MODEL, heartbeat=3600.0, vector_dim=DIM)
             self.screens.append(Screen(s, "0", sync))
-            self.loop.add(sync.client, "127.0.0.1", port, keepalive=120, clean_start=False, properties=props)
+            standbys = [] if s in self.store_brokers else [("127.0.0.1", b.port) for b in self.hq_brokers[1:]]
+            self.loop.add(sync.client, "127.0.0.1", port, standbys, keepalive=120, clean_start=False, properties=props)
         self.threads = [threading.Thread(target=self._apply, args=(self.screens[k::self.appliers],), daemon=True)
                         for k in range(self.appliers)]
         for t in self.threads:

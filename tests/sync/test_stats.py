@@ -99,7 +99,10 @@ def test_two_stores_screens_counts_reach_head_office_summed_and_folded(tmp_path,
         time.sleep(1.0)                  # the bridges connect
         for n, s in enumerate(stores):
             t = [0.0]
-            eng = Engagement(session_min_s=2.0, idle_s=1.5, clock=lambda t=t: t[0])
+            # the screen's clocks follow the video's own time: a window every 40 frames is 3 s of
+            # it, however fast the frames are processed (a window's start is its key at head office)
+            eng = Engagement(session_min_s=2.0, idle_s=1.5, clock=lambda t=t: t[0],
+                             wall=lambda t=t: 1_796_000_000.0 + t[0])
             real_close = eng.close_window
             counted[s] = []
             eng.close_window = lambda real=real_close, s=s: counted[s].append(real()) or counted[s][-1]
@@ -188,7 +191,7 @@ def test_head_office_stores_a_window_once_and_drops_what_is_not_one(tmp_path):
         for payload, t in ((good, topic), (good, topic), (b"{not json", topic),
                            (json.dumps(dict(msg, sessions=-1)).encode(), topic),
                            (good, topics.screen_stats(CAT, "s8", "2"))):
-            c.inbox.put((t, payload, 1, 1))
+            c.inbox.put((t, payload, 1, 1, 0))
             c.step(0.1)
         assert c.stored == 1 and c.duplicates == 1 and c.dropped == 3
         rep = engagement_report(tmp_path / "a.sqlite")
