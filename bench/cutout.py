@@ -81,7 +81,7 @@ def import_speed(int8: bool, first_size: int, products: int) -> dict:
             c.soft = timed(c.soft, ms[k])
         cat = Catalog(src / "c", create=True)
         t = time.perf_counter()
-        rep = import_catalog(src, cat, vision, progress=False)
+        rep = import_catalog(src, cat, vision, progress=False, images_root=DEMO)
         seconds = time.perf_counter() - t
     cut, first = ms["full"], ms.get("first", [])
     return {"machine": machine(), "cut_ran_in": vision.models.ran_in("cutout", int8=int8), "products": rep.imported,

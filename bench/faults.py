@@ -32,7 +32,7 @@ import paho.mqtt.client as mqtt
 import yaml
 
 from bench.harness.broker import Broker  # noqa: E402
-from bench.harness.testdata import ROOT, cc0_cycle, cc0_path  # noqa: E402
+from bench.harness.testdata import CC0, ROOT, cc0_cycle, cc0_path  # noqa: E402
 from edge.catalog.importer import import_catalog  # noqa: E402
 from edge.catalog.index import VectorIndex  # noqa: E402
 from edge.catalog.store import Catalog, peek  # noqa: E402
@@ -59,7 +59,7 @@ def head_office(tmp: Path, vision, broker: Broker, n: int, name: str) -> HeadOff
     (tmp / "catalog.csv").write_text("\n".join(lines) + "\n")
     pub = Publisher("127.0.0.1", broker.port, "hq", USERS["hq"])
     hq = HeadOffice(tmp / name, CAT, load_private(tmp / "hq.key"), pub)   # its own log per broker
-    import_catalog(tmp / "catalog.csv", hq.catalog, vision, progress=False)
+    import_catalog(tmp / "catalog.csv", hq.catalog, vision, progress=False, images_root=CC0)
     return hq
 
 

@@ -74,7 +74,7 @@ def measure(cat_per_label: int | None = 30, query_per_label: int | None = 10, k:
         folder = Path(catalog_dir or tmp)
         catalog = Catalog(folder / "store", cfg.index, create=True)
         t0 = time.perf_counter()
-        report = import_catalog(write_csv(cat_rows, Path(tmp), data), catalog, vision, progress=False)
+        report = import_catalog(write_csv(cat_rows, Path(tmp), data), catalog, vision, progress=False, images_root=data)
         import_s = time.perf_counter() - t0
         similar = FindSimilar(query_vision, catalog)
         hits, per_label, inferred, top1 = [], defaultdict(list), Counter(), defaultdict(list)

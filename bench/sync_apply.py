@@ -45,7 +45,7 @@ def main() -> None:
         pub = Publisher("127.0.0.1", broker.port, "hq", "a")
         hq = HeadOffice(tmp / "hq", "demo", load_private(tmp / "k"), pub)
         t = time.perf_counter()
-        import_catalog(tmp / "c.csv", hq.catalog, vision, progress=False)
+        import_catalog(tmp / "c.csv", hq.catalog, vision, progress=False, images_root=DATA)
         out["hq_import_embed_s"] = round(time.perf_counter() - t, 1)
         for store, vectors in (("s1", True), ("s2", False)):
             t = time.perf_counter()

@@ -237,11 +237,15 @@ def load_config(path: str | Path | None = None) -> Config:
     if not path.is_file():
         raise ConfigError(f"config file {path} not found")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as e:
         raise ConfigError(f"config file {path} is not UTF-8 text (byte {e.start})") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML: {e}".replace("\n", " ")) from e
+    if data is None:      # an empty file (or only comments): most likely a copy that went wrong
+        raise ConfigError(f"config file {path} is empty: it would run on the built-in defaults, with the "
+                          f"catalogue and model cache inside the code folder; start from deploy/signage.yaml "
+                          f"(an empty mapping, {{}}, says the defaults are meant)")
     cfg = _build(Config, data, path.resolve().parent)
     cfg.config_file = path
     cfg.given = frozenset(_keys(data))

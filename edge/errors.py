@@ -23,3 +23,7 @@ class CatalogMissing(SignageError):
 
 class BadInput(SignageError):
     pass
+
+
+class CatalogDamaged(SignageError):
+    """The catalogue's SQLite file is not a database any more (garbage, cut short)."""

@@ -102,12 +102,15 @@ class Runtime:
     def looks(self) -> CompleteTheLook:
         return CompleteTheLook(self.catalog, self.compat)
 
-    def tagger(self) -> Tagger:
-        """Tags by the catalogue's vote, or by what the detector saw when there is no catalogue."""
+    def tagger(self, catalogue_named: bool = False) -> Tagger:
+        """Tags by the catalogue's vote, or by what the detector saw when there is no catalogue;
+        catalogue_named (--catalog given): a missing catalogue is the error it is."""
         from .errors import CatalogMissing
         try:
             similar = self.similar
         except CatalogMissing:
+            if catalogue_named:
+                raise
             similar = None
         return Tagger(self.vision, similar)
 

@@ -77,7 +77,7 @@ def cmd_catalog_import(args) -> int:
     from edge.catalog.importer import import_catalog
     rt = _runtime(args)
     report = import_catalog(Path(args.path), rt.open_catalog(create=True), rt.vision,
-                            progress=not args.json and not args.quiet)
+                            progress=not args.json and not args.quiet, images_root=args.images_root)
     text = (f"{report.imported} imported, {report.unchanged} unchanged, {len(report.errors)} rejected "
             f"of {report.rows} rows; catalogue version {report.catalog_version}")
     return _emit(args, report.to_json(), text + "".join(f"\n  rejected {e}" for e in report.errors))
@@ -167,7 +167,7 @@ def cmd_tag(args) -> int:
         return _emit(args, *run_batch(rt.catalogue_tagger, Path(args.images[0]), Path(args.out), opt(args.json_out),
                                       opt(args.review), progress=not args.json))
     from edge.styling.tagging import tag_files
-    out, bad = tag_files(_runtime(args).tagger(), args.images, _say)
+    out, bad = tag_files(_runtime(args).tagger(catalogue_named=bool(args.catalog)), args.images, _say)
     _emit(args, {"images": out, "skipped": bad},
           "\n".join(f"{o['image']}: {o['description']} [{o['category']}; {', '.join(o['colors'])}]" for o in out))
     return EXIT_BAD_INPUT if bad else 0
@@ -315,8 +315,7 @@ def cmd_fleet_report(args) -> int:
 
 def cmd_fleet_status(args) -> int:
     from sync.service import fleet_report, status_lines
-    brokers: dict[str, str] = {}
-    rows = fleet_report(_config(args), args.wait, brokers)
+    rows = fleet_report(_config(args), args.wait, brokers := {})
     return _emit(args, {"brokers": brokers, "stores": rows}, "\n".join(status_lines(rows, brokers)))
 
 

@@ -119,7 +119,8 @@ def build_parser(cli) -> argparse.ArgumentParser:
 
     c = _group(sub, "catalog", "the store's catalogue")
     _add(c, "import", "import a CSV of products (or a folder holding one)", cli.cmd_catalog_import, ("path", {}),
-         ("--quiet", {"action": "store_true", "help": "no progress bar"}), catalog=True)
+         ("--quiet", {"action": "store_true", "help": "no progress bar"}), ("--images-root", {"type": Path, "help":
+          "images may also be under this folder (default: only under the CSV's own folder)"}), catalog=True)
     _add(c, "reembed", "vectors from the shipped models for products that lack them (after a model update; the "
          "sync service does it at start)", cli.cmd_catalog_reembed, catalog=True)
     _add(c, "stats", "what the catalogue holds", cli.cmd_catalog_stats, catalog=True)

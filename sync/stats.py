@@ -28,6 +28,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from edge.files import safe_cell
 from edge.live.engagement import FEATURES, OTHER, Engagement, Window, fold
 
 from . import topics
@@ -287,16 +288,17 @@ def engagement_report(db_path: Path, since: str | None = None, store: str | None
 
 
 def write_csv(report: dict, path: Path) -> None:
-    with open(path, "w", newline="") as f:
+    """One row per screen; every cell spreadsheet-safe (edge.files.safe_cell)."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["store", "screen", "windows", "sessions", "engaged_sessions", "engagement_rate", "engaged_s",
                     "attract_s", *(f"taps_{f}" for f in FEATURES), "top_product", "top_product_shown",
                     "top_product_opened", "top_product_ctr"])
         for r in report["screens"]:
             tp = r["top_products"][0] if r["top_products"] else {}
-            w.writerow([r["store"], r["screen"], r["windows"], r["sessions"], r["engaged_sessions"],
+            w.writerow(map(safe_cell, [r["store"], r["screen"], r["windows"], r["sessions"], r["engaged_sessions"],
                         r["engagement_rate"], r["engaged_s"], r["attract_s"], *(r["taps"].get(f, 0) for f in FEATURES),
-                        tp.get("id", ""), tp.get("shown", ""), tp.get("opened", ""), tp.get("ctr", "")])
+                        tp.get("id", ""), tp.get("shown", ""), tp.get("opened", ""), tp.get("ctr", "")]))
 
 
 def plot_sessions_per_hour(report: dict, path: Path, width: int = 960, height: int = 360) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from pathlib import Path
 from ..errors import BadImage, BadInput
 from ..ids import SKU_RE, is_store_id
 from ..styling.tagging import describe, infer_categories
-from ..vision.imageio import decode_image
+from ..vision.imageio import decode_image, unreadable
 from .products import Product
 from .store import Catalog
 
@@ -127,7 +128,22 @@ def read_store_values(path: Path, known_sku) -> tuple[list[dict], list[RowError]
     return rows, errors
 
 
-def parse_row(line: int, row: dict, base: Path) -> tuple[Product, Path]:
+def image_problem(text: str, base: Path, images_root: Path | None) -> str | None:
+    """Why a row's image path is refused, or None: it must lie under the CSV's folder (or under
+    images_root, an explicit option): an absolute or ../ path would copy any photo on this machine
+    into the catalogue. The check is on the path as written and as resolved (a symlink the
+    retailer put in the folder is theirs to make)."""
+    path = Path(text)
+    if not path.is_absolute() and ".." not in path.parts:
+        return None
+    full = os.path.realpath(path if path.is_absolute() else base / path)
+    if any(full.startswith(os.path.realpath(root) + os.sep) for root in (base, images_root) if root is not None):
+        return None
+    return (f"image {text!r} is outside the CSV's folder {base}: write it relative to that folder "
+            f"(or allow a folder with --images-root)")
+
+
+def parse_row(line: int, row: dict, base: Path, images_root: Path | None = None) -> tuple[Product, Path]:
     """Validate one CSV row; raises BadInput with the reason."""
     def text(key: str) -> str:
         return (row.get(key) or "").strip()
@@ -143,6 +159,9 @@ def parse_row(line: int, row: dict, base: Path) -> tuple[Product, Path]:
     stock = stock or 0
     if not text("image"):
         raise BadInput("image is empty")
+    why = image_problem(text("image"), base, images_root)
+    if why:
+        raise BadInput(why)
     image = Path(text("image"))
     image = image if image.is_absolute() else base / image
     product = Product(sku=sku, name=text("name"), category=text("category"), colors=_split(text("colors")),
@@ -152,8 +171,23 @@ def parse_row(line: int, row: dict, base: Path) -> tuple[Product, Path]:
     return product, image
 
 
+def read_row_image(path: Path) -> bytes:
+    """A row's image file, or BadImage saying why not (missing, too large, unreadable, a name the
+    file system refuses): one bad file is that row's error, never the import's."""
+    try:
+        if not path.is_file():
+            raise BadImage(f"image {path} not found")
+        if path.stat().st_size > MAX_IMAGE_BYTES:
+            raise BadImage(f"image {path} is over {MAX_IMAGE_BYTES // 2**20} MB")
+        return path.read_bytes()
+    except OSError as e:
+        raise unreadable(path, e) from None
+
+
 def import_catalog(path: Path, catalog: Catalog, vision, progress: bool = True, batch_size: int = 32,
-                   log=None) -> ImportReport:
+                   log=None, images_root: Path | None = None) -> ImportReport:
+    """Import a CSV of products; images_root: a folder images may also come from (default: only
+    from under the CSV's own folder)."""
     csv_path = find_csv(path)
     base = csv_path.parent
     try:
@@ -164,7 +198,8 @@ def import_catalog(path: Path, catalog: Catalog, vision, progress: bool = True, 
             if missing:
                 raise BadInput(f"{csv_path}: header lacks column(s) {', '.join(missing)} "
                                f"(expected {', '.join(KNOWN)})")
-            rows = [(reader.line_num, {(k or "").strip(): v for k, v in r.items()}) for r in reader]
+            # extra cells land under the key None: kept as such, so the row is refused with its line
+            rows = [(reader.line_num, {(k if k is None else k.strip()): v for k, v in r.items()}) for r in reader]
     except UnicodeDecodeError as e:
         raise BadInput(f"{csv_path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except csv.Error as e:
@@ -186,15 +221,11 @@ def import_catalog(path: Path, catalog: Catalog, vision, progress: bool = True, 
         try:
             if None in row:
                 raise BadInput("more fields than the header has")
-            product, image_path = parse_row(line, row, base)
+            product, image_path = parse_row(line, row, base, images_root)
             if sku in seen:
                 raise BadInput(f"duplicate sku, first on line {seen[sku]}")
             seen[sku] = line
-            if not image_path.is_file():
-                raise BadImage(f"image {image_path} not found")
-            if image_path.stat().st_size > MAX_IMAGE_BYTES:
-                raise BadImage(f"image {image_path} is over {MAX_IMAGE_BYTES // 2**20} MB")
-            data = image_path.read_bytes()
+            data = read_row_image(image_path)
             product.image_sha256 = hashlib.sha256(data).hexdigest()
             old = catalog.get(sku)
             if old is not None and catalog.has_vector(sku, model_version, product.image_sha256):

@@ -21,7 +21,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import CatalogMissing
+from ..errors import BadInput, CatalogDamaged, CatalogMissing
 from ..ids import OWN_STREAM, SHARED_STREAM
 from .merch import MERCH_MAX_WEIGHT
 from .images import ImageStore
@@ -205,6 +205,12 @@ def _as_arrays(rows: list) -> tuple[np.ndarray, np.ndarray]:
     return np.fromiter((r[0] for r in rows), np.int64, len(rows)), np.stack([np.frombuffer(r[1], np.float32) for r in rows])
 
 
+def damaged(db: Path, e: Exception) -> CatalogDamaged:
+    return CatalogDamaged(f"{db}: the catalogue file is damaged ({e}). Move it away and build it again: "
+                          f"`signage catalog import CSV --catalog {db.parent}` (a store's sync then gets "
+                          f"head office's catalogue back with its next snapshot: `signage compact` at head office)")
+
+
 class Catalog:
     def __init__(self, folder: Path, index_params: IndexParams = IndexParams(), create: bool = False,
                  reader: bool = False):
@@ -214,6 +220,8 @@ class Catalog:
         even that is impossible (a read-only disk) is the last good catalogue served frozen."""
         self.dir = Path(folder)
         db = self.dir / DB_NAME
+        if self.dir.exists() and not self.dir.is_dir():
+            raise BadInput(f"{self.dir} is a file, not a catalogue folder: give --catalog (catalog_dir) a folder")
         if not db.is_file():
             if not create:
                 raise CatalogMissing(f"no catalogue in {self.dir}: import one with "
@@ -237,7 +245,9 @@ class Catalog:
                 self.db.execute("PRAGMA foreign_keys=ON")
                 self.db.executescript(SCHEMA)
                 migrate(self.db)
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError as e:
+            if "not a database" in str(e) or "malformed" in str(e):
+                raise damaged(db, e) from None
             if create or not db.is_file():
                 raise
             # A read-only disk with no -shm to share: immutable=1 is safe only because nothing
@@ -246,6 +256,8 @@ class Catalog:
                                       isolation_level=None)
             self.db.row_factory = sqlite3.Row
             self.read_only = True
+        except sqlite3.DatabaseError as e:
+            raise damaged(db, e) from None
         self._lock = threading.RLock()
         self._cache: dict[int, Product] = {}
         self._cache_version = -1

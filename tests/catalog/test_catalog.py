@@ -49,7 +49,7 @@ def small_csv(tmp_path):
 
 def test_import_reports_bad_rows_and_imports_the_rest(vision, small_csv, tmp_path):
     cat = Catalog(tmp_path / "store", create=True)
-    rep = import_catalog(small_csv, cat, vision, progress=False)
+    rep = import_catalog(small_csv, cat, vision, progress=False, images_root=ROOT)
     assert rep.imported == 13
     by_line = {e.line: e.reason for e in rep.errors}
     assert set(by_line) == {14, 15, 16, 17, 18, 19, 20, 21}
@@ -69,7 +69,7 @@ def test_import_reports_bad_rows_and_imports_the_rest(vision, small_csv, tmp_pat
     assert nocat.category == "Shoes" and nocat.category_source == "neighbours"
     # idempotent on sku: the same file again changes nothing, not even the version
     version = cat.version
-    rep2 = import_catalog(small_csv, cat, vision, progress=False)
+    rep2 = import_catalog(small_csv, cat, vision, progress=False, images_root=ROOT)
     assert rep2.imported == 0 and rep2.unchanged == 13 and cat.version == version
     assert len(cat.products()) == 13
 
@@ -78,10 +78,10 @@ def test_changed_price_updates_without_reembedding(vision, tmp_path):
     r = cc0_rows("Shoes", 1)[0]
     path = write_csv(tmp_path, [["S1", "shoe", "Shoes", "", "10", "EUR", "1", "", str(cc0_path(r))]])
     cat = Catalog(tmp_path / "store", create=True)
-    import_catalog(path, cat, vision, progress=False)
+    import_catalog(path, cat, vision, progress=False, images_root=ROOT)
     gen = cat.vector_generation
     write_csv(tmp_path, [["S1", "shoe", "Shoes", "", "12.5", "EUR", "0", "", str(cc0_path(r))]])
-    rep = import_catalog(path, cat, vision, progress=False)
+    rep = import_catalog(path, cat, vision, progress=False, images_root=ROOT)
     assert rep.imported == 1 and cat.get("S1").price == 12.5 and cat.get("S1").stock == 0
     assert cat.vector_generation == gen   # no new vector, so the index stays valid
 
@@ -89,12 +89,12 @@ def test_changed_price_updates_without_reembedding(vision, tmp_path):
 def test_whole_file_errors(vision, tmp_path):
     cat = Catalog(tmp_path / "store", create=True)
     with pytest.raises(BadInput, match="lacks column"):
-        import_catalog(write_csv(tmp_path, [["x"]], header=["sku", "title"]), cat, vision, progress=False)
+        import_catalog(write_csv(tmp_path, [["x"]], header=["sku", "title"]), cat, vision, progress=False, images_root=ROOT)
     with pytest.raises(BadInput, match="no such file"):
-        import_catalog(tmp_path / "nope.csv", cat, vision, progress=False)
+        import_catalog(tmp_path / "nope.csv", cat, vision, progress=False, images_root=ROOT)
     (tmp_path / "sub").mkdir()
     with pytest.raises(BadInput, match="one .csv"):
-        import_catalog(tmp_path / "sub", cat, vision, progress=False)
+        import_catalog(tmp_path / "sub", cat, vision, progress=False, images_root=ROOT)
     with pytest.raises(CatalogMissing, match="signage catalog import"):
         Catalog(tmp_path / "elsewhere")
 
@@ -186,7 +186,7 @@ def test_a_model_update_reembeds_the_stored_images_and_reports_a_lost_one(cfg, f
     path = write_csv(tmp_path, [[r["sku"], r["name"], r["category"], "", "10", "EUR", "1", "",
                                  str(ROOT / "demo" / "catalog" / r["image"])] for r in rows])
     cat = Catalog(tmp_path / "store", create=True)
-    import_catalog(path, cat, fast_vision, progress=False)
+    import_catalog(path, cat, fast_vision, progress=False, images_root=ROOT)
     c = copy.deepcopy(cfg)
     c.embedding = type(cfg.embedding)(color_weight=0.2)
     c.cutout = type(cfg.cutout)(catalogue=False)

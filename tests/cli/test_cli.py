@@ -21,7 +21,7 @@ def store(tmp_path_factory):
     lines = ["sku,name,category,price,currency,stock,aisle,image"]
     lines += [f"S{i},{r['label']} {i},{r['label']},9.5,EUR,2,D1,{cc0_path(r)}" for i, r in enumerate(rows)]
     (folder / "catalog.csv").write_text("\n".join(lines) + "\n")
-    res = signage("catalog", "import", str(folder), "--catalog", str(folder / "store"), "--json")
+    res = signage("catalog", "import", "--images-root", str(ROOT), str(folder), "--catalog", str(folder / "store"), "--json")
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["imported"] == 15
     return folder
@@ -84,7 +84,7 @@ def test_bad_config_exit_2(tmp_path):
 
 def test_bad_k_and_missing_csv_exit_2(store, tmp_path):
     assert signage("similar", str(MESSI), "--k", "0", "--catalog", str(store / "store")).returncode == 2
-    res = signage("catalog", "import", str(tmp_path / "nope.csv"), "--catalog", str(tmp_path / "s"))
+    res = signage("catalog", "import", "--images-root", str(ROOT), str(tmp_path / "nope.csv"), "--catalog", str(tmp_path / "s"))
     assert res.returncode == 2 and "no such file" in res.stderr
 
 

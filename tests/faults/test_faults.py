@@ -67,7 +67,7 @@ def test_kill_9_during_catalogue_import(tmp_path, cfg):
     rng = random.Random(11)
     for attempt in range(2 if not LONG else 25):
         store = tmp_path / f"store{attempt}"
-        proc = subprocess.Popen([sys.executable, "-m", "signage.cli", "catalog", "import", str(csv_path),
+        proc = subprocess.Popen([sys.executable, "-m", "signage.cli", "catalog", "import", "--images-root", str(ROOT), str(csv_path),
                                  "--catalog", str(store), "--quiet"], cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         seen, end = 0, time.monotonic() + 120
@@ -80,7 +80,7 @@ def test_kill_9_during_catalogue_import(tmp_path, cfg):
         proc.wait()
         assert 0 < seen < n, f"attempt {attempt}: no commit seen before the kill ({seen} of {n})"
         assert consistent(store, mv) >= seen        # what a reader saw committed is never lost
-    res = signage("catalog", "import", str(csv_path), "--catalog", str(store), "--json")
+    res = signage("catalog", "import", "--images-root", str(ROOT), str(csv_path), "--catalog", str(store), "--json")
     assert res.returncode == 0, res.stderr
     assert consistent(store, mv) == n                # and the import resumes to the end
 
@@ -89,7 +89,7 @@ def test_truncated_index_file_is_rebuilt(tmp_path, cfg, vision):
     from edge.catalog.importer import import_catalog
     store = tmp_path / "store"
     cat = Catalog(store, create=True)
-    import_catalog(write_csv(tmp_path, 12), cat, vision, progress=False)
+    import_catalog(write_csv(tmp_path, 12), cat, vision, progress=False, images_root=ROOT)
     cat.index(vision.model_version)
     data = (store / "index.faiss").read_bytes()
     (store / "index.faiss").write_bytes(data[: len(data) // 2])
@@ -123,7 +123,8 @@ def test_full_disk_during_import_is_a_clear_error_and_loses_nothing(tmp_path, cf
     store = tmp_path / "store"
     first = tmp_path / "first"
     first.mkdir()
-    assert signage("catalog", "import", str(write_csv(first, 10)), "--catalog", str(store), "--quiet").returncode == 0
+    assert signage("catalog", "import", "--images-root", str(ROOT), str(write_csv(first, 10)), "--catalog", str(store),
+                   "--quiet").returncode == 0
     csv_path = write_csv(tmp_path, 40)
     before = consistent(store, model_version(cfg))
 
@@ -131,7 +132,7 @@ def test_full_disk_during_import_is_a_clear_error_and_loses_nothing(tmp_path, cf
         # files may not grow past 200 kB: the catalogue database outgrows it (EFBIG), like a full disk
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
-    res = subprocess.run([sys.executable, "-m", "signage.cli", "catalog", "import", str(csv_path),
+    res = subprocess.run([sys.executable, "-m", "signage.cli", "catalog", "import", "--images-root", str(ROOT), str(csv_path),
                           "--catalog", str(store), "--quiet"], cwd=ROOT, capture_output=True, text=True,
                          preexec_fn=small_disk)
     assert res.returncode == 2, res.stderr[-2000:]
@@ -150,7 +151,7 @@ def test_read_only_data_folder_kiosk_keeps_serving(tmp_path, cfg, vision):
     try:
         store = base / "store"
         cat = Catalog(store, create=True)
-        import_catalog(write_csv(tmp_path, 12), cat, vision, progress=False)
+        import_catalog(write_csv(tmp_path, 12), cat, vision, progress=False, images_root=ROOT)
         cat.close()
         for p in [store, *store.rglob("*")]:
             os.chmod(p, 0o755 if p.is_dir() else 0o644)     # readable by everyone, writable by root only
@@ -165,7 +166,7 @@ def test_read_only_data_folder_kiosk_keeps_serving(tmp_path, cfg, vision):
                              cwd=ROOT, capture_output=True, text=True, env=env)
         assert res.returncode == 0, res.stderr[-2000:]
         assert '"results"' in res.stdout
-        res = subprocess.run(as_nobody + ["catalog", "import", str(tmp_path / "catalog.csv"), "--catalog",
+        res = subprocess.run(as_nobody + ["catalog", "import", "--images-root", str(ROOT), str(tmp_path / "catalog.csv"), "--catalog",
                                           str(store), "--quiet"], cwd=ROOT, capture_output=True, text=True, env=env)
         # one clear line; beside it at most a note that the models could not be kept either
         said = [line for line in res.stderr.strip().splitlines() if not line.startswith("model_cache ")]
@@ -192,7 +193,7 @@ def test_long_run_memory_stays_flat(cfg, fast_vision):
                 return int(line.split()[1])
     with tempfile.TemporaryDirectory() as tmp:
         cat = Catalog(Path(tmp) / "c", create=True)
-        import_catalog(ROOT / "demo" / "catalog", cat, vision, progress=False)
+        import_catalog(ROOT / "demo" / "catalog", cat, vision, progress=False, images_root=ROOT)
         rec = Recognizer(FindSimilar(vision, cat), CompleteTheLook(cat, CompatModel.load(cfg.models_dir / "compat.json")))
         src = open_source(str(ROOT / "demo" / "demo.avi"), loop=True)
         frames = 600 if not LONG else 6000

@@ -40,7 +40,7 @@ def chinese_catalogue(tmp_path_factory, cfg, fast_vision):
             w.writerow([r["sku"], r["name"], CHINESE[r["category"]], "夏季" if r["category"] != "Hat" else "冬季",
                         "99", "CNY", "1", str(DEMO / r["image"])])
     cat = Catalog(tmp / "catalog", cfg.index, create=True)
-    assert import_catalog(tmp / "catalog.csv", cat, fast_vision, progress=False).imported == len(known)
+    assert import_catalog(tmp / "catalog.csv", cat, fast_vision, progress=False, images_root=ROOT).imported == len(known)
     return cat, new, tmp
 
 

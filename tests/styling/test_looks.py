@@ -298,7 +298,8 @@ def demo_store(tmp_path_factory):
     lines = ["sku,name,category,price,currency,stock,aisle,image"]
     lines += [f"S{i},{r['label']} {i},{r['label']},9.5,EUR,2,D1,{cc0_path(r)}" for i, r in enumerate(rows)]
     (folder / "catalog.csv").write_text("\n".join(lines) + "\n")
-    assert signage("catalog", "import", str(folder), "--catalog", str(folder / "store"), "--quiet").returncode == 0
+    assert signage("catalog", "import", "--images-root", str(ROOT), str(folder), "--catalog", str(folder / "store"),
+                   "--quiet").returncode == 0
     return folder / "store"
 
 

@@ -51,7 +51,7 @@ def hq_seed(tmp_path_factory, cfg, fast_vision):
               for i, r in enumerate(rows)]
     (d / "catalog.csv").write_text("\n".join(lines) + "\n")
     cat = Catalog(d / "catalog", create=True)
-    rep = import_catalog(d / "catalog.csv", cat, fast_vision, progress=False)
+    rep = import_catalog(d / "catalog.csv", cat, fast_vision, progress=False, images_root=ROOT)
     assert rep.imported == N_PRODUCTS, rep.errors[:3]
     cat.close()
     return d
@@ -814,7 +814,10 @@ def test_cli_keys_publish_fleet_status(tmp_path, broker, cfg):
     assert signage("keys", "generate", "--out", str(tmp_path / "keys")).returncode == 2   # never overwrite
     rows = cc0_rows("Shoes", 3) + cc0_rows("Pants", 3)
     lines = ["sku,name,category,price,currency,stock,aisle,image"]
-    lines += [f"C{i},{r['label']} {i},{r['label']},5,EUR,1,B1,{cc0_path(r)}" for i, r in enumerate(rows)]
+    (tmp_path / "photos").mkdir()            # images beside the CSV, as head office's export has them
+    for r in rows:
+        shutil.copy(cc0_path(r), tmp_path / "photos" / cc0_path(r).name)
+    lines += [f"C{i},{r['label']} {i},{r['label']},5,EUR,1,B1,photos/{cc0_path(r).name}" for i, r in enumerate(rows)]
     (tmp_path / "cat.csv").write_text("\n".join(lines) + "\n")
     (tmp_path / "looks.csv").write_text("look_id,name,skus\nL1,Easy,C0;C3\n")
     (tmp_path / "pw").write_text(USERS["hq"])

@@ -43,3 +43,16 @@ def test_huge_and_tiny_dimensions(tmp_path):
 def test_folder_is_not_an_image(tmp_path):
     with pytest.raises(BadImage, match="not a file"):
         read_image(tmp_path)
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".bmp", ".webp", ".tiff", ".ppm", ".pgm"])
+def test_the_header_gives_the_size_without_decoding(ext):
+    """The pixel limit is checked on the header's size (edge/vision/imageio.header_size) before
+    anything is decoded: each format OpenCV writes here says its true width and height."""
+    import cv2
+    import numpy as np
+    from edge.vision.imageio import header_size
+    img = np.zeros((37, 53, 3) if ext != ".pgm" else (37, 53), np.uint8)
+    ok, data = cv2.imencode(ext, img)
+    assert ok and header_size(data.tobytes()) == (53, 37)
+    assert header_size(b"not an image at all") is None
