@@ -76,7 +76,7 @@ def cmd_similar(args) -> int:
 def cmd_catalog_import(args) -> int:
     from edge.catalog.importer import import_catalog
     rt = _runtime(args)
-    report = import_catalog(Path(args.path), rt.open_catalog(create=True), rt.vision,
+    report = import_catalog(Path(args.path), lambda: rt.open_catalog(create=True), rt.vision,
                             progress=not args.json and not args.quiet, images_root=args.images_root)
     text = (f"{report.imported} imported, {report.unchanged} unchanged, {len(report.errors)} rejected "
             f"of {report.rows} rows; catalogue version {report.catalog_version}")

@@ -12,6 +12,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..errors import BadImage, BadInput
 from ..ids import SKU_RE, is_store_id
@@ -184,12 +185,19 @@ def read_row_image(path: Path) -> bytes:
         raise unreadable(path, e) from None
 
 
-def import_catalog(path: Path, catalog: Catalog, vision, progress: bool = True, batch_size: int = 32,
-                   log=None, images_root: Path | None = None) -> ImportReport:
-    """Import a CSV of products; images_root: a folder images may also come from (default: only
-    from under the CSV's own folder)."""
+def import_catalog(path: Path, catalog: Catalog | Callable[[], Catalog], vision, progress: bool = True,
+                   batch_size: int = 32, log=None, images_root: Path | None = None) -> ImportReport:
+    """Import a CSV of products. catalog: the catalogue, or how to open it (then opened once the
+    CSV is read: a CSV that cannot be read leaves no new empty catalogue behind). images_root: a
+    folder images may also come from (default: only from under the CSV's own folder)."""
+    rows, csv_path = read_rows(path)
+    catalog = catalog if isinstance(catalog, Catalog) else catalog()
+    return _import_rows(rows, csv_path.parent, catalog, vision, progress, batch_size, images_root)
+
+
+def read_rows(path: Path) -> tuple[list[tuple[int, dict]], Path]:
+    """(line, row) of a catalogue CSV (or the one CSV in a folder), its header checked."""
     csv_path = find_csv(path)
-    base = csv_path.parent
     try:
         with open(csv_path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
@@ -204,7 +212,11 @@ def import_catalog(path: Path, catalog: Catalog, vision, progress: bool = True, 
         raise BadInput(f"{csv_path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     except csv.Error as e:
         raise BadInput(f"{csv_path}: not a readable CSV ({e})") from None
+    return rows, csv_path
 
+
+def _import_rows(rows: list[tuple[int, dict]], base: Path, catalog: Catalog, vision, progress: bool,
+                 batch_size: int, images_root: Path | None) -> ImportReport:
     report = ImportReport(rows=len(rows))
     seen: dict[str, int] = {}
     model_version = vision.model_version

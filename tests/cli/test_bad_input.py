@@ -103,6 +103,7 @@ def test_a_bad_file_or_setting_is_one_line_and_exit_2(bad, tmp_path, case):
     if case == "corrupt catalogue":
         (tmp_path / "c").mkdir()
         (tmp_path / "c" / "catalog.sqlite").write_bytes(b"this is no database at all" * 200)
+        (tmp_path / "x.csv").write_text("sku,name,image\nA,a,good.jpg\n")
         for cmd in (["catalog", "stats"], ["similar", image], ["catalog", "import", str(tmp_path / "x.csv")]):
             line = one_line(signage(*cmd, "--catalog", str(tmp_path / "c")))
             assert "the catalogue file is damaged" in line and "signage catalog import" in line, line
@@ -145,3 +146,16 @@ def test_image_paths_outside_the_csv_folder_are_refused_unless_allowed(bad, tmp_
 def test_a_photo_name_the_file_system_refuses_is_one_line_in_similar(demo_catalog, tmp_path):
     line = one_line(signage("similar", str(tmp_path / ("x" * 300 + ".jpg")), "--catalog", str(demo_catalog)))
     assert "cannot be read: File name too long" in line, line
+
+
+def test_a_first_import_that_fails_on_its_csv_leaves_no_empty_catalogue(bad, tmp_path):
+    (tmp_path / "wrong.csv").write_text("code,title\nA,a shirt\n")
+    line = one_line(signage("catalog", "import", str(tmp_path / "wrong.csv"), "--catalog", str(tmp_path / "new")))
+    assert "header lacks column(s)" in line and not (tmp_path / "new").exists()
+    # a catalogue that was there stays, whatever the CSV
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "good.jpg").write_bytes((bad / "good.jpg").read_bytes())
+    (tmp_path / "shop" / "catalog.csv").write_text("sku,name,category,image\nA,shirt,T-Shirt,good.jpg\n")
+    assert signage("catalog", "import", str(tmp_path / "shop"), "--catalog", str(tmp_path / "old")).returncode == 0
+    one_line(signage("catalog", "import", str(tmp_path / "wrong.csv"), "--catalog", str(tmp_path / "old")))
+    assert "1 products" in signage("catalog", "stats", "--catalog", str(tmp_path / "old")).stdout
