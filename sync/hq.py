@@ -30,7 +30,7 @@ from edge.ids import SHARED_STREAM
 from . import topics
 from .envelope import MAX_DELTA_BYTES, SCHEMA, canonical, sign
 from .ops import (DeleteLook, DeleteProduct, FollowShared, Op, SetMerch, StoreValues, UpsertLook, UpsertProduct,
-                  VectorRef, parse_op, removes)
+                  VectorRef, removes)
 from .store import now_iso
 
 log = logging.getLogger("signage.hq")
@@ -62,6 +62,11 @@ class PublishReport:
     def to_json(self) -> dict:
         return {"stores": self.stores, "images": self.images, "resent": self.resent, "bytes": self.bytes,
                 "seconds": round(self.seconds, 2), "caught_up": self.caught_up, "brokers": self.brokers}
+
+
+def images_named(payloads) -> set[str]:
+    """The images the logged deltas (signed envelopes) name: an upserted product's image_sha256."""
+    return {op["image_sha256"] for p in payloads for op in json.loads(p)["ops"] if op.get("image_sha256")}
 
 
 def _in_order(key: str) -> tuple:
@@ -386,8 +391,7 @@ class HeadOffice:
         if not again:
             return
         # the images those deltas name go again too: a broker that lost a delta may have lost them
-        shas = sorted({op.product.image_sha256 for _, _, _, p in again for op in map(parse_op, json.loads(p)["ops"])
-                       if isinstance(op, UpsertProduct) and op.product.image_sha256})
+        shas = sorted(images_named(p for _, _, _, p in again))
         mids = self._send([(topics.image(self.catalog_id, sha), self._image_bytes(sha)) for sha in shas], report)
         mids += self._send([(t, p) for _, _, t, p in again], report)
         if not self.pub.wait(mids):
@@ -428,7 +432,7 @@ class HeadOffice:
             # deltas that compaction cleared while this broker was away: cleared on it too
             stale = [topics.delta(self.catalog_id, st, q) for st, (first, last) in held.items()
                      for q in range(first, min(last, span.get(st, [last + 1])[0] - 1) + 1)]
-            shas = sorted({op["image_sha256"] for _, pl in rows for op in json.loads(pl)["ops"] if op.get("image_sha256")})
+            shas = sorted(images_named(pl for _, pl in rows))
             items = [(topics.image(self.catalog_id, sha), self._image_bytes(sha)) for sha in shas]
             items += rows + [(t, b"") for t in stale]
             tokens = [self.pub.publish(t, pl, only=i) for t, pl in items]
@@ -585,9 +589,7 @@ class HeadOffice:
             self.db.execute("DELETE FROM log WHERE store=? AND seq < ?", (store, first))
             report.stores[store] = {"ops": len(ops), "deltas": len(logged), "seq": self.last_seq(store),
                                     "cleared": len(old)}
-        named = set()
-        for (payload,) in self.db.execute("SELECT payload FROM log"):
-            named |= {op["image_sha256"] for op in json.loads(payload)["ops"] if op.get("image_sha256")}
+        named = images_named(payload for (payload,) in self.db.execute("SELECT payload FROM log"))
         stale = [r[0] for r in self.db.execute("SELECT sha FROM images") if r[0] not in named]
         if stale and not self.pub.wait(self._send([(topics.image(self.catalog_id, sha), b"") for sha in stale], report)):
             self.db.executemany("DELETE FROM images WHERE sha=?", [(sha,) for sha in stale])
@@ -685,6 +687,23 @@ def fleet_status(host: str, port: int, username: str, password: str, catalog_id:
     c.disconnect()
     c.loop_stop()
     return seen
+
+
+def fleet_statuses(addresses: list[tuple[str, int]], username: str, password: str, catalog_id: str,
+                   wait: float = 1.5, tls: dict | None = None) -> tuple[dict[str, dict], dict[str, str]]:
+    """Every store's status as head office's brokers hold it, read from all at once and merged
+    (merge_status), and each broker's state: "up", or "down (why)"."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(address):
+        try:
+            return fleet_status(*address, username, password, catalog_id, wait, tls)
+        except ConnectionError as e:
+            return e
+    with ThreadPoolExecutor(len(addresses)) as pool:
+        got = dict(zip((f"{h}:{p}" for h, p in addresses), pool.map(one, addresses)))
+    states = {a: "up" if isinstance(v, dict) else f"down ({v})" for a, v in got.items()}
+    return merge_status({a: v if isinstance(v, dict) else None for a, v in got.items()}), states
 
 
 def merge_status(per_broker: dict[str, dict[str, dict] | None]) -> dict[str, dict]:

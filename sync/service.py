@@ -92,23 +92,14 @@ def hq_brokers(cfg: Config) -> list[tuple[str, int]]:
 
 
 def fleet(cfg: Config, wait: float = 1.5, brokers: dict | None = None) -> dict:
-    """Every store's status as head office's brokers hold it (sync.hq.merge_status); `brokers`,
+    """Every store's status as head office's brokers hold it (sync.hq.fleet_statuses); `brokers`,
     when given, gets each head-office broker's state: up or why it is not."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .hq import fleet_status, merge_status
-
-    def one(address):
-        try:
-            return fleet_status(*address, hq_user(cfg), broker_password(cfg), cfg.sync.catalog_id, wait, broker_tls(cfg))
-        except ConnectionError as e:
-            return e
-    addresses = hq_brokers(cfg)
-    with ThreadPoolExecutor(len(addresses)) as pool:
-        got = dict(zip((f"{h}:{p}" for h, p in addresses), pool.map(one, addresses)))
+    from .hq import fleet_statuses
+    merged, states = fleet_statuses(hq_brokers(cfg), hq_user(cfg), broker_password(cfg), cfg.sync.catalog_id,
+                                    wait, broker_tls(cfg))
     if brokers is not None:
-        brokers.update({a: "up" if isinstance(v, dict) else f"down ({v})" for a, v in got.items()})
-    return merge_status({a: v if isinstance(v, dict) else None for a, v in got.items()})
+        brokers.update(states)
+    return merged
 
 
 def stores_to_publish(cfg: Config, hq, status: dict, named: list[str] | None, every: bool) -> list[str]:

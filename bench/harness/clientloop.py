@@ -39,10 +39,6 @@ class ClientLoop(threading.Thread):
                 self.addresses[id(client)] = ([(host, port), *standbys], 0, connect)
         client.connect(host, port, **connect)
 
-    def on(self, client: mqtt.Client) -> int:
-        """The index of the address a client with standbys is on (0: the primary)."""
-        return self.addresses.get(id(client), (None, 0))[1]
-
     def _reconnect(self, client: mqtt.Client) -> None:
         try:
             client.reconnect()

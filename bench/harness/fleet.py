@@ -149,14 +149,9 @@ class Fleet:
 
     def on_which(self) -> dict[str, str | None]:
         """store -> the head-office broker it is on, as `signage fleet status` says it."""
-        from sync.hq import fleet_status, merge_status
-        seen = {}
-        for address, b in zip(self.publisher.addresses, self.hq_brokers):
-            try:
-                seen[address] = fleet_status("127.0.0.1", b.port, "hq", "hq-pw", CAT, wait=0.3)
-            except ConnectionError:
-                seen[address] = None
-        return {s: v["hq_broker"] for s, v in merge_status(seen).items() if "/" not in s}
+        from sync.hq import fleet_statuses
+        merged, _ = fleet_statuses([("127.0.0.1", b.port) for b in self.hq_brokers], "hq", "hq-pw", CAT, wait=0.3)
+        return {s: v["hq_broker"] for s, v in merged.items() if "/" not in s}
 
     def seq_of(self, sc: Screen) -> int:
         """How far a screen is on the stream a wave comes on."""
