@@ -136,6 +136,10 @@ class Config:
     models_dir: Path = param(REPO_ROOT / "models", "holds manifest.json and ir/ (`signage models build`)", site=True)
     catalog_dir: Path = param(REPO_ROOT / "var" / "catalog", "this store's catalogue: catalog.sqlite + index.faiss",
                               site=True)
+    colour_words: str = param("palette", "the colours an imported product may have: palette (the names the kiosk "
+                              "shows and translates; any other word is that row's error) | own (a back office's "
+                              "own colour words, kept as written, shown untranslated)", site=True,
+                              choices=("palette", "own"))
     model_cache: Path | None = param(REPO_ROOT / "var" / "model-cache", "compiled models kept between starts "
                                      "(null: compile at every start)", site=True)
     detector: DetectorParams = field(default_factory=DetectorParams)

@@ -12,6 +12,7 @@ no model, `signage detect` no catalogue.
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 from typing import Callable
 
 from .catalog.store import Catalog
@@ -50,6 +51,13 @@ class Runtime:
     @property
     def catalog(self) -> Catalog:
         return self.open_catalog()
+
+    def import_catalog(self, path: Path, catalog: Catalog | None = None, **options):
+        """A catalogue CSV into this store's catalogue (or `catalog`: head office's), under the
+        config's colour rule; the catalogue is made only once the CSV has been read."""
+        from .catalog.importer import import_catalog
+        return import_catalog(path, catalog or (lambda: self.open_catalog(create=True)), self.vision,
+                              own_colours=self.cfg.colour_words == "own", **options)
 
     @cached_property
     def compat(self) -> TextCompat:

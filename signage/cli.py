@@ -74,12 +74,11 @@ def cmd_similar(args) -> int:
 
 
 def cmd_catalog_import(args) -> int:
-    from edge.catalog.importer import import_catalog
-    rt = _runtime(args)
-    report = import_catalog(Path(args.path), lambda: rt.open_catalog(create=True), rt.vision,
-                            progress=not args.json and not args.quiet, images_root=args.images_root)
+    report = _runtime(args).import_catalog(Path(args.path), progress=not args.json and not args.quiet,
+                                           images_root=args.images_root)
     text = (f"{report.imported} imported, {report.unchanged} unchanged, {len(report.errors)} rejected "
-            f"of {report.rows} rows; catalogue version {report.catalog_version}")
+            f"of {report.rows} rows; catalogue version {report.catalog_version}"
+            + (f"; {report.cleaned} images a stopped import had left, deleted" if report.cleaned else ""))
     return _emit(args, report.to_json(), text + "".join(f"\n  rejected {e}" for e in report.errors))
 
 

@@ -191,9 +191,8 @@ def publish(cfg: Config, stores: list[str] | None, every: bool, *, catalogue: Pa
     hq = head_office(cfg)
     try:
         if catalogue:
-            from edge.catalog.importer import import_catalog
             from edge.runtime import Runtime
-            rep = import_catalog(catalogue, hq.catalog, Runtime(cfg).vision, progress=progress)
+            rep = Runtime(cfg).import_catalog(catalogue, hq.catalog, progress=progress)
             for e in rep.errors:
                 rejected(f"rejected {e}")
             if looks:

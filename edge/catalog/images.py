@@ -46,6 +46,10 @@ class ImageStore:
         return {p.stem: p for p in root.glob("??/*") if p.is_file() and len(p.stem) == 64}
 
     def remove(self, sha256: str) -> bool:
+        """Delete this content's file, and any copy of it a killed writer left (files.atomic_write's
+        .NAME.tmp-PID); True when the file was there."""
+        for tmp in (self.dir / FOLDER / sha256[:2]).glob(f".{sha256}*.tmp-*"):
+            tmp.unlink(missing_ok=True)
         path = self.find(sha256)
         if path is None:
             return False

@@ -6,17 +6,20 @@ rest are imported. Idempotent on sku: a row whose data and image are unchanged c
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import os
 import re
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..errors import BadImage, BadInput
 from ..ids import SKU_RE, is_store_id
 from ..styling.tagging import describe, infer_categories
+from ..vision.colors import PALETTE
 from ..vision.imageio import decode_image, unreadable
 from .products import Product
 from .store import Catalog
@@ -25,6 +28,10 @@ REQUIRED = ("sku", "name", "image")
 KNOWN = ("sku", "name", "category", "colors", "price", "currency", "stock", "aisle", "image",
          "gender", "season", "tags", "description")
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
+# The images an import copied in before their rows were committed, one sha256 a line (in the
+# catalogue folder); gone when the import ends. A killed import's copies are deleted by the next.
+JOURNAL = "import-journal"
+LOCK = "import.lock"
 
 
 @dataclass
@@ -44,11 +51,12 @@ class ImportReport:
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
     catalog_version: int = 0
+    cleaned: int = 0      # images a stopped import had copied in with no product row, deleted
 
     def to_json(self) -> dict:
         return {"rows": self.rows, "imported": self.imported, "unchanged": self.unchanged,
                 "rejected": [{"line": e.line, "sku": e.sku, "reason": e.reason} for e in self.errors],
-                "catalog_version": self.catalog_version}
+                "catalog_version": self.catalog_version, "cleaned_images": self.cleaned}
 
 
 def _split(text: str) -> tuple[str, ...]:
@@ -144,7 +152,21 @@ def image_problem(text: str, base: Path, images_root: Path | None) -> str | None
             f"(or allow a folder with --images-root)")
 
 
-def parse_row(line: int, row: dict, base: Path, images_root: Path | None = None) -> tuple[Product, Path]:
+def palette_colours(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The palette's names for a row's colours (any case), or BadInput naming the word that is not
+    one: the kiosk shows, translates and matches palette names only."""
+    out = []
+    for word in words:
+        name = " ".join(word.lower().split())
+        if name not in PALETTE:
+            raise BadInput(f"colour {word!r} is not one of the palette's names ({', '.join(PALETTE)}); "
+                           f"a back office's own colour words: set colour_words: own")
+        out.append(name)
+    return tuple(out)
+
+
+def parse_row(line: int, row: dict, base: Path, images_root: Path | None = None,
+              own_colours: bool = False) -> tuple[Product, Path]:
     """Validate one CSV row; raises BadInput with the reason."""
     def text(key: str) -> str:
         return (row.get(key) or "").strip()
@@ -165,7 +187,8 @@ def parse_row(line: int, row: dict, base: Path, images_root: Path | None = None)
         raise BadInput(why)
     image = Path(text("image"))
     image = image if image.is_absolute() else base / image
-    product = Product(sku=sku, name=text("name"), category=text("category"), colors=_split(text("colors")),
+    colors = _split(text("colors")) if own_colours else palette_colours(_split(text("colors")))
+    product = Product(sku=sku, name=text("name"), category=text("category"), colors=colors,
                       price=price, currency=currency, stock=stock, aisle=text("aisle"),
                       gender=text("gender"), season=text("season"), tags=_split(text("tags")),
                       description=text("description"))
@@ -186,13 +209,62 @@ def read_row_image(path: Path) -> bytes:
 
 
 def import_catalog(path: Path, catalog: Catalog | Callable[[], Catalog], vision, progress: bool = True,
-                   batch_size: int = 32, log=None, images_root: Path | None = None) -> ImportReport:
+                   batch_size: int = 32, log=None, images_root: Path | None = None,
+                   own_colours: bool = False) -> ImportReport:
     """Import a CSV of products. catalog: the catalogue, or how to open it (then opened once the
     CSV is read: a CSV that cannot be read leaves no new empty catalogue behind). images_root: a
-    folder images may also come from (default: only from under the CSV's own folder)."""
+    folder images may also come from (default: only from under the CSV's own folder).
+    own_colours: colour words outside the palette are kept (config colour_words: own)."""
     rows, csv_path = read_rows(path)
     catalog = catalog if isinstance(catalog, Catalog) else catalog()
-    return _import_rows(rows, csv_path.parent, catalog, vision, progress, batch_size, images_root)
+    with _one_import(catalog, log) as copied:
+        report = _import_rows(rows, csv_path.parent, catalog, vision, progress, batch_size, images_root,
+                              own_colours, copied)
+    report.cleaned = copied.cleaned
+    return report
+
+
+class _CopiedImages:
+    """The images this import copies into the catalogue, listed in the journal before each is
+    written. Only the importer's own copies are ever deleted here: sync keeps images for deltas
+    it has not applied yet, and those must stay."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog, self.path, self.cleaned = catalog, catalog.dir / JOURNAL, 0
+
+    def clean(self) -> int:
+        """Delete the journal's images that no product shows (a stopped import's), then the journal."""
+        if not self.path.is_file():
+            return 0
+        used, gone = self.catalog.image_shas(), 0
+        for sha in set(self.path.read_text(errors="replace").split()):
+            if len(sha) == 64 and sha not in used:
+                gone += self.catalog.images.remove(sha)
+        self.path.unlink()
+        return gone
+
+    def put(self, data: bytes, sha256: str, suffix: str) -> str:
+        if self.catalog.images.find(sha256) is None:
+            with open(self.path, "a") as f:
+                f.write(sha256 + "\n")
+        return self.catalog.store_image(data, sha256, suffix)
+
+
+@contextmanager
+def _one_import(catalog: Catalog, log=None) -> Iterator[_CopiedImages]:
+    """One import at a time into a catalogue (a second waits), so the journal it finds at its start
+    is a stopped import's, never a running one's."""
+    with open(catalog.dir / LOCK, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            (log or (lambda m: print(m, file=sys.stderr)))(
+                f"another import into {catalog.dir} is running: waiting for it to end")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        copied = _CopiedImages(catalog)
+        copied.cleaned = copied.clean()
+        yield copied
+        copied.clean()
 
 
 def read_rows(path: Path) -> tuple[list[tuple[int, dict]], Path]:
@@ -216,7 +288,8 @@ def read_rows(path: Path) -> tuple[list[tuple[int, dict]], Path]:
 
 
 def _import_rows(rows: list[tuple[int, dict]], base: Path, catalog: Catalog, vision, progress: bool,
-                 batch_size: int, images_root: Path | None) -> ImportReport:
+                 batch_size: int, images_root: Path | None, own_colours: bool,
+                 copied: _CopiedImages) -> ImportReport:
     report = ImportReport(rows=len(rows))
     seen: dict[str, int] = {}
     model_version = vision.model_version
@@ -233,7 +306,7 @@ def _import_rows(rows: list[tuple[int, dict]], base: Path, catalog: Catalog, vis
         try:
             if None in row:
                 raise BadInput("more fields than the header has")
-            product, image_path = parse_row(line, row, base, images_root)
+            product, image_path = parse_row(line, row, base, images_root, own_colours)
             if sku in seen:
                 raise BadInput(f"duplicate sku, first on line {seen[sku]}")
             seen[sku] = line
@@ -260,7 +333,7 @@ def _import_rows(rows: list[tuple[int, dict]], base: Path, catalog: Catalog, vis
                     raise BadImage(f"image {image_path}: no item found in it")
                 if not product.colors:
                     product.colors = photo.colors
-                product.image = catalog.store_image(data, product.image_sha256, image_path.suffix or ".jpg")
+                product.image = copied.put(data, product.image_sha256, image_path.suffix or ".jpg")
                 pending.append((product, photo.vector.vector, model_version))
             if not product.category:
                 inferred.append(product)

@@ -159,3 +159,69 @@ def test_a_first_import_that_fails_on_its_csv_leaves_no_empty_catalogue(bad, tmp
     assert signage("catalog", "import", str(tmp_path / "shop"), "--catalog", str(tmp_path / "old")).returncode == 0
     one_line(signage("catalog", "import", str(tmp_path / "wrong.csv"), "--catalog", str(tmp_path / "old")))
     assert "1 products" in signage("catalog", "stats", "--catalog", str(tmp_path / "old")).stdout
+
+
+def test_colours_are_the_palettes_names_unless_the_catalogue_keeps_its_own(bad, tmp_path):
+    """The kiosk shows, translates and matches palette names: any other colour word is that row's
+    error (the palette named); `colour_words: own` keeps a back office's own words as written."""
+    (tmp_path / "good.jpg").write_bytes((bad / "good.jpg").read_bytes())
+    (tmp_path / "catalog.csv").write_text("sku,name,category,colors,price,image\n"
+                                          "A,shirt,T-Shirt,Navy;Light  Grey,10,good.jpg\n"
+                                          "B,shirt,T-Shirt,Mustard,10,good.jpg\n")
+    res = signage("catalog", "import", str(tmp_path), "--catalog", str(tmp_path / "s1"), "--json")
+    out = json.loads(res.stdout)
+    assert res.returncode == 0 and out["imported"] == 1, res.stderr[-1500:]
+    (why,) = [e["reason"] for e in out["rejected"] if e["sku"] == "B"]
+    assert "colour 'Mustard' is not one of the palette's names" in why and "light blue" in why, why
+    from edge.catalog.store import Catalog
+    assert Catalog(tmp_path / "s1").get("A").colors == ("navy", "light grey")
+    (tmp_path / "own.yaml").write_text("colour_words: own\n")
+    res = signage("--config", str(tmp_path / "own.yaml"), "catalog", "import", str(tmp_path),
+                  "--catalog", str(tmp_path / "s2"), "--json")
+    assert json.loads(res.stdout)["imported"] == 2, res.stderr[-1500:]
+    assert Catalog(tmp_path / "s2").get("B").colors == ("Mustard",)
+    (tmp_path / "bad.yaml").write_text("colour_words: mine\n")
+    assert "colour_words" in one_line(signage("--config", str(tmp_path / "bad.yaml"), "catalog", "stats"))
+
+
+def test_a_killed_imports_copied_images_are_deleted_by_the_next_import(tmp_path):
+    """kill -9 mid-import: the photos it had copied in have no product row. The next import deletes
+    them (and says how many); an image sync keeps for a delta not applied yet is not its to delete."""
+    import os
+    import signal
+    import time
+    from edge.catalog.store import Catalog
+    rows = cc0_rows("T-Shirt", 30)
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    with open(shop / "catalog.csv", "w") as f:
+        f.write("sku,name,category,price,image\n")
+        for i, r in enumerate(rows):
+            (shop / f"{i}.jpg").write_bytes(cc0_path(r).read_bytes())
+            f.write(f"S{i},shirt {i},T-Shirt,10,{i}.jpg\n")
+    store = tmp_path / "store"
+    proc = subprocess.Popen([sys.executable, "-m", "signage.cli", "catalog", "import", str(shop), "--catalog",
+                             str(store), "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    images = store / "images"
+
+    def copied() -> set[str]:          # whole copies (a killed write leaves a .NAME.tmp-PID beside them)
+        return {p.stem for p in images.glob("??/*") if len(p.stem) == 64}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(copied()) < 3 and proc.poll() is None:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)      # before its first batch of 32 rows is committed
+    proc.wait()
+    cat = Catalog(store)
+    copied = copied()
+    assert len(copied) >= 3 and cat.stats()["products"] == 0, (len(copied), cat.stats())
+    kept_by_sync = cat.store_image(b"a delta's photo, its row not applied yet", "ab" * 32, ".jpg")
+    cat.close()
+    (tmp_path / "next").mkdir()
+    (tmp_path / "next" / "p.jpg").write_bytes(cc0_path(cc0_rows("Pants", 1)[0]).read_bytes())
+    (tmp_path / "next" / "catalog.csv").write_text("sku,name,category,price,image\nP,pants,Pants,10,p.jpg\n")
+    res = signage("catalog", "import", str(tmp_path / "next"), "--catalog", str(store), "--json")
+    assert res.returncode == 0 and json.loads(res.stdout)["cleaned_images"] == len(copied), res.stdout + res.stderr[-1500:]
+    cat = Catalog(store)
+    left = {p.stem for p in images.glob("??/*")}
+    assert left == {cat.get("P").image_sha256, "ab" * 32}, left
+    assert (store / kept_by_sync).is_file() and not (store / "import-journal").exists()
