@@ -14,8 +14,10 @@ photo's vector over the item crop, the ridge strength) were made by cross-valida
 half. "Before" is today's `signage tag` (find similar's top category, the palette's colour).
 
 The first-colour measure is the issue's: a palette name counts when it is one of those its label
-accepts (ACCEPT). The learned colour is in the retailer's own words, so it is judged beside it by
-the exact label.
+accepts (ACCEPT); the batch's palette name is its `palette_color` column (the retailer's colour word
+it learned, mapped to the palette as edge/styling/backoffice.py learns that map from the catalogue's
+own pixels, never from ACCEPT). The learned colour in the retailer's own words is judged beside it
+by the exact label.
 """
 from __future__ import annotations
 
@@ -82,16 +84,17 @@ def prepare(data: Path, tmp: Path) -> tuple[list[dict], Path, Path, Path]:
     return rows, catalogue, bare, named
 
 
-def scores(rows: list[dict], got: dict[str, dict], colour_key: str) -> dict:
-    """got: sku -> {category, gender, color, review, confidence...}."""
+def scores(rows: list[dict], got: dict[str, dict], colour_key: str, palette_key: str) -> dict:
+    """got: sku -> {category, gender, color, palette_color, review, confidence...}; colour_key: the
+    colour in the retailer's words, palette_key: the palette name judged by the issue's rule."""
     report = [r for r in rows if r["half"] == "report" and r["id"] in got]
     share = lambda xs: round(float(np.mean(xs)), 3) if xs else None      # noqa: E731
     cat = [got[r["id"]].get("category") == r["articleType"] for r in report]
     foot = [got[r["id"]].get("category") == r["articleType"] for r in report if r["articleType"] in FOOTWEAR]
     gender = [got[r["id"]].get("gender") == r["gender"] for r in report]
-    first = [got[r["id"]].get(colour_key, "") for r in report]
+    first = [got[r["id"]].get(palette_key, "") for r in report]
     palette = [f in ACCEPT[r["baseColour"]] for f, r in zip(first, report) if r["baseColour"] in ACCEPT]
-    exact = [f == r["baseColour"] for f, r in zip(first, report)]
+    exact = [got[r["id"]].get(colour_key, "") == r["baseColour"] for r in report]
     return {"photos": len(report), "category": share(cat), "footwear": share(foot), "footwear_photos": len(foot),
             "gender": share(gender) if any(got[r["id"]].get("gender") for r in report) else None,
             "first_colour_palette_rule": share(palette), "colour_exact": share(exact)}
@@ -131,9 +134,10 @@ def measure(data: Path = DATA) -> dict:
         tmp = Path(tmp)
         rows, catalogue, bare, named = prepare(data, tmp)
         cfg.catalog_dir = tmp / "catalog"
+        cfg.colour_words = "own"       # the retailer's colour words ("Navy Blue") are what it learns
         rt = Runtime(cfg)
         t = time.perf_counter()
-        import_catalog(catalogue, rt.open_catalog(create=True), rt.vision, progress=False)
+        import_catalog(catalogue, rt.open_catalog(create=True), rt.vision, progress=False, own_colours=True)
         res["catalogue"] = {"products": sum(r["half"] == "tune" for r in rows),
                             "import_s": round(time.perf_counter() - t, 1)}
         t = time.perf_counter()
@@ -143,12 +147,10 @@ def measure(data: Path = DATA) -> dict:
             out = tmp / f"{name}.csv"
             counts = tag_batch(tagger, read_new(new), out)
             got = {r["sku"]: r for r in read_rows(out)}
-            res[name] = {**scores(rows, got, "color"), "calibration": calibration(rows, got),
+            res[name] = {**scores(rows, got, "color", "palette_color"), "calibration": calibration(rows, got),
                          "photos_per_s": round(counts["tagged"] / counts["seconds"], 1)}
-        res["before"] = scores(rows, before(rt, rows), "color")
+        res["before"] = scores(rows, before(rt, rows), "color", "color")
     for name in ("photo", "photo_and_name"):
-        # the batch writes the retailer's colour words; the palette rule judges today's palette names
-        res[name]["first_colour_palette_rule"] = res["before"]["first_colour_palette_rule"]
         res[name]["minutes_for_10000"] = round(10000 / res[name]["photos_per_s"] / 60, 1)
     return res
 

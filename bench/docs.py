@@ -607,9 +607,11 @@ def backoffice_markdown(bo: dict | None) -> list[str]:
     L += [f"| photos a second (batch, after learning) | | | {p['photos_per_s']} | {n['photos_per_s']} |",
           f"| minutes for 10,000 photos (target 20) | | | {p['minutes_for_10000']} | {n['minutes_for_10000']} |", "",
           f"Learning the catalogue's columns took {bo['catalogue']['learn_s']} s for {bo['catalogue']['products']} "
-          f"products (its import {bo['catalogue']['import_s']} s). The palette colour is today's colour naming, "
-          "unchanged by the batch (it writes the retailer's colour words), so the palette rule's figure is the same "
-          "in all three columns.", "",
+          f"products (its import {bo['catalogue']['import_s']} s). The palette rule judges, before, the palette "
+          "name `signage tag` reads from the photo's pixels; for the batch, its `palette_color` column: the "
+          "colour word it learned from the catalogue (photo features, then the name's), mapped to the palette "
+          "by a map also learned from the catalogue (a palette word is itself; any other, the name its "
+          "products' pixels most often get).", "",
           f"Review flag (a tag whose calibrated confidence is under {bo['review_below']}), on the report half:", "",
           "| column | flagged (photo) | right when not flagged | right when flagged | flagged (photo and name) | right when not flagged | right when flagged |",
           "|---|---|---|---|---|---|---|"]

@@ -111,14 +111,35 @@ def color_histogram(bgr: np.ndarray, mask: np.ndarray | None = None) -> np.ndarr
     return hist / max(float(np.linalg.norm(hist)), 1e-9)
 
 
-def color_names(bgr: np.ndarray, mask: np.ndarray | None = None, min_share: float = 0.15,
-                most: int = 3) -> tuple[str, ...]:
-    """Palette names covering at least `min_share` of the item's pixels, most present first."""
+def palette_shares(bgr: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Each palette name's share of the item's pixels (float32, in PALETTE's order, sums to 1)."""
     px = item_pixels(bgr, mask).astype(np.int32) >> 3
     nearest = _LUT[(px[:, 0] << 10) | (px[:, 1] << 5) | px[:, 2]]
-    share = np.bincount(nearest, minlength=len(_NAMES)).astype(np.float64)
+    share = np.bincount(nearest, minlength=len(_NAMES)).astype(np.float32)
+    return share / max(float(share.sum()), 1.0)
+
+
+def names_of_shares(shares: np.ndarray, min_share: float = 0.15, most: int = 3) -> tuple[str, ...]:
+    """Palette names covering at least `min_share` of the pixels (coloured ones weighted up),
+    most present first."""
+    share = np.asarray(shares, np.float64).copy()
     share[_IS_CHROMATIC] *= CHROMATIC_WEIGHT
-    share /= max(share.sum(), 1.0)
+    share /= max(share.sum(), 1e-12)
     order = np.argsort(-share)
     names = tuple(_NAMES[i] for i in order[:most] if share[i] >= min_share)
     return names or (_NAMES[int(order[0])],)
+
+
+def color_names(bgr: np.ndarray, mask: np.ndarray | None = None, min_share: float = 0.15,
+                most: int = 3) -> tuple[str, ...]:
+    """Palette names covering at least `min_share` of the item's pixels, most present first."""
+    return names_of_shares(palette_shares(bgr, mask), min_share, most)
+
+
+def skin(bgr: np.ndarray) -> np.ndarray:
+    """True where a pixel has a skin tone (YCrCb's usual skin box, not too dark): left out when a
+    garment a model wears is named, so a white top is not "pink" nor briefs "beige". Garments of
+    those tones lose pixels too, so callers keep the mask when too little would remain."""
+    ycc = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb)
+    y, cr, cb = ycc[..., 0], ycc[..., 1], ycc[..., 2]
+    return (cr >= 135) & (cr <= 175) & (cb >= 80) & (cb <= 130) & (y > 60)

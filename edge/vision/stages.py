@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..types import FrameItems, Item, ItemVector, ProductPhoto
-from .colors import color_names
+from .colors import PALETTE, color_names, palette_shares, skin
 from .cutout import Cutout
 from .detector import Detector
-from .embed import Embedder, embedder_version
+from .embed import Embedder, embedder_version, item_crop, naming_mask
 from .items import ItemFinder, main_item, product_item
 from .models import ModelStore
 from .pose import PoseEstimator
@@ -17,6 +17,9 @@ from .saliency import backdrop
 # A cut that leaves under this share of the item's box: nothing stands out there (keep the live
 # loop's cut, or, for a first cut that misses, cut again at full size).
 MIN_CUT_SHARE = 0.05
+# A worn item's pixels without the model's skin are its colour, unless fewer than this share of
+# them remain (a beige or pink garment is mostly "skin" tones: then all are kept).
+MIN_NOT_SKIN = 0.3
 
 
 class Vision:
@@ -100,6 +103,21 @@ class Vision:
         if cut.mean() < MIN_CUT_SHARE:
             return iv.colors
         return color_names(crop, cut)
+
+    def colour_shares(self, bgr: np.ndarray) -> np.ndarray:
+        """Each palette name's share of a product photo's item (worn by a model: without the
+        model's skin); all zeros when no item is found. What the back office learns a catalogue's
+        colour words from (edge/styling/backoffice.py): cheap, no cut is made."""
+        item = product_item(self.find_items(bgr), "")
+        if item is None:
+            return np.zeros(len(PALETTE), np.float32)
+        crop, mask = item_crop(bgr, item)
+        mask = naming_mask(bgr, crop, mask)
+        if item.person is not None:
+            worn = np.ones(crop.shape[:2], bool) if mask is None else mask
+            garment = worn & ~skin(crop)
+            mask = garment if garment.sum() >= MIN_NOT_SKIN * worn.sum() else mask
+        return palette_shares(crop, mask)
 
     def colors_of(self, bgr: np.ndarray) -> tuple[str, ...]:
         """Colour names of the frame's main item, from its own pixels."""
