@@ -286,7 +286,7 @@ def cmd_publish(args) -> int:
     from sync.service import publish
     report = publish(_config(args), args.store, args.all, catalogue=args.path, looks=args.looks,
                      store_values=args.store_values, with_vectors=not args.no_vectors, shared=args.shared_stream,
-                     progress=not args.json, rejected=_say)
+                     progress=not args.json, rejected=_say, images_root=args.images_root)
     text = "\n".join(f"{s}: {r['ops']} changes in {r['deltas']} deltas, now at seq {r['seq']}"
                      for s, r in report.stores.items())
     return _emit(args, report.to_json(), text + f"\n{report.images} images, {report.bytes:,} bytes, "

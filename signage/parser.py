@@ -11,6 +11,8 @@ REPO = Path(__file__).resolve().parent.parent
 POLYVORE = REPO.parent / "shared" / "data" / "polyvore-outfits" / "outfits.json"
 JSON = ("--json", {"action": "store_true", "help": "machine-readable output on stdout"})
 CATALOG = ("--catalog", {"metavar": "DIR", "help": "the store's catalogue folder (default from config)"})
+IMAGES_ROOT = ("--images-root", {"type": Path, "help": "images may also be under this folder (default: only "
+                                                       "under the CSV's own folder)"})
 STORES = [("--store", {"action": "append", "help": "a store id (repeatable)"}),
           ("--all", {"action": "store_true", "help": "every store (sync.stores, known and seen ones)"})]
 
@@ -100,7 +102,7 @@ def build_parser(cli) -> argparse.ArgumentParser:
          ("--store-values", {"metavar": "CSV", "type": Path,
                              "help": "each store's own price, currency, stock, aisle (store,sku,...): replaces the last one"}),
          ("--shared-stream", {"action": "store_true", "help": "send the catalogue once on the shared stream; stores "
-                                                              "not on it yet move onto it"}))
+                                                              "not on it yet move onto it"}), IMAGES_ROOT)
     _add(sub, "compact", "head office: a snapshot per store; the older retained history goes", cli.cmd_compact, *STORES)
     fl = _group(sub, "fleet", "head office: the stores")
     _add(fl, "status", "per store: online, catalogue version, lag, last seen, rejections", cli.cmd_fleet_status,
@@ -119,8 +121,7 @@ def build_parser(cli) -> argparse.ArgumentParser:
 
     c = _group(sub, "catalog", "the store's catalogue")
     _add(c, "import", "import a CSV of products (or a folder holding one)", cli.cmd_catalog_import, ("path", {}),
-         ("--quiet", {"action": "store_true", "help": "no progress bar"}), ("--images-root", {"type": Path, "help":
-          "images may also be under this folder (default: only under the CSV's own folder)"}), catalog=True)
+         ("--quiet", {"action": "store_true", "help": "no progress bar"}), IMAGES_ROOT, catalog=True)
     _add(c, "reembed", "vectors from the shipped models for products that lack them (after a model update; the "
          "sync service does it at start)", cli.cmd_catalog_reembed, catalog=True)
     _add(c, "stats", "what the catalogue holds", cli.cmd_catalog_stats, catalog=True)

@@ -185,14 +185,15 @@ def stats_publisher(cfg: Config, engagement):
 
 def publish(cfg: Config, stores: list[str] | None, every: bool, *, catalogue: Path | None = None,
             looks: Path | None = None, store_values: Path | None = None, with_vectors: bool = True,
-            shared: bool = False, progress: bool = True, rejected: Callable[[str], None] = print):
+            shared: bool = False, progress: bool = True, rejected: Callable[[str], None] = print,
+            images_root: Path | None = None):
     """Head office's publish: import what changed (products, and with them curated looks; each store's
     own values; every rejected row said through `rejected`), then send each store its deltas."""
     hq = head_office(cfg)
     try:
         if catalogue:
             from edge.runtime import Runtime
-            rep = Runtime(cfg).import_catalog(catalogue, hq.catalog, progress=progress)
+            rep = Runtime(cfg).import_catalog(catalogue, hq.catalog, progress=progress, images_root=images_root)
             for e in rep.errors:
                 rejected(f"rejected {e}")
             if looks:

@@ -848,3 +848,15 @@ def test_cli_keys_publish_fleet_status(tmp_path, broker, cfg):
     assert out["stores"]["shared"]["ops"] == 7 and out["stores"]["s1"]["ops"] == 2 and out["stores"]["s2"]["ops"] == 1
     assert "line 3 (sku C9): unknown sku" in res.stderr and "line 4 (sku C1): price" in res.stderr
     assert "line 5 (sku C1): store 'shared'" in res.stderr
+    # a photo outside the CSV's folder is published only from a folder head office names
+    (tmp_path / "elsewhere").mkdir()
+    shutil.copy(cc0_path(cc0_rows("Dress", 1)[0]), tmp_path / "elsewhere" / "d.jpg")
+    (tmp_path / "more").mkdir()
+    more = [line.replace("photos/", f"{tmp_path / 'photos'}/") for line in lines]
+    more.append(f"D1,Dress,Dress,9,EUR,1,B2,{tmp_path / 'elsewhere' / 'd.jpg'}")
+    (tmp_path / "more" / "cat.csv").write_text("\n".join(more) + "\n")
+    res = signage("publish", str(tmp_path / "more" / "cat.csv"), "--all", "--json", conf=conf)
+    assert res.returncode == 0 and res.stderr.count("outside the CSV's folder") == 7, res.stderr[-1500:]
+    res = signage("publish", str(tmp_path / "more" / "cat.csv"), "--all", "--json", "--images-root", str(tmp_path),
+                  conf=conf)
+    assert res.returncode == 0 and "outside" not in res.stderr and json.loads(res.stdout)["images"] == 1, res.stderr
