@@ -111,9 +111,16 @@ def color_histogram(bgr: np.ndarray, mask: np.ndarray | None = None) -> np.ndarr
     return hist / max(float(np.linalg.norm(hist)), 1e-9)
 
 
-def palette_shares(bgr: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Each palette name's share of the item's pixels (float32, in PALETTE's order, sums to 1)."""
-    px = item_pixels(bgr, mask).astype(np.int32) >> 3
+def palette_shares(bgr: np.ndarray, mask: np.ndarray | None = None, worn: bool = False) -> np.ndarray:
+    """Each palette name's share of the item's pixels (float32, in PALETTE's order, sums to 1).
+    worn: a person wears it, so the pixels of skin tones are left out (the arms in a T-shirt's
+    box, the legs around shorts), unless fewer than MIN_NOT_SKIN of them would remain."""
+    px = item_pixels(bgr, mask)
+    if worn and len(px):
+        keep = ~skin(px[None])[0]
+        if keep.sum() >= MIN_NOT_SKIN * len(px):
+            px = px[keep]
+    px = px.astype(np.int32) >> 3
     nearest = _LUT[(px[:, 0] << 10) | (px[:, 1] << 5) | px[:, 2]]
     share = np.bincount(nearest, minlength=len(_NAMES)).astype(np.float32)
     return share / max(float(share.sum()), 1.0)
@@ -131,15 +138,19 @@ def names_of_shares(shares: np.ndarray, min_share: float = 0.15, most: int = 3) 
 
 
 def color_names(bgr: np.ndarray, mask: np.ndarray | None = None, min_share: float = 0.15,
-                most: int = 3) -> tuple[str, ...]:
+                most: int = 3, worn: bool = False) -> tuple[str, ...]:
     """Palette names covering at least `min_share` of the item's pixels, most present first."""
-    return names_of_shares(palette_shares(bgr, mask), min_share, most)
+    return names_of_shares(palette_shares(bgr, mask, worn), min_share, most)
+
+
+# A beige or pink garment is mostly "skin" tones: when fewer than this share of its pixels are
+# not, all are kept.
+MIN_NOT_SKIN = 0.3
 
 
 def skin(bgr: np.ndarray) -> np.ndarray:
     """True where a pixel has a skin tone (YCrCb's usual skin box, not too dark): left out when a
-    garment a model wears is named, so a white top is not "pink" nor briefs "beige". Garments of
-    those tones lose pixels too, so callers keep the mask when too little would remain."""
+    garment someone wears is named, so a white top is not "pink" nor briefs "beige"."""
     ycc = cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb)
     y, cr, cb = ycc[..., 0], ycc[..., 1], ycc[..., 2]
     return (cr >= 135) & (cr <= 175) & (cb >= 80) & (cb <= 130) & (y > 60)

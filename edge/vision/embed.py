@@ -113,4 +113,5 @@ class Embedder:
     def __call__(self, bgr: np.ndarray, item: Item) -> ItemVector:
         crop, mask = item_crop(bgr, item)
         vec = self.join(self.features(crop, mask), color_histogram(crop, mask))
-        return ItemVector(item, vec, color_names(crop, naming_mask(bgr, crop, mask)), self.version)
+        names = color_names(crop, naming_mask(bgr, crop, mask), worn=item.person is not None)
+        return ItemVector(item, vec, names, self.version)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..types import FrameItems, Item, ItemVector, ProductPhoto
-from .colors import PALETTE, color_names, palette_shares, skin
+from .colors import PALETTE, color_names, palette_shares
 from .cutout import Cutout
 from .detector import Detector
 from .embed import Embedder, embedder_version, item_crop, naming_mask
@@ -17,9 +17,6 @@ from .saliency import backdrop
 # A cut that leaves under this share of the item's box: nothing stands out there (keep the live
 # loop's cut, or, for a first cut that misses, cut again at full size).
 MIN_CUT_SHARE = 0.05
-# A worn item's pixels without the model's skin are its colour, unless fewer than this share of
-# them remain (a beige or pink garment is mostly "skin" tones: then all are kept).
-MIN_NOT_SKIN = 0.3
 
 
 class Vision:
@@ -98,11 +95,11 @@ class Vision:
             own = item.mask if item.mask is not None and item.mask.shape == cut.shape else None
             cover = float((cut & own).sum() / max(1, own.sum())) if own is not None else share
             if share >= MIN_CUT_SHARE and cover >= self.cfg.cutout.first_cover:
-                return color_names(crop, cut)
+                return color_names(crop, cut, worn=item.person is not None)
         cut = self.cutout(bgr)[y1:y2, x1:x2]
         if cut.mean() < MIN_CUT_SHARE:
             return iv.colors
-        return color_names(crop, cut)
+        return color_names(crop, cut, worn=item.person is not None)
 
     def colour_shares(self, bgr: np.ndarray) -> np.ndarray:
         """Each palette name's share of a product photo's item (worn by a model: without the
@@ -112,12 +109,7 @@ class Vision:
         if item is None:
             return np.zeros(len(PALETTE), np.float32)
         crop, mask = item_crop(bgr, item)
-        mask = naming_mask(bgr, crop, mask)
-        if item.person is not None:
-            worn = np.ones(crop.shape[:2], bool) if mask is None else mask
-            garment = worn & ~skin(crop)
-            mask = garment if garment.sum() >= MIN_NOT_SKIN * worn.sum() else mask
-        return palette_shares(crop, mask)
+        return palette_shares(crop, naming_mask(bgr, crop, mask), worn=item.person is not None)
 
     def colors_of(self, bgr: np.ndarray) -> tuple[str, ...]:
         """Colour names of the frame's main item, from its own pixels."""
