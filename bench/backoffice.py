@@ -38,6 +38,7 @@ from edge.catalog.importer import import_catalog
 from edge.config import load_config
 from edge.runtime import Runtime
 from edge.styling.backoffice import REVIEW_BELOW, read_new, read_rows, tag_batch
+from edge.styling.namewords import words_of
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "myntra-shop-dev"
@@ -95,9 +96,13 @@ def scores(rows: list[dict], got: dict[str, dict], colour_key: str, palette_key:
     first = [got[r["id"]].get(palette_key, "") for r in report]
     palette = [f in ACCEPT[r["baseColour"]] for f, r in zip(first, report) if r["baseColour"] in ACCEPT]
     exact = [got[r["id"]].get(colour_key, "") == r["baseColour"] for r in report]
+    # a description word is right when the product's own (held-out) name has it
+    said = [w in words_of(r["productDisplayName"]) for r in report for w in (got[r["id"]].get("words") or "").split("|") if w]
     return {"photos": len(report), "category": share(cat), "footwear": share(foot), "footwear_photos": len(foot),
             "gender": share(gender) if any(got[r["id"]].get("gender") for r in report) else None,
-            "first_colour_palette_rule": share(palette), "colour_exact": share(exact)}
+            "first_colour_palette_rule": share(palette), "colour_exact": share(exact),
+            "words_right": share(said), "words_said": len(said),
+            "with_words": share([bool(got[r["id"]].get("words")) for r in report])}
 
 
 def calibration(rows: list[dict], got: dict[str, dict]) -> dict:

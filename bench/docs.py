@@ -604,14 +604,20 @@ def backoffice_markdown(bo: dict | None) -> list[str]:
             ("colour in the retailer's own words, exact (beside it)", "colour_exact", ""))
     for name, key, target in rows:
         L.append(f"| {name} | {target} | {b.get(key) if b.get(key) is not None else '-'} | {p[key]} | {n[key]} |")
-    L += [f"| photos a second (batch, after learning) | | | {p['photos_per_s']} | {n['photos_per_s']} |",
+    L += [f"| description words from similar products' names: right (in the product's own name) | | - | "
+          f"{p.get('words_right')} ({p.get('words_said')} said) | {n.get('words_right')} ({n.get('words_said')} said) |",
+          f"| products whose description has such a word | | - | {p.get('with_words')} | {n.get('with_words')} |",
+          f"| photos a second (batch, after learning) | | | {p['photos_per_s']} | {n['photos_per_s']} |",
           f"| minutes for 10,000 photos (target 20) | | | {p['minutes_for_10000']} | {n['minutes_for_10000']} |", "",
           f"Learning the catalogue's columns took {bo['catalogue']['learn_s']} s for {bo['catalogue']['products']} "
           f"products (its import {bo['catalogue']['import_s']} s). The palette rule judges, before, the palette "
           "name `signage tag` reads from the photo's pixels; for the batch, its `palette_color` column: the "
           "colour word it learned from the catalogue (photo features, then the name's), mapped to the palette "
           "by a map also learned from the catalogue (a palette word is itself; any other, the name its "
-          "products' pixels most often get).", "",
+          "products' pixels most often get). Description words (edge/styling/namewords.py): a word of the "
+          "catalogue's names said when all 10 most similar catalogue photos' names have it, and only a word "
+          "that vote got right 90% of the time on the catalogue itself; with a name, that name's own words "
+          "the catalogue uses come first (so right by construction there).", "",
           f"Review flag (a tag whose calibrated confidence is under {bo['review_below']}), on the report half:", "",
           "| column | flagged (photo) | right when not flagged | right when flagged | flagged (photo and name) | right when not flagged | right when flagged |",
           "|---|---|---|---|---|---|---|"]

@@ -7,5 +7,6 @@ text), curated looks, merchandising) -> shop (shop the look: every item of every
 tagging names a product photo's category, colours and description; outfits reads outfit files
 (scoring input, training). The back office: backoffice tags a batch of new arrivals in the
 catalogue's own taxonomy, as learned (ridge classifiers with calibrated confidence) from its
-tagged products, and review_sheet writes the page a merchandiser checks them on.
+tagged products, namewords adds to each description what the catalogue's names say of similar
+products, and review_sheet writes the page a merchandiser checks them on.
 """

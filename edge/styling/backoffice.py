@@ -27,6 +27,7 @@ from ..types import Item
 from ..vision.colors import PALETTE, names_of_shares
 from ..vision.imageio import read_image
 from .learned import ColumnModel, features
+from .namewords import NameWords
 from .tagging import describe
 
 # A tag the cross-validation was right on less often than this, at its score, goes to review.
@@ -54,12 +55,13 @@ class TaggedRow:
     confidence: dict = field(default_factory=dict)    # column -> calibrated confidence (given: 1.0)
     review: list = field(default_factory=list)        # columns under REVIEW_BELOW
     description: str = ""
+    words: list = field(default_factory=list)         # what the catalogue's names say of similar products
     error: str = ""                                   # why this row has no tags
 
     def to_json(self) -> dict:
         return {"sku": self.sku, "image": self.image, "name": self.name, **self.tags,
                 "confidence": self.confidence, "review": self.review, "description": self.description,
-                "error": self.error}
+                "words": self.words, "error": self.error}
 
 
 def whole_photo(vision, bgr: np.ndarray) -> np.ndarray:
@@ -125,6 +127,8 @@ class CatalogueTagger:
                                       for m in [self._fit(Xc if c == "color" else X, ys)] if m is not None}
         self.columns = [c for c in COLUMNS if c in self.models[False]]
         self.tags = [c[4:] for c in self.models[False] if c.startswith("tag:")]
+        self.name_words = NameWords([p.name for p in products], photos,
+                                    {v for ys in values.values() for v in ys} | set(tag_counts))
 
     @staticmethod
     def _fit(X: np.ndarray, ys: list[str]) -> ColumnModel | None:
@@ -169,7 +173,9 @@ class CatalogueTagger:
                                          or names_of_shares(self.vision.colour_shares(bgr))[0])
         # the description says only what the tags support: a colour still to review is left out
         sure_colour = row.tags.get("color") and "color" not in row.review
-        row.description = describe(row.tags.get("category", ""), [row.tags["color"]] if sure_colour else [])
+        row.words = self.name_words(photo, name)
+        row.description = ", ".join([describe(row.tags.get("category", ""), [row.tags["color"]] if sure_colour else []),
+                                     *row.words])
         return row
 
 
@@ -219,12 +225,13 @@ def tag_columns(tagger: CatalogueTagger) -> list[str]:
 
 def csv_fields(tagger: CatalogueTagger) -> list[str]:
     return ["sku", "image", "name", *tag_columns(tagger), *(["tags"] if tagger.tags else []), "description",
-            *[f"{c}_confidence" for c in tagger.columns], "review", "error"]
+            "words", *[f"{c}_confidence" for c in tagger.columns], "review", "error"]
 
 
 def csv_row(row: TaggedRow, tagger: CatalogueTagger) -> dict:
     out = {"sku": row.sku, "image": row.image, "name": row.name, "description": row.description,
-           "review": " ".join(c.removeprefix("tag:") for c in row.review), "error": row.error}
+           "words": "|".join(row.words), "review": " ".join(c.removeprefix("tag:") for c in row.review),
+           "error": row.error}
     out.update({c: row.tags.get(c, "") for c in tag_columns(tagger)})
     out.update({f"{c}_confidence": row.confidence.get(c, "") for c in tagger.columns})
     if tagger.tags:

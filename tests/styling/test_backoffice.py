@@ -213,3 +213,23 @@ def test_a_catalogue_in_its_own_colour_words_teaches_the_palette_name_of_each(de
     right = np.mean([r["palette_color"] == truth[r["sku"]] for r in rows])
     # 9 of 9 held-out demo photos right when written; the floor leaves 3 for another CPU's rounding
     assert right >= 6 / 9, right
+
+
+def test_description_words_are_what_similar_products_names_all_say_and_right_on_the_catalogue():
+    """Products that look alike (near vectors) and share a word in their names: that word is said
+    of a new photo like them; the brand that starts every name, a word the tags already say, and a
+    word scattered at random over the looks are never said."""
+    from edge.styling.namewords import NameWords
+    rng = np.random.default_rng(1)
+    looks = {"striped": np.eye(16)[0], "printed": np.eye(16)[1], "solid": np.eye(16)[2], "checked": np.eye(16)[3]}
+    names, vectors = [], []
+    for word, centre in looks.items():
+        for i in range(40):
+            names.append(f"Acme{i % 4} Women {word} {'wavy' if rng.random() < 0.2 else ''} blue top")
+            vectors.append(centre + rng.normal(0, 0.15, 16))
+    words = NameWords(names, np.array(vectors, np.float32), tag_values={"top", "blue", "Women"})
+    assert words.words == set(looks), words.words
+    assert words(looks["printed"] + rng.normal(0, 0.15, 16)) == ["printed"]
+    assert words(looks["solid"], "Acme1 solid wavy top") == ["solid", "wavy"]   # its own name's words first
+    assert words(np.ones(16)) == []                                            # like none of them: nothing
+    assert NameWords(names[:8], np.array(vectors[:8]), set()).words == set()   # too few to learn from
