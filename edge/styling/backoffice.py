@@ -218,9 +218,10 @@ def key(sku: str, image: str) -> str:
 
 
 def tag_columns(tagger: CatalogueTagger) -> list[str]:
-    """The tag columns written: the catalogue's own, and beside its colour the palette name the
-    kiosk shows (the same word when the catalogue tags in palette names)."""
-    return [n for c in tagger.columns for n in ([c, "palette_color"] if c == "color" else [c])]
+    """The tag columns written: the catalogue's own, and, when its colour words are its own, the
+    palette name the kiosk shows beside its colour (a catalogue in palette names needs no second)."""
+    own = any(word != name for word, name in tagger.palette_of.items())
+    return [n for c in tagger.columns for n in ([c, "palette_color"] if c == "color" and own else [c])]
 
 
 def csv_fields(tagger: CatalogueTagger) -> list[str]:
