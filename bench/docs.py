@@ -589,6 +589,7 @@ def markdown(res: dict) -> str:
 
 
 def backoffice_markdown(bo: dict | None) -> list[str]:
+    from edge.styling import namewords
     L = ["## Back office: new arrivals tagged in the retailer's taxonomy (`python -m bench.backoffice --write`)", ""]
     if not bo:
         return L + ["not run", ""]
@@ -615,9 +616,9 @@ def backoffice_markdown(bo: dict | None) -> list[str]:
           "colour word it learned from the catalogue (photo features, then the name's), mapped to the palette "
           "by a map also learned from the catalogue (a palette word is itself; any other, the name its "
           "products' pixels most often get). Description words (edge/styling/namewords.py): a word of the "
-          "catalogue's names said when all 10 most similar catalogue photos' names have it, and only a word "
-          "that vote got right 90% of the time on the catalogue itself; with a name, that name's own words "
-          "the catalogue uses come first (so right by construction there).", "",
+          f"catalogue's names said when all {namewords.K} most similar catalogue photos' names have it, and only "
+          f"a word that vote got right {namewords.WORD_PRECISION:.0%} of the time on the catalogue itself; with a "
+          "name, that name's own words the catalogue uses come first (so right by construction there).", "",
           f"Review flag (a tag whose calibrated confidence is under {bo['review_below']}), on the report half:", "",
           "| column | flagged (photo) | right when not flagged | right when flagged | flagged (photo and name) | right when not flagged | right when flagged |",
           "|---|---|---|---|---|---|---|"]
