@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 from ..errors import BadImage, BadInput
 from ..ids import SKU_RE, is_store_id
 from ..styling.tagging import describe, infer_categories
-from ..vision.colors import PALETTE
+from ..vision.colors import PALETTE, palette_name
 from ..vision.imageio import decode_image, unreadable
 from .products import Product
 from .store import Catalog
@@ -157,8 +157,8 @@ def palette_colours(words: tuple[str, ...]) -> tuple[str, ...]:
     one: the kiosk shows, translates and matches palette names only."""
     out = []
     for word in words:
-        name = " ".join(word.lower().split())
-        if name not in PALETTE:
+        name = palette_name(word)
+        if name is None:
             raise BadInput(f"colour {word!r} is not one of the palette's names ({', '.join(PALETTE)}); "
                            f"a back office's own colour words: set colour_words: own")
         out.append(name)

@@ -14,6 +14,7 @@ import hashlib
 import json
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -24,7 +25,7 @@ from ..catalog.store import Catalog
 from ..errors import BadImage, BadInput
 from ..files import safe_cell
 from ..types import Item
-from ..vision.colors import PALETTE, names_of_shares
+from ..vision.colors import names_of_shares, palette_name
 from ..vision.imageio import read_image
 from .learned import ColumnModel, features
 from .namewords import NameWords
@@ -82,18 +83,16 @@ def palette_words(words: list[str], shares: np.ndarray) -> dict[str, str]:
     name is itself (any case); any other word (the retailer's own, in any language: "Navy Blue",
     "Maroon", "藏青") the name its products' own pixels most often get first. Learned from the
     catalogue, so nothing about a retailer's words is built in."""
-    firsts: dict[str, dict[str, int]] = {}
+    firsts: dict[str, Counter] = {}
     for word, share in zip(words, shares):
         if word and share.any():
-            first = names_of_shares(share)[0]
-            firsts.setdefault(word, {})[first] = firsts.setdefault(word, {}).get(first, 0) + 1
+            firsts.setdefault(word, Counter())[names_of_shares(share)[0]] += 1
     out = {}
     for word in {w for w in words if w}:
-        plain = " ".join(word.lower().split())
-        if plain in PALETTE:
-            out[word] = plain
-        elif firsts.get(word):
-            out[word] = max(sorted(firsts[word]), key=firsts[word].get)
+        if palette_name(word):
+            out[word] = palette_name(word)
+        elif word in firsts:
+            out[word] = max(sorted(firsts[word]), key=firsts[word].get)      # a tie: the first name
     return out
 
 
@@ -168,9 +167,8 @@ class CatalogueTagger:
                 row.review.append(column)
         if "color" in row.tags:      # the kiosk's name for it (the photo's own for a word never learned)
             word = row.tags["color"]
-            row.tags["palette_color"] = (palette_words([word], np.zeros((1, len(PALETTE)))).get(word)
-                                         or self.palette_of.get(word)
-                                         or names_of_shares(self.vision.colour_shares(bgr))[0])
+            row.tags["palette_color"] = (palette_name(word) or self.palette_of.get(word) or names_of_shares(
+                shares if shares is not None else self.vision.colour_shares(bgr))[0])
         # the description says only what the tags support: a colour still to review is left out
         sure_colour = row.tags.get("color") and "color" not in row.review
         row.words = self.name_words(photo, name)

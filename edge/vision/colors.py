@@ -111,6 +111,12 @@ def color_histogram(bgr: np.ndarray, mask: np.ndarray | None = None) -> np.ndarr
     return hist / max(float(np.linalg.norm(hist)), 1e-9)
 
 
+def palette_name(word: str) -> str | None:
+    """The palette name a word is (any case, any spacing: "Light  Grey" is light grey), or None."""
+    name = " ".join(word.lower().split())
+    return name if name in PALETTE else None
+
+
 def palette_shares(bgr: np.ndarray, mask: np.ndarray | None = None, worn: bool = False) -> np.ndarray:
     """Each palette name's share of the item's pixels (float32, in PALETTE's order, sums to 1).
     worn: a person wears it, so the pixels of skin tones are left out (the arms in a T-shirt's

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..params import param
 from ..types import Item, ItemVector
-from .colors import HIST_DIM, color_histogram, color_names
+from .colors import HIST_DIM, color_histogram, names_of_shares, palette_shares
 from .saliency import backdrop, off_backdrop
 
 INPUT = 224
@@ -82,6 +82,13 @@ def naming_mask(bgr: np.ndarray, crop: np.ndarray, mask: np.ndarray | None) -> n
     return cut if 0.05 <= cut.mean() <= 0.98 else None
 
 
+def item_shares(bgr: np.ndarray, item: Item) -> np.ndarray:
+    """Each palette name's share of the pixels an item's colour is named from (`naming_mask`;
+    worn by someone: without skin tones). Its first names are the item's colour names."""
+    crop, mask = item_crop(bgr, item)
+    return palette_shares(crop, naming_mask(bgr, crop, mask), worn=item.person is not None)
+
+
 def embedder_version(model_version: str, color_weight: float) -> str:
     """What a vector was made with: the CNN's weights, the colour descriptor and its weight."""
     return f"{model_version}+{COLOR_VERSION}@{color_weight:g}"
@@ -113,5 +120,4 @@ class Embedder:
     def __call__(self, bgr: np.ndarray, item: Item) -> ItemVector:
         crop, mask = item_crop(bgr, item)
         vec = self.join(self.features(crop, mask), color_histogram(crop, mask))
-        names = color_names(crop, naming_mask(bgr, crop, mask), worn=item.person is not None)
-        return ItemVector(item, vec, names, self.version)
+        return ItemVector(item, vec, names_of_shares(item_shares(bgr, item)), self.version)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..types import FrameItems, Item, ItemVector, ProductPhoto
-from .colors import PALETTE, color_names, palette_shares
+from .colors import PALETTE, color_names
 from .cutout import Cutout
 from .detector import Detector
-from .embed import Embedder, embedder_version, item_crop, naming_mask
+from .embed import Embedder, embedder_version, item_shares
 from .items import ItemFinder, main_item, product_item
 from .models import ModelStore
 from .pose import PoseEstimator
@@ -106,10 +106,7 @@ class Vision:
         model's skin); all zeros when no item is found. What the back office learns a catalogue's
         colour words from (edge/styling/backoffice.py): cheap, no cut is made."""
         item = product_item(self.find_items(bgr), "")
-        if item is None:
-            return np.zeros(len(PALETTE), np.float32)
-        crop, mask = item_crop(bgr, item)
-        return palette_shares(crop, naming_mask(bgr, crop, mask), worn=item.person is not None)
+        return np.zeros(len(PALETTE), np.float32) if item is None else item_shares(bgr, item)
 
     def colors_of(self, bgr: np.ndarray) -> tuple[str, ...]:
         """Colour names of the frame's main item, from its own pixels."""
