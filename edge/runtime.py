@@ -21,7 +21,8 @@ from .live.capture import Frame, open_source
 from .live.pipeline import KioskPipeline, SourceStatus
 from .live.recognizer import FrameResult, Recognizer
 from .styling.pairs import TextCompat, load_text_compat
-from .styling.looks import CompleteTheLook
+from .errors import SignageError
+from .styling.looks import Anchor, CompleteTheLook
 from .styling.similar import FindSimilar
 from .styling.tagging import Tagger
 from .vision.stages import Vision, model_version
@@ -109,6 +110,20 @@ class Runtime:
     @cached_property
     def looks(self) -> CompleteTheLook:
         return CompleteTheLook(self.catalog, self.compat)
+
+    def anchor(self, bgr=None, sku: str | None = None, image_name: str = "") -> Anchor:
+        """What complete the look starts from: a catalogue product by sku, or the first item of a
+        photo as find similar reads it."""
+        self.open_catalog()
+        if sku:
+            anchor = self.looks.anchor_for_sku(sku)
+            if anchor is None:
+                raise SignageError(f"sku {sku!r} is not in the catalogue {self.cfg.catalog_dir}")
+            return anchor
+        found = self.similar(bgr, k=3)
+        if not found:
+            raise SignageError(f"{image_name}: no garment or shoe found")
+        return Anchor.from_matches(found[0])
 
     def tagger(self, catalogue_named: bool = False) -> Tagger:
         """Tags by the catalogue's vote, or by what the detector saw when there is no catalogue;

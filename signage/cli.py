@@ -122,21 +122,10 @@ def cmd_watch(args) -> int:
 
 
 def cmd_look(args) -> int:
-    from edge.styling.looks import Anchor
     if (args.image is None) == (args.sku is None):
         raise SignageError("give either an IMAGE or --sku SKU")
     rt = _runtime(args)
-    bgr = _image(args.image) if args.image else None
-    rt.open_catalog()
-    if args.sku:
-        anchor = rt.looks.anchor_for_sku(args.sku)
-        if anchor is None:
-            raise SignageError(f"sku {args.sku!r} is not in the catalogue {rt.cfg.catalog_dir}")
-    else:
-        found = rt.similar(bgr, k=3)
-        if not found:
-            raise SignageError(f"{args.image}: no garment or shoe found")
-        anchor = Anchor.from_matches(found[0])
+    anchor = rt.anchor(_image(args.image) if args.image else None, args.sku, args.image)
     suggestions = rt.looks(anchor)
     text = [f"anchor: {anchor.category or anchor.slot} ({', '.join(anchor.colors)})"]
     text += [f"  {x.slot:9s} {x.product.sku:14s} {x.product.name}  {x.score:+.2f}  {x.why}" for x in suggestions]
@@ -173,12 +162,9 @@ def cmd_tag(args) -> int:
 
 
 def cmd_compat_score(args) -> int:
-    from edge.styling.outfits import read_outfits
+    from edge.styling.outfits import score_outfits
     rt = _runtime(args)
-    outfits = read_outfits(Path(args.file), lambda image: rt.vision.colors_of(_image(image)))
-    model = rt.compat
-    model.vectors([i for _, items in outfits for i in items])   # every name through the text model at once
-    scores = [{"id": oid, "score": round(model.score(items), 5)} for oid, items in outfits]
+    scores = score_outfits(Path(args.file), rt.compat, lambda image: rt.vision.colors_of(_image(image)))
     return _emit(args, {"scores": scores}, "\n".join(f"{s['id']}: {s['score']:+.4f}" for s in scores))
 
 

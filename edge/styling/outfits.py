@@ -51,6 +51,13 @@ def read_outfits(path: Path, colours_of: Callable[[str], list[str]]) -> list[tup
     return outfits
 
 
+def score_outfits(path: Path, model, colours_of: Callable[[str], list[str]]) -> list[dict]:
+    """`signage compat score`: each outfit of the file with its compatibility score."""
+    outfits = read_outfits(path, colours_of)
+    model.vectors([i for _, items in outfits for i in items])   # every name through the text model at once
+    return [{"id": oid, "score": round(model.score(items), 5)} for oid, items in outfits]
+
+
 def train_compat(outfits_path: Path, store, text, seed: int = 0) -> dict:
     """Learn the PMI model (compat.json) and the pair model over sentence vectors (compat-text.npz)
     from Polyvore outfits, holding a share out, into the ModelStore's folder (their sha256 into its
