@@ -66,9 +66,15 @@ class TaggedRow:
 
 
 def whole_photo(vision, bgr: np.ndarray) -> np.ndarray:
-    """The whole photo's vector: a shop photo (a model wearing it, a bag on white) is the product."""
+    """The whole photo's vector: a shop photo (a model wearing it, a bag on white) is the product.
+    It is the mean of the photo's and its mirror image's vectors (re-normalised): a shoe facing
+    left is the same product facing right. On the tune half of bench/backoffice.py the mirror
+    lifted footwear types from the photo 0.562 -> 0.603 (with the name 0.843 -> 0.851), category
+    0.724 -> 0.735, gender 0.799 -> 0.814; the first colour moved within a point."""
     h, w = bgr.shape[:2]
-    return vision.embed(bgr, Item("garment", (0, 0, w, h), 1.0)).vector
+    box = Item("garment", (0, 0, w, h), 1.0)
+    both = vision.embed(bgr, box).vector + vision.embed(np.ascontiguousarray(bgr[:, ::-1]), box).vector
+    return both / max(float(np.linalg.norm(both)), 1e-9)
 
 
 def colour_features(photo: np.ndarray, shares: np.ndarray) -> np.ndarray:
