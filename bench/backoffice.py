@@ -2,6 +2,7 @@
 from its already-tagged products, against what it tagged.
 
     python -m bench.backoffice [--data ../shared/data/myntra-shop-dev] [--json] [--write]
+    python -m bench.backoffice --audit [--write]     # a person's first colour, by the same rule
 
 Data: myntra-shop-dev (3,000 shop photos with articleType, baseColour, gender, season, usage;
 research data: measured here, never in the repo). Thumbnails are upscaled 4x bicubic first, as a
@@ -18,6 +19,11 @@ accepts (ACCEPT); the batch's palette name is its `palette_color` column (the re
 it learned, mapped to the palette as edge/styling/backoffice.py learns that map from the catalogue's
 own pixels, never from ACCEPT). The learned colour in the retailer's own words is judged beside it
 by the exact label.
+
+`--audit` judges, by the same rule, a person who named the colour of 128 tune-half photos (a random
+draw, seeds 7 and 8) from the photo alone, blind to the label and to the batch's answer, the
+product type shown (AUDIT: ids and the names given, no photo): how far a photo alone can go on
+these labels.
 """
 from __future__ import annotations
 
@@ -50,6 +56,7 @@ ACCEPT = {"Black": "black charcoal", "White": "white,light grey", "Off White": "
           "Purple": "purple", "Brown": "brown,camel", "Beige": "beige,camel,khaki", "Yellow": "yellow",
           "Orange": "orange", "Khaki": "khaki,beige,olive,camel"}
 ACCEPT = {k: set(v.replace("black charcoal", "black,charcoal").split(",")) for k, v in ACCEPT.items()}
+AUDIT = Path(__file__).resolve().parent / "data" / "myntra-colour-audit.csv"
 
 
 def half(photo_id: str) -> str:
@@ -160,17 +167,30 @@ def measure(data: Path = DATA) -> dict:
     return res
 
 
+def audit(data: Path = DATA, named: Path = AUDIT) -> dict:
+    """The share of a person's colour names (`named`: id, palette name) its label accepts."""
+    labels = {r["id"]: r["baseColour"] for r in csv.DictReader(open(data / "metadata.csv", encoding="utf-8"))}
+    rows = list(csv.DictReader(open(named, encoding="utf-8")))
+    if any(half(r["id"]) != "tune" for r in rows):
+        raise SystemExit(f"{named}: the audit must hold tune-half photos only")
+    right = [r["named"] in ACCEPT[labels[r["id"]]] for r in rows]
+    return {"photos": len(rows), "first_colour_palette_rule": round(float(np.mean(right)), 3)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--write", action="store_true", help="keep the run in docs/benchmarks/results.json (backoffice)")
+    ap.add_argument("--audit", action="store_true", help="judge the person's colour names in " + str(AUDIT.relative_to(ROOT)))
+    ap.add_argument("--write", action="store_true", help="keep the run in docs/benchmarks/results.json "
+                                                         "(backoffice, or backoffice_audit)")
     args = ap.parse_args()
-    res = measure(Path(args.data))
+    res = audit(Path(args.data)) if args.audit else measure(Path(args.data))
     if args.write:
         from bench.docs import update_results
         from bench.measure import machine
-        update_results("backoffice", {**res, "machine": machine(), "date": time.strftime("%Y-%m-%d")})
+        stamp = {"date": time.strftime("%Y-%m-%d")} if args.audit else {"machine": machine(), "date": time.strftime("%Y-%m-%d")}
+        update_results("backoffice_audit" if args.audit else "backoffice", {**res, **stamp})
     print(json.dumps(res, indent=None if args.json else 1))
 
 

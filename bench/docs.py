@@ -426,7 +426,7 @@ def markdown(res: dict) -> str:
               f"{verdict(held['camera30_dropped_per_60'] <= lt['held_up_dropped_per_60'])} |",
               f"| ... pipelined >= {lt['pipeline_ratio']:g}x the naive loop | {held['ratio_inferred_vs_naive']}x | "
               f"{verdict(held['ratio_inferred_vs_naive'] >= lt['pipeline_ratio'])} |"]
-    L += [f"", f"CPU: {res['machine']} (the AVX2-only figures: `python -m bench.live`).", ""]
+    L += ["", f"CPU: {res['machine']} (the AVX2-only figures: `python -m bench.live`).", ""]
     L += ["## Search at scale (single query, 1 thread; exact = flat inner product, ivf = the index the "
           "catalogue switches to past `index.exact_up_to`)", "",
           "| vectors | n | index | p50 ms | p99 ms | recall@10 vs exact | build s | RSS MB |", "|---|---|---|---|---|---|---|---|"]
@@ -553,7 +553,7 @@ def markdown(res: dict) -> str:
                   f"({n['followed']} of {n['photos']} followed, p95 {st['p95']} s; ran on {sw.get('machine', '?')}, "
                   f"oneDNN ISA {sw.get('isa', 'native')})."]
         L += [""]
-    L += backoffice_markdown(res.get("backoffice"))
+    L += backoffice_markdown(res.get("backoffice"), res.get("backoffice_audit"))
     L += claims_markdown(res.get("claims"))
     L += live_markdown(res.get("live"))
     L += int8_markdown(res.get("int8"))
@@ -588,7 +588,7 @@ def markdown(res: dict) -> str:
     return "\n".join(L)
 
 
-def backoffice_markdown(bo: dict | None) -> list[str]:
+def backoffice_markdown(bo: dict | None, audit: dict | None = None) -> list[str]:
     from edge.styling import namewords
     L = ["## Back office: new arrivals tagged in the retailer's taxonomy (`python -m bench.backoffice --write`)", ""]
     if not bo:
@@ -609,8 +609,14 @@ def backoffice_markdown(bo: dict | None) -> list[str]:
           f"{p.get('words_right')} ({p.get('words_said')} said) | {n.get('words_right')} ({n.get('words_said')} said) |",
           f"| products whose description has such a word | | - | {p.get('with_words')} | {n.get('with_words')} |",
           f"| photos a second (batch, after learning) | | | {p['photos_per_s']} | {n['photos_per_s']} |",
-          f"| minutes for 10,000 photos (target 20) | | | {p['minutes_for_10000']} | {n['minutes_for_10000']} |", "",
-          f"Learning the catalogue's columns took {bo['catalogue']['learn_s']} s for {bo['catalogue']['products']} "
+          f"| minutes for 10,000 photos (target 20) | | | {p['minutes_for_10000']} | {n['minutes_for_10000']} |", ""]
+    if audit:
+        L += [f"How far a photo alone can go on these labels (`python -m bench.backoffice --audit --write`, "
+              f"{audit['date']}): a person naming the colour of {audit['photos']} tune-half photos from the photo "
+              f"alone, blind to the label, is right by the same palette rule {audit['first_colour_palette_rule']} "
+              "of the time (the rest: striped and printed products, a watch's dial against its strap, labels "
+              "their own names contradict).", ""]
+    L += [f"Learning the catalogue's columns took {bo['catalogue']['learn_s']} s for {bo['catalogue']['products']} "
           f"products (its import {bo['catalogue']['import_s']} s). The palette rule judges, before, the palette "
           "name `signage tag` reads from the photo's pixels; for the batch, its `palette_color` column: the "
           "colour word it learned from the catalogue (photo features, then the name's), mapped to the palette "
