@@ -617,7 +617,9 @@ def backoffice_markdown(bo: dict | None, audit: dict | None = None) -> list[str]
               "of the time (the rest: striped and printed products, a watch's dial against its strap, labels "
               "their own names contradict).", ""]
     L += [f"Learning the catalogue's columns took {bo['catalogue']['learn_s']} s for {bo['catalogue']['products']} "
-          f"products (its import {bo['catalogue']['import_s']} s). The palette rule judges, before, the palette "
+          f"products (its import {bo['catalogue']['import_s']} s); a second batch on the same catalogue learns them in "
+          f"{bo['catalogue'].get('learn_again_s', '-')} s (each photo's features kept in the catalogue folder). "
+          "The palette rule judges, before, the palette "
           "name `signage tag` reads from the photo's pixels; for the batch, its `palette_color` column: the "
           "colour word it learned from the catalogue (photo features, then the name's), mapped to the palette "
           "by a map also learned from the catalogue (a palette word is itself; any other, the name its "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import sys
 import time
@@ -23,7 +24,7 @@ import numpy as np
 
 from ..catalog.store import Catalog
 from ..errors import BadImage, BadInput
-from ..files import safe_cell
+from ..files import atomic_write, safe_cell
 from ..types import Item
 from ..vision.colors import names_of_shares, palette_name
 from ..vision.imageio import read_image
@@ -37,6 +38,8 @@ REVIEW_BELOW = 0.8
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 COLUMNS = ("category", "gender", "season", "color")   # single-valued columns a catalogue may fill
 MIN_TAG_PRODUCTS = 5                                    # a free tag on fewer products is not learned
+FEATURE_CACHE = "tagging-features.npz"                  # in the catalogue folder: catalogue_features
+FEATURES_VERSION = 2                                    # how a photo's features are read (2: with its mirror image)
 
 
 @dataclass
@@ -102,6 +105,46 @@ def palette_words(words: list[str], shares: np.ndarray) -> dict[str, str]:
     return out
 
 
+def features_version(vision) -> str:
+    """What a catalogue photo's features depend on: the models, the settings that find and embed
+    its item, and how this module reads them (FEATURES_VERSION)."""
+    info = vision.models.info
+    parts = [str(FEATURES_VERSION), vision.model_version, info("detector").version, info("pose").version,
+             repr(vision.cfg.detector), repr(vision.cfg.pose), repr(vision.cfg.embedding)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def catalogue_features(catalog: Catalog, vision, products: list, progress: Callable) -> tuple[np.ndarray, np.ndarray]:
+    """Each product's (whole-photo vector, colour shares), in `products`' order. Kept in the
+    catalogue folder (FEATURE_CACHE, by the image's content name and `features_version`), so a
+    second batch on the same catalogue, or a killed one resumed, learns without reading its photos
+    again; only new photos are read (`progress` wraps those)."""
+    path, version = catalog.dir / FEATURE_CACHE, features_version(vision)
+    kept: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if str(z["version"]) == version:
+                kept = {str(k): (v, sh) for k, v, sh in zip(z["images"], z["photos"], z["shares"])}
+    except (OSError, KeyError, ValueError):
+        pass                     # none yet, or unreadable: the photos are read
+    todo = [p for p in products if p.image not in kept]
+    for p in progress(todo):
+        bgr = read_image(str(catalog.image_path(p)))
+        kept[p.image] = whole_photo(vision, bgr), vision.colour_shares(bgr)
+    photos = np.stack([kept[p.image][0] for p in products])
+    shares = np.stack([kept[p.image][1] for p in products])
+    if todo:                     # the catalogue's photos now, written whole (a deleted product's go)
+        images = sorted({p.image for p in products})
+        buf = io.BytesIO()
+        np.savez(buf, version=np.array(version), images=np.array(images),
+                 photos=np.stack([kept[i][0] for i in images]), shares=np.stack([kept[i][1] for i in images]))
+        try:
+            atomic_write(path, [buf.getvalue()])
+        except OSError:
+            pass                 # a catalogue folder this user may not write: read again next time
+    return photos, shares
+
+
 class CatalogueTagger:
     """Learns the catalogue's tag columns once (seconds), then tags photos one by one."""
 
@@ -110,8 +153,7 @@ class CatalogueTagger:
         products = [p for p in catalog.products() if catalog.image_path(p) is not None]
         if not products:
             raise BadInput(f"the catalogue in {catalog.dir} has no product with a photo to learn tags from")
-        read = [self._read(catalog, p) for p in (progress or (lambda x: x))(products)]
-        photos, shares = np.stack([r[0] for r in read]), np.stack([r[1] for r in read])
+        photos, shares = catalogue_features(catalog, vision, products, progress or (lambda x: x))
         names = self._names([p.name for p in products])
         self.name_dim = names.shape[1]
         values = {"category": [p.category for p in products], "gender": [p.gender for p in products],
@@ -139,10 +181,6 @@ class CatalogueTagger:
     def _fit(X: np.ndarray, ys: list[str]) -> ColumnModel | None:
         rows = [i for i, y in enumerate(ys) if y]          # products with the column filled
         return ColumnModel.fit(X[rows], [ys[i] for i in rows])
-
-    def _read(self, catalog: Catalog, p) -> tuple[np.ndarray, np.ndarray]:
-        bgr = read_image(str(catalog.image_path(p)))
-        return whole_photo(self.vision, bgr), self.vision.colour_shares(bgr)
 
     def _names(self, names: list[str]) -> np.ndarray:
         return self.text(names) if self.text is not None else np.zeros((len(names), 0), np.float32)
@@ -293,7 +331,7 @@ def run_batch(make_tagger: Callable, source: Path, out_csv: Path, json_out: Path
               review: Path | None = None, progress: bool = True) -> tuple[dict, str]:
     """`signage tag NEW --out FILE.csv`: (what happened, the line that says it)."""
     items = read_new(source)
-    tagger = make_tagger(progress_bar("learning the catalogue's tags") if progress else None)
+    tagger = make_tagger(progress_bar("reading catalogue photos") if progress else None)
     counts = tag_batch(tagger, items, out_csv, progress_bar() if progress else (lambda it: it))
     rows = read_rows(out_csv)
     if json_out is not None:

@@ -112,6 +112,27 @@ def test_a_bad_photo_is_a_row_and_a_killed_run_continues_without_tagging_twice(c
     assert counts["bad"] == 2
 
 
+def test_a_second_batch_learns_the_catalogue_without_reading_its_photos_again(chinese_catalogue, tagger, fast_vision,
+                                                                              cfg, monkeypatch):
+    import edge.styling.backoffice as bo
+    from edge.styling.text import text_embedder
+    from edge.vision.imageio import read_image
+    from edge.vision.models import ModelStore
+    cat, new, _ = chinese_catalogue
+    text = text_embedder(ModelStore.of(cfg))
+    assert (cat.dir / bo.FEATURE_CACHE).is_file()           # the first tagger kept what it read
+    runs = fast_vision.embedder.runs
+    again = bo.CatalogueTagger(cat, fast_vision, text)
+    assert fast_vision.embedder.runs == runs                # not one catalogue photo embedded
+    photos = [read_image(str(DEMO / r["image"])) for r in new[:4]]
+    assert [again(p).tags for p in photos] == [tagger(p).tags for p in photos]     # the same columns learned
+    # features read another way (or by other models) are not taken from the cache: every photo is read
+    monkeypatch.setattr(bo, "FEATURES_VERSION", bo.FEATURES_VERSION + 1)
+    runs = fast_vision.embedder.runs
+    bo.CatalogueTagger(cat, fast_vision, text)
+    assert fast_vision.embedder.runs - runs >= 2 * len(cat.products())    # each photo and its mirror image
+
+
 def test_spreadsheet_cells_are_neutralised_and_any_language_round_trips(chinese_catalogue, tagger, tmp_path):
     from edge.files import safe_cell
     from edge.styling.backoffice import read_new, read_rows, tag_batch
