@@ -114,7 +114,7 @@ def scores(rows: list[dict], got: dict[str, dict], colour_key: str, palette_key:
 
 def calibration(rows: list[dict], got: dict[str, dict]) -> dict:
     """Per column on the report half: how right the unflagged and the flagged tags are."""
-    truth = {"category": "articleType", "gender": "gender", "season": "season", "color": "baseColour"}
+    truth = {"category": "articleType", "gender": "gender", "season": "season", "colors": "baseColour"}
     out = {}
     for col, label in truth.items():
         sure, unsure = [], []
@@ -135,7 +135,7 @@ def before(rt: Runtime, rows: list[dict]) -> dict[str, dict]:
     for r in rows:
         if r["half"] == "report":
             t = tagger(cv2.imread(r["photo"]))
-            out[r["id"]] = {"category": t.category, "color": t.colors[0] if t.colors else ""}
+            out[r["id"]] = {"category": t.category, "colors": t.colors[0] if t.colors else ""}
     return out
 
 
@@ -162,9 +162,9 @@ def measure(data: Path = DATA) -> dict:
             out = tmp / f"{name}.csv"
             counts = tag_batch(tagger, read_new(new), out)
             got = {r["sku"]: r for r in read_rows(out)}
-            res[name] = {**scores(rows, got, "color", "palette_color"), "calibration": calibration(rows, got),
+            res[name] = {**scores(rows, got, "colors", "palette_color"), "calibration": calibration(rows, got),
                          "photos_per_s": round(counts["tagged"] / counts["seconds"], 1)}
-        res["before"] = scores(rows, before(rt, rows), "color", "color")
+        res["before"] = scores(rows, before(rt, rows), "colors", "colors")
     for name in ("photo", "photo_and_name"):
         res[name]["minutes_for_10000"] = round(10000 / res[name]["photos_per_s"] / 60, 1)
     return res

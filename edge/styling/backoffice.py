@@ -36,7 +36,7 @@ from .tagging import describe
 # bench/backoffice.py reports what share that flags and how right the unflagged tags are.
 REVIEW_BELOW = 0.8
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
-COLUMNS = ("category", "gender", "season", "color")   # single-valued columns a catalogue may fill
+COLUMNS = ("category", "gender", "season", "colors")  # the catalogue CSV's own column names (colors: the first)
 MIN_TAG_PRODUCTS = 5                                    # a free tag on fewer products is not learned
 FEATURE_CACHE = "tagging-features.npz"                  # in the catalogue folder: catalogue_features
 FEATURES_VERSION = 2                                    # how a photo's features are read (2: with its mirror image)
@@ -157,8 +157,8 @@ class CatalogueTagger:
         names = self._names([p.name for p in products])
         self.name_dim = names.shape[1]
         values = {"category": [p.category for p in products], "gender": [p.gender for p in products],
-                  "season": [p.season for p in products], "color": [p.colors[0] if p.colors else "" for p in products]}
-        self.palette_of = palette_words(values["color"], shares)
+                  "season": [p.season for p in products], "colors": [p.colors[0] if p.colors else "" for p in products]}
+        self.palette_of = palette_words(values["colors"], shares)
         tag_counts: dict[str, int] = {}
         for p in products:
             for t in set(p.tags):
@@ -171,7 +171,7 @@ class CatalogueTagger:
             X = np.stack([features(v, n if with_name else None, self.name_dim) for v, n in zip(photos, names)])
             Xc = np.stack([features(v, n if with_name else None, self.name_dim) for v, n in zip(coloured, names)])
             self.models[with_name] = {c: m for c, ys in values.items() if sum(bool(y) for y in ys) >= 2
-                                      for m in [self._fit(Xc if c == "color" else X, ys)] if m is not None}
+                                      for m in [self._fit(Xc if c == "colors" else X, ys)] if m is not None}
         self.columns = [c for c in COLUMNS if c in self.models[False]]
         self.tags = [c[4:] for c in self.models[False] if c.startswith("tag:")]
         self.name_words = NameWords([p.name for p in products], photos,
@@ -190,13 +190,13 @@ class CatalogueTagger:
         with_name = bool(name) and self.text is not None
         photo, text = whole_photo(self.vision, bgr), self._names([name])[0] if with_name else None
         x = features(photo, text, self.name_dim)
-        shares = self.vision.colour_shares(bgr) if "color" in self.columns and "color" not in given else None
+        shares = self.vision.colour_shares(bgr) if "colors" in self.columns and "colors" not in given else None
         row = TaggedRow("", "", name)
         for column, model in self.models[with_name].items():
             if column in given:
                 row.tags[column], row.confidence[column] = given[column], 1.0
                 continue
-            xc = features(colour_features(photo, shares), text, self.name_dim) if column == "color" else x
+            xc = features(colour_features(photo, shares), text, self.name_dim) if column == "colors" else x
             guess = model.predict(xc[None])[0]
             if column.startswith("tag:"):
                 p_yes = guess.confidence if guess.value == "yes" else 1 - guess.confidence
@@ -209,14 +209,16 @@ class CatalogueTagger:
             row.tags[column], row.confidence[column] = guess.value, guess.confidence
             if guess.confidence < REVIEW_BELOW:
                 row.review.append(column)
-        if "color" in row.tags:      # the kiosk's name for it (the photo's own for a word never learned)
-            word = row.tags["color"]
+        # given colours may be several ("black;white", as the catalogue CSV has them): the first names it
+        colours = [w.strip() for w in row.tags.get("colors", "").split(";") if w.strip()]
+        if colours:                  # the kiosk's name for it (the photo's own for a word never learned)
+            word = colours[0]
             row.tags["palette_color"] = (palette_name(word) or self.palette_of.get(word) or names_of_shares(
                 shares if shares is not None else self.vision.colour_shares(bgr))[0])
         # the description says only what the tags support: a colour still to review is left out
-        sure_colour = row.tags.get("color") and "color" not in row.review
+        sure_colours = colours if "colors" not in row.review else []
         row.words = self.name_words(photo, name)
-        row.description = ", ".join([describe(row.tags.get("category", ""), [row.tags["color"]] if sure_colour else []),
+        row.description = ", ".join([describe(row.tags.get("category", ""), sure_colours),
                                      *row.words])
         return row
 
@@ -263,7 +265,7 @@ def tag_columns(tagger: CatalogueTagger) -> list[str]:
     """The tag columns written: the catalogue's own, and, when its colour words are its own, the
     palette name the kiosk shows beside its colour (a catalogue in palette names needs no second)."""
     own = any(word != name for word, name in tagger.palette_of.items())
-    return [n for c in tagger.columns for n in ([c, "palette_color"] if c == "color" and own else [c])]
+    return [n for c in tagger.columns for n in ([c, "palette_color"] if c == "colors" and own else [c])]
 
 
 def csv_fields(tagger: CatalogueTagger) -> list[str]:
@@ -278,7 +280,7 @@ def csv_row(row: TaggedRow, tagger: CatalogueTagger) -> dict:
     out.update({c: row.tags.get(c, "") for c in tag_columns(tagger)})
     out.update({f"{c}_confidence": row.confidence.get(c, "") for c in tagger.columns})
     if tagger.tags:
-        out["tags"] = "|".join(row.tags.get("tags", []))
+        out["tags"] = ";".join(row.tags.get("tags", []))     # as the catalogue CSV separates them
     return {k: safe_cell(v) for k, v in out.items()}
 
 

@@ -82,7 +82,7 @@ def test_tags_come_in_the_catalogues_own_words_with_calibrated_confidence(chines
         assert 0 <= conf <= 1 and (("category" in r["review"].split()) == (conf < REVIEW_BELOW))
     assert "gender" not in tagger.columns        # the catalogue never fills it: not guessed
     # its colours are palette names (named at import): the kiosk's name is the word itself, not repeated
-    assert all(r["color"] in PALETTE for r in rows) and "palette_color" not in rows[0]
+    assert all(r["colors"] in PALETTE for r in rows) and "palette_color" not in rows[0]
 
 
 def test_a_bad_photo_is_a_row_and_a_killed_run_continues_without_tagging_twice(chinese_catalogue, tagger, tmp_path):
@@ -229,12 +229,46 @@ def test_a_catalogue_in_its_own_colour_words_teaches_the_palette_name_of_each(de
             w.writerow([p.sku, str(demo_catalog / p.image), ""])
     tag_batch(tagger, read_new(tmp_path / "new.csv"), tmp_path / "tags.csv")
     rows = read_rows(tmp_path / "tags.csv")
-    assert len(rows) == len(new) and all(r["color"] in words.values() for r in rows)
-    assert all(r["palette_color"] == tagger.palette_of[r["color"]] in PALETTE for r in rows)
+    assert len(rows) == len(new) and all(r["colors"] in words.values() for r in rows)
+    assert all(r["palette_color"] == tagger.palette_of[r["colors"]] in PALETTE for r in rows)
     truth = {p.sku: p.colors[0] for p in new}
     right = np.mean([r["palette_color"] == truth[r["sku"]] for r in rows])
     # 9 of 9 held-out demo photos right when written; the floor leaves 3 for another CPU's rounding
     assert right >= 6 / 9, right
+
+
+def test_the_batchs_csv_imports_into_the_catalogue_as_it_is(cfg, fast_vision, tmp_path):
+    """Tag, review, import: the batch writes the catalogue CSV's own columns (`colors`, `tags` split
+    by ';'), so `signage catalog import TAGS.csv` takes every tag as the merchandiser left it."""
+    from edge.catalog.importer import import_catalog
+    from edge.catalog.store import Catalog
+    from edge.styling.backoffice import CatalogueTagger, read_new, read_rows, tag_batch
+    by = {}
+    for r in demo_rows():
+        if r["category"] in CHINESE:
+            by.setdefault(r["category"], []).append(r)
+    with open(tmp_path / "catalog.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["sku", "name", "category", "tags", "image"])
+        for cat, rs in sorted(by.items()):
+            for r in rs[:8]:
+                w.writerow([r["sku"], r["name"], CHINESE[cat], "经典" if cat == "Hat" else "当季;新品", str(DEMO / r["image"])])
+    known = Catalog(tmp_path / "known", cfg.index, create=True)
+    assert import_catalog(tmp_path / "catalog.csv", known, fast_vision, progress=False, images_root=ROOT).imported == 40
+    tagger = CatalogueTagger(known, fast_vision, None)
+    assert sorted(tagger.tags) == ["当季", "新品", "经典"] and "colors" in tagger.columns
+    new = [rs[8] for _, rs in sorted(by.items())]
+    with open(tmp_path / "new.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([["sku", "image", "name"]] + [[r["sku"], str(DEMO / r["image"]), r["name"]] for r in new])
+    tag_batch(tagger, read_new(tmp_path / "new.csv"), tmp_path / "tags.csv")
+    rows = read_rows(tmp_path / "tags.csv")
+    assert any(";" in r["tags"] for r in rows)            # two tags in one cell, as the catalogue writes them
+    store = Catalog(tmp_path / "store", cfg.index, create=True)
+    rep = import_catalog(tmp_path / "tags.csv", store, fast_vision, progress=False, images_root=ROOT)
+    assert rep.imported == len(new) == 5, rep.errors[:3]
+    for r in rows:
+        p = store.get(r["sku"])
+        assert (p.category, p.colors[0], sorted(p.tags)) == (r["category"], r["colors"], sorted(r["tags"].split(";")))
 
 
 def test_description_words_are_what_similar_products_names_all_say_and_right_on_the_catalogue():
