@@ -37,3 +37,8 @@ def safe_cell(value):
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
+
+
+def plain_cell(text: str) -> str:
+    """A cell read back from such a CSV: the value as it was before `safe_cell`."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_START) else text

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..catalog.store import Catalog
 from ..errors import BadImage, BadInput
-from ..files import atomic_write, safe_cell
+from ..files import atomic_write, plain_cell, safe_cell
 from ..types import Item
 from ..vision.colors import names_of_shares, palette_name
 from ..vision.imageio import read_image
@@ -319,8 +319,21 @@ def read_rows(out_csv: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+# The CSV's list cells and what separates their items.
+LIST_CELLS = {"tags": ";", "words": "|", "review": " "}
+
+
 def write_json(rows: list[dict], path: Path) -> None:
-    path.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    """The batch's CSV rows as JSON for a shop system: values as tagged (no spreadsheet apostrophe),
+    confidences as numbers (`confidence`: column -> value), tags, words and review as lists."""
+    out = []
+    for r in rows:
+        r = {k: plain_cell(v or "") for k, v in r.items()}
+        row = {k: v for k, v in r.items() if not k.endswith("_confidence") and k not in LIST_CELLS}
+        row.update({k: [x for x in r[k].split(sep) if x] for k, sep in LIST_CELLS.items() if k in r})
+        row["confidence"] = {k.removesuffix("_confidence"): float(v) for k, v in r.items() if k.endswith("_confidence") and v}
+        out.append(row)
+    path.write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def progress_bar(total_label: str = "tagging"):

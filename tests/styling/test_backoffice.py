@@ -1,6 +1,7 @@
 """The back office's batch: tags in the catalogue's own words, calibrated, resumable, a bad photo a
 row with its reason, spreadsheet-safe, and a review sheet a browser renders whole."""
 import csv
+import json
 import shutil
 import subprocess
 
@@ -135,7 +136,7 @@ def test_a_second_batch_learns_the_catalogue_without_reading_its_photos_again(ch
 
 def test_spreadsheet_cells_are_neutralised_and_any_language_round_trips(chinese_catalogue, tagger, tmp_path):
     from edge.files import safe_cell
-    from edge.styling.backoffice import read_new, read_rows, tag_batch
+    from edge.styling.backoffice import read_new, read_rows, run_batch, tag_batch
     _, new, _ = chinese_catalogue
     names = ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "女士高腰直筒牛仔裤"]
     src = tmp_path / "new.csv"
@@ -148,6 +149,13 @@ def test_spreadsheet_cells_are_neutralised_and_any_language_round_trips(chinese_
     tag_batch(tagger, read_new(src), out)
     got = [r["name"] for r in read_rows(out)]
     assert got == ["'=1+2", "'+SUM(A1)", "'-2+3", "'@cmd", "女士高腰直筒牛仔裤"]
+    # the JSON beside it is for a shop system: the names as given, confidences as numbers, lists as lists
+    run_batch(lambda progress: tagger, src, out, tmp_path / "tags.json", progress=False)
+    rows = json.loads((tmp_path / "tags.json").read_text(encoding="utf-8"))
+    assert [r["name"] for r in rows] == names
+    assert all(isinstance(r["review"], list) and set(r["review"]) <= set(r["confidence"]) for r in rows)
+    assert all(0 <= c <= 1 and isinstance(c, float) for r in rows for c in r["confidence"].values())
+    assert {c for r in rows for c in r["confidence"]} == set(tagger.columns)
     assert safe_cell("\tx") == "'\tx" and safe_cell(3.5) == 3.5 and safe_cell("T-shirt") == "T-shirt"
 
 
