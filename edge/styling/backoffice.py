@@ -62,11 +62,6 @@ class TaggedRow:
     words: list = field(default_factory=list)         # what the catalogue's names say of similar products
     error: str = ""                                   # why this row has no tags
 
-    def to_json(self) -> dict:
-        return {"sku": self.sku, "image": self.image, "name": self.name, **self.tags,
-                "confidence": self.confidence, "review": self.review, "description": self.description,
-                "words": self.words, "error": self.error}
-
 
 def whole_photo(vision, bgr: np.ndarray) -> np.ndarray:
     """The whole photo's vector: a shop photo (a model wearing it, a bag on white) is the product.
