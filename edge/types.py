@@ -70,6 +70,12 @@ class Item:
     score: float
     person: int | None = None      # Person.id this item belongs to
     mask: np.ndarray | None = field(default=None, repr=False)  # bool [y2-y1, x2-x1]
+    on_model: bool = False         # a product photo's main object a model wears (no Person kept for them)
+
+    @property
+    def worn(self) -> bool:
+        """Someone wears it: its colour is named without the pixels of skin tones."""
+        return self.person is not None or self.on_model
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "box": list(self.box), "score": round(self.score, 4), "person": self.person}
@@ -81,6 +87,7 @@ class FrameItems:
     people: list[Person] = field(default_factory=list)
     items: list[Item] = field(default_factory=list)
     detections: list[Detection] = field(default_factory=list)
+    person_score: float = 0.0      # the pose model's best "a person is here" over the person boxes, kept or not
 
 
 @dataclass(frozen=True)

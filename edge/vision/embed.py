@@ -86,7 +86,7 @@ def item_shares(bgr: np.ndarray, item: Item) -> np.ndarray:
     """Each palette name's share of the pixels an item's colour is named from (`naming_mask`;
     worn by someone: without skin tones). Its first names are the item's colour names."""
     crop, mask = item_crop(bgr, item)
-    return palette_shares(crop, naming_mask(bgr, crop, mask), worn=item.person is not None)
+    return palette_shares(crop, naming_mask(bgr, crop, mask), worn=item.worn)
 
 
 def embedder_version(model_version: str, color_weight: float) -> str:

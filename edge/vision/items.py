@@ -108,15 +108,17 @@ class ItemFinder:
         self.pose = pose
         self.pose_params = pose_params
 
-    def people(self, bgr: np.ndarray, candidates: list[Detection], tallest: int = 0) -> list[tuple[Detection, object]]:
+    def people(self, bgr: np.ndarray, candidates: list[Detection],
+               tallest: int = 0) -> tuple[list[tuple[Detection, object]], float]:
         """The people in the frame, the shopper at the screen first: every candidate box the pose
         model accepts, one per skeleton; passers-by far behind (under `passer_by_height` of the
         tallest person, or of `tallest`: the height of someone already found) are left out before
-        their pose is even run: a crowd costs nothing."""
+        their pose is even run: a crowd costs nothing. Also the best pose score of any box run
+        (a shop model it does not accept still wears the photo's product: Vision.product_photo)."""
         H, W = bgr.shape[:2]
         thr = self.pose_params.min_visibility
         kept: list[tuple[Detection, object]] = []
-        runs = 0
+        runs, best = 0, 0.0
         for det in sorted(candidates, key=lambda d: -(d.box[3] - d.box[1])):
             h = det.box[3] - det.box[1]
             if h < self.params.passer_by_height * tallest or runs >= 2 * self.params.max_people:
@@ -127,6 +129,7 @@ class ItemFinder:
                 continue   # a box inside a person's box is that person's half (a pose would say so: skip it)
             pose = self.pose(bgr, det.box)
             runs += 1
+            best = max(best, pose.score)
             if pose.score < self.pose_params.min_person:
                 continue   # the SSD's "person" was a garment on a hanger, a mannequin's part, ...
             tallest = max(tallest, h)
@@ -136,18 +139,20 @@ class ItemFinder:
             elif box_area(det.box) > box_area(kept[twin][0].box):
                 kept[twin] = (det, pose)   # the same person: keep the box that holds all of them
         kept.sort(key=lambda dp: -lead_score(dp[0].box, dp[1].landmarks, W, H, thr))
-        return kept[: self.params.max_people]
+        return kept[: self.params.max_people], best
 
     def __call__(self, bgr: np.ndarray) -> FrameItems:
         """The frame's items, looked for in the whole frame: the detector on the frame, the pose
         model on each person it finds, the detector again on each person for their shoes. (The
         live loop follows the people it found more cheaply: edge/live/follow.py.)"""
         first = self.detector.detect_once(bgr)
-        people = self.people(bgr, [d for d in first if d.label == "person"])
+        people, person_score = self.people(bgr, [d for d in first if d.label == "person"])
         shoes = [d for d in first if d.label == "footwear"]
         if self.params.rerun_on_person:
             shoes += self.detector.shoes_on(bgr, [det.box for det, _ in people])
-        return self.items_of(bgr, people, merge(shoes, self.params.nms_iou))
+        found = self.items_of(bgr, people, merge(shoes, self.params.nms_iou))
+        found.person_score = person_score
+        return found
 
     def follow(self, bgr: np.ndarray, person: Person, min_person: float | None = None):
         """A person of an earlier frame found again by a pose on their last box (the pose model

@@ -68,12 +68,22 @@ class Vision:
         """The frame's main item (a garment cut from the backdrop when nobody is there: never None)."""
         return main_item(self.find_items(bgr).items)
 
+    def product_item(self, bgr: np.ndarray, category: str) -> Item | None:
+        """The item of a product photo that shows the product (`items.product_item`). Its main
+        object is worn (`Item.on_model`) when the pose model sees a person there at
+        `pose.on_model`, under the live loop's bar: a shop's model, whose skin is no colour of it."""
+        found = self.find_items(bgr)
+        item = product_item(found, category)
+        if item is not None and item.kind == "garment" and found.person_score >= self.cfg.pose.on_model:
+            item.on_model = True
+        return item
+
     def product_photo(self, bgr: np.ndarray, category: str = "", colors: bool = True) -> ProductPhoto | None:
         """A catalogue photo -> its product's item (`product_item`), vector and colour names (from
         the ISNet cut: `photo_colors`); None when no item is found. Every catalogue-side path
         reads a photo here (import, re-embed, a store embedding a delta, `signage tag`).
         `colors`: False when the colours are known (the cut is not made)."""
-        item = product_item(self.find_items(bgr), category)
+        item = self.product_item(bgr, category)
         if item is None:
             return None
         iv = self.embed(bgr, item)
@@ -95,17 +105,17 @@ class Vision:
             own = item.mask if item.mask is not None and item.mask.shape == cut.shape else None
             cover = float((cut & own).sum() / max(1, own.sum())) if own is not None else share
             if share >= MIN_CUT_SHARE and cover >= self.cfg.cutout.first_cover:
-                return color_names(crop, cut, worn=item.person is not None)
+                return color_names(crop, cut, worn=item.worn)
         cut = self.cutout(bgr)[y1:y2, x1:x2]
         if cut.mean() < MIN_CUT_SHARE:
             return iv.colors
-        return color_names(crop, cut, worn=item.person is not None)
+        return color_names(crop, cut, worn=item.worn)
 
     def colour_shares(self, bgr: np.ndarray) -> np.ndarray:
         """Each palette name's share of a product photo's item (worn by a model: without the
         model's skin); all zeros when no item is found. What the back office learns a catalogue's
         colour words from (edge/styling/backoffice.py): cheap, no cut is made."""
-        item = product_item(self.find_items(bgr), "")
+        item = self.product_item(bgr, "")
         return np.zeros(len(PALETTE), np.float32) if item is None else item_shares(bgr, item)
 
     def colors_of(self, bgr: np.ndarray) -> tuple[str, ...]:
