@@ -40,10 +40,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.catalog.importer import import_catalog
 from edge.config import load_config
 from edge.runtime import Runtime
-from edge.styling.backoffice import REVIEW_BELOW, read_new, read_rows, tag_batch
+from edge.styling.backoffice import LIST_CELLS, REVIEW_BELOW, read_new, read_rows, tag_batch
 from edge.styling.namewords import words_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,7 +103,7 @@ def scores(rows: list[dict], got: dict[str, dict], colour_key: str, palette_key:
     palette = [f in ACCEPT[r["baseColour"]] for f, r in zip(first, report) if r["baseColour"] in ACCEPT]
     exact = [got[r["id"]].get(colour_key, "") == r["baseColour"] for r in report]
     # a description word is right when the product's own (held-out) name has it
-    said = [w in words_of(r["productDisplayName"]) for r in report for w in (got[r["id"]].get("words") or "").split("|") if w]
+    said = [w in words_of(r["productDisplayName"]) for r in report for w in (got[r["id"]].get("words") or "").split(LIST_CELLS["words"]) if w]
     return {"photos": len(report), "category": share(cat), "footwear": share(foot), "footwear_photos": len(foot),
             "gender": share(gender) if any(got[r["id"]].get("gender") for r in report) else None,
             "first_colour_palette_rule": share(palette), "colour_exact": share(exact),
@@ -149,7 +148,7 @@ def measure(data: Path = DATA) -> dict:
         cfg.colour_words = "own"       # the retailer's colour words ("Navy Blue") are what it learns
         rt = Runtime(cfg)
         t = time.perf_counter()
-        import_catalog(catalogue, rt.open_catalog(create=True), rt.vision, progress=False, own_colours=True)
+        rt.import_catalog(catalogue, progress=False)      # as `signage catalog import` does, words kept
         res["catalogue"] = {"products": sum(r["half"] == "tune" for r in rows),
                             "import_s": round(time.perf_counter() - t, 1)}
         t = time.perf_counter()

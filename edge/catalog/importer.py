@@ -59,7 +59,11 @@ class ImportReport:
                 "catalog_version": self.catalog_version, "cleaned_images": self.cleaned}
 
 
-def _split(text: str) -> tuple[str, ...]:
+LIST_SEP = ";"     # what a list cell (colors, tags) of the catalogue CSV puts between its items
+
+
+def split_list(text: str) -> tuple[str, ...]:
+    """A list cell's items (`LIST_SEP`, or '|' as some exports write it), trimmed, empties left out."""
     return tuple(t.strip() for t in re.split(r"[;|]", text or "") if t.strip())
 
 
@@ -187,10 +191,10 @@ def parse_row(line: int, row: dict, base: Path, images_root: Path | None = None,
         raise BadInput(why)
     image = Path(text("image"))
     image = image if image.is_absolute() else base / image
-    colors = _split(text("colors")) if own_colours else palette_colours(_split(text("colors")))
+    colors = split_list(text("colors")) if own_colours else palette_colours(split_list(text("colors")))
     product = Product(sku=sku, name=text("name"), category=text("category"), colors=colors,
                       price=price, currency=currency, stock=stock, aisle=text("aisle"),
-                      gender=text("gender"), season=text("season"), tags=_split(text("tags")),
+                      gender=text("gender"), season=text("season"), tags=split_list(text("tags")),
                       description=text("description"))
     return product, image
 

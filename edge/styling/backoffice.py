@@ -22,6 +22,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from ..catalog.importer import LIST_SEP, split_list
 from ..catalog.store import Catalog
 from ..errors import BadImage, BadInput
 from ..files import atomic_write, plain_cell, safe_cell
@@ -205,7 +206,7 @@ class CatalogueTagger:
             if guess.confidence < REVIEW_BELOW:
                 row.review.append(column)
         # given colours may be several ("black;white", as the catalogue CSV has them): the first names it
-        colours = [w.strip() for w in row.tags.get("colors", "").split(";") if w.strip()]
+        colours = split_list(row.tags.get("colors", ""))
         if colours:                  # the kiosk's name for it (the photo's own for a word never learned)
             word = colours[0]
             row.tags["palette_color"] = (palette_name(word) or self.palette_of.get(word) or names_of_shares(
@@ -268,14 +269,18 @@ def csv_fields(tagger: CatalogueTagger) -> list[str]:
             "words", *[f"{c}_confidence" for c in tagger.columns], "review", "error"]
 
 
+# The CSV's list cells and what separates their items (tags: as the catalogue CSV does).
+LIST_CELLS = {"tags": LIST_SEP, "words": "|", "review": " "}
+
+
 def csv_row(row: TaggedRow, tagger: CatalogueTagger) -> dict:
     out = {"sku": row.sku, "image": row.image, "name": row.name, "description": row.description,
-           "words": "|".join(row.words), "review": " ".join(c.removeprefix("tag:") for c in row.review),
-           "error": row.error}
+           "words": LIST_CELLS["words"].join(row.words), "error": row.error,
+           "review": LIST_CELLS["review"].join(c.removeprefix("tag:") for c in row.review)}
     out.update({c: row.tags.get(c, "") for c in tag_columns(tagger)})
     out.update({f"{c}_confidence": row.confidence.get(c, "") for c in tagger.columns})
     if tagger.tags:
-        out["tags"] = ";".join(row.tags.get("tags", []))     # as the catalogue CSV separates them
+        out["tags"] = LIST_CELLS["tags"].join(row.tags.get("tags", []))
     return {k: safe_cell(v) for k, v in out.items()}
 
 
@@ -312,10 +317,6 @@ def tag_batch(tagger: CatalogueTagger, items: list[NewProduct], out_csv: Path,
 def read_rows(out_csv: Path) -> list[dict]:
     with open(out_csv, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
-
-
-# The CSV's list cells and what separates their items.
-LIST_CELLS = {"tags": ";", "words": "|", "review": " "}
 
 
 def write_json(rows: list[dict], path: Path) -> None:

@@ -114,7 +114,7 @@ class ItemFinder:
         model accepts, one per skeleton; passers-by far behind (under `passer_by_height` of the
         tallest person, or of `tallest`: the height of someone already found) are left out before
         their pose is even run: a crowd costs nothing. Also the best pose score of any box run
-        (a shop model it does not accept still wears the photo's product: Vision.product_photo)."""
+        (a shop model it does not accept still wears the photo's product: Vision.product_item)."""
         H, W = bgr.shape[:2]
         thr = self.pose_params.min_visibility
         kept: list[tuple[Detection, object]] = []
