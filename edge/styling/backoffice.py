@@ -29,7 +29,7 @@ from ..files import atomic_write, plain_cell, safe_cell
 from ..types import Item
 from ..vision.colors import names_of_shares, palette_name
 from ..vision.imageio import read_image
-from .learned import ColumnModel, features
+from .learned import ColumnModel, features, says
 from .namewords import NameWords
 from .tagging import describe
 
@@ -161,13 +161,23 @@ class CatalogueTagger:
                 tag_counts[t] = tag_counts.get(t, 0) + 1
         for t in sorted(t for t, n in tag_counts.items() if n >= MIN_TAG_PRODUCTS):
             values[f"tag:{t}"] = ["yes" if t in p.tags else "no" for p in products]
+        # the values a name can say of each column: its own values; a free tag, its own words
+        self.values_of = {c: [c[4:]] if c.startswith("tag:") else sorted({y for y in ys if y})
+                          for c, ys in values.items()}
         self.models: dict[bool, dict[str, ColumnModel]] = {}
         coloured = np.stack([colour_features(v, sh) for v, sh in zip(photos, shares)])
         for with_name in (False, True):
             X = np.stack([features(v, n if with_name else None, self.name_dim) for v, n in zip(photos, names)])
             Xc = np.stack([features(v, n if with_name else None, self.name_dim) for v, n in zip(coloured, names)])
-            self.models[with_name] = {c: m for c, ys in values.items() if sum(bool(y) for y in ys) >= 2
-                                      for m in [self._fit(Xc if c == "colors" else X, ys)] if m is not None}
+            self.models[with_name] = {}
+            for c, ys in values.items():
+                if sum(bool(y) for y in ys) < 2:
+                    continue
+                Xi = Xc if c == "colors" else X
+                if with_name:
+                    Xi = np.hstack([Xi, np.stack([says(p.name, self.values_of[c]) for p in products])])
+                if (m := self._fit(Xi, ys)) is not None:
+                    self.models[with_name][c] = m
         self.columns = [c for c in COLUMNS if c in self.models[False]]
         self.tags = [c[4:] for c in self.models[False] if c.startswith("tag:")]
         self.name_words = NameWords([p.name for p in products], photos,
@@ -193,6 +203,8 @@ class CatalogueTagger:
                 row.tags[column], row.confidence[column] = given[column], 1.0
                 continue
             xc = features(colour_features(photo, shares), text, self.name_dim) if column == "colors" else x
+            if with_name:
+                xc = np.concatenate([xc, says(name, self.values_of[column])])
             guess = model.predict(xc[None])[0]
             if column.startswith("tag:"):
                 p_yes = guess.confidence if guess.value == "yes" else 1 - guess.confidence

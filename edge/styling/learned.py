@@ -7,12 +7,17 @@ has a name, the name's sentence vector. Whatever the words (English, Chinese, "T
 calibrated: the share of right answers that score had in a 5-fold cross-validation over the
 catalogue itself (isotonic, so a higher score never means a lower confidence).
 
+With a name, each column also sees which of its own values the name says in words (`says`:
+"iPanema Women Ritmos Black Heels" says Heels, Women and Black), beside the name's sentence vector,
+which blurs a word it has no reason to weigh.
+
 Measured on shop photos (bench/backoffice.py): the whole photo beats the item crop for
 shop-style photos (a model wearing the product, a bag on white), and a name, when there is one,
 carries most of what a photo cannot (gender, the exact type).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,12 +25,35 @@ import numpy as np
 RIDGE = 0.1            # chosen on the tune half of bench/backoffice.py (0.03-0.3 within a point)
 FOLDS = 5
 MIN_CLASS = 2          # a value seen once cannot be learned: it is left to review
+# Weight of `says` beside the photo and the name's vector. On the tune half of bench/backoffice.py,
+# with the name: 0 -> 0.1: category 0.884 -> 0.893, gender 0.981 -> 0.988, first colour (palette
+# rule) 0.905 -> 0.922, footwear types 0.851 =, season and usage =; 0.2 lost footwear (0.835).
+SAYS_WEIGHT = 0.1
+_WORD = re.compile(r"[^\W\d_]+")
 
 
 def features(photo: np.ndarray, name: np.ndarray | None, name_dim: int) -> np.ndarray:
     """One product's features: the photo vector, then the name vector (zeros when it has none)."""
     text = name if name is not None else np.zeros(name_dim, np.float32)
     return np.concatenate([photo, text]).astype(np.float32)
+
+
+def _stems(text: str) -> set[str]:
+    # "Heels" and "heel", "Sandals" and "sandal" are one word to a shopper
+    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in _WORD.findall(text.lower())}
+
+
+def says(name: str, values: list[str]) -> np.ndarray:
+    """For each of a column's values, the share of its words the name has, times SAYS_WEIGHT. A
+    word in a script written without spaces (Chinese: "高跟鞋" in "女士黑色高跟鞋") counts when the
+    name holds it anywhere."""
+    have, low = _stems(name), name.lower()
+    out = np.zeros(len(values), np.float32)
+    for k, value in enumerate(values):
+        words = _stems(value)
+        if words:
+            out[k] = sum(w in have or (not w.isascii() and w in low) for w in words) / len(words)
+    return SAYS_WEIGHT * out
 
 
 @dataclass

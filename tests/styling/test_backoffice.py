@@ -176,6 +176,18 @@ def test_the_confidence_is_the_cross_validated_share_right():
     assert ColumnModel.fit(X[:3], ["a", "b", "c"]) is None          # nothing seen twice: nothing to learn
 
 
+def test_a_name_says_the_columns_values_in_its_own_words():
+    """The name's words for a value count whole (a brand "Heelys" is not heels), plural or not, and
+    a value in a script without spaces counts anywhere in the name."""
+    from edge.styling.learned import SAYS_WEIGHT, says
+    values = ["Heels", "Flats", "Sports Shoes", "高跟鞋"]
+    assert list(says("iPanema Women Ritmos Black Heel", values) / SAYS_WEIGHT) == [1, 0, 0, 0]
+    assert list(says("Puma Men White Shoes", values) / SAYS_WEIGHT) == [0, 0, 0.5, 0]
+    assert list(says("Heelys Kids Flats", values) / SAYS_WEIGHT) == [0, 1, 0, 0]
+    assert list(says("女士黑色高跟鞋", values) / SAYS_WEIGHT) == [0, 0, 0, 1]
+    assert not says("", values).any()
+
+
 def test_the_review_sheet_renders_every_row_in_a_browser(chinese_catalogue, tagger, tmp_path):
     from edge.styling.backoffice import read_new, read_rows, tag_batch
     from edge.styling.review_sheet import write_review_sheet
