@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -38,9 +39,10 @@ def features(photo: np.ndarray, name: np.ndarray | None, name_dim: int) -> np.nd
     return np.concatenate([photo, text]).astype(np.float32)
 
 
-def _stems(text: str) -> set[str]:
+@lru_cache(maxsize=1 << 16)     # a column's values, and a name read once for each column
+def _stems(text: str) -> frozenset[str]:
     # "Heels" and "heel", "Sandals" and "sandal" are one word to a shopper
-    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in _WORD.findall(text.lower())}
+    return frozenset(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in _WORD.findall(text.lower()))
 
 
 def says(name: str, values: list[str]) -> np.ndarray:
