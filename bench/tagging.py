@@ -1,6 +1,8 @@
 """Colour names against hand labels, side by side: the old nearest-swatch names, the live loop's
-names, the catalogue-import names (ISNet cut), and the names `signage tag` gives the same garment
-photographed the way a shop does (cut out, on white); on a tune half and a report half.
+names, the catalogue-import names (ISNet cut), the names `signage tag` gives the same garment
+photographed the way a shop does (cut out, on white), and the live loop's names for the photo held
+up in front of a wall, as the demo video shows it (a picture: the garment on its own floor inside
+it); on a tune half and a report half.
 
     python -m bench.tagging [--json]
 
@@ -29,11 +31,14 @@ from edge.vision.imageio import read_image
 from edge.vision.items import main_item
 from edge.vision.stages import Vision
 
+from demo.make_demo import held_up
+
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ROOT / "tests" / "data" / "colour_labels.csv"
 DATA = ROOT.parent / "shared" / "data" / "clothing-cc0"
 HALVES = ("tune", "report")
-PATHS = ("nearest swatch (before)", "live cut", "catalogue (ISNet) cut", "shop photo on white")
+PATHS = ("nearest swatch (before)", "live cut", "catalogue (ISNet) cut", "shop photo on white",
+         "held up (live, the demo video's frame)")
 WHITE = (245, 245, 245)
 
 
@@ -108,6 +113,10 @@ def colour_accuracy(vision: Vision | None = None, rows: list[dict] | None = None
             shop = on_white(vision, bgr)
             if shop is not None:     # tagged from scratch, as `signage tag` would a shop's photo
                 said[PATHS[3]] = vision.product_photo(shop).colors
+        if PATHS[4] in paths:     # the photo held up in front of a wall, as the demo video shows it
+            frame = cv2.imdecode(cv2.imencode(".jpg", held_up(bgr), [cv2.IMWRITE_JPEG_QUALITY, 95])[1],
+                                 cv2.IMREAD_COLOR)      # stored as the demo video stores it (MJPG)
+            said[PATHS[4]] = vision.embed(frame, main_item(vision.find_items(frame).items)).colors
         for p, colors in said.items():
             t = tally[p][r["half"]]
             t["photos"] += 1

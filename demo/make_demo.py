@@ -43,6 +43,26 @@ def resize(img: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(img, (round(img.shape[1] * s), round(img.shape[0] * s)), interpolation=cv2.INTER_AREA) if s < 1 else img
 
 
+W, H, FPS, SECONDS = 480, 360, 12, 2.5
+WALL = (200, 205, 210)
+
+
+def held_up(photo: np.ndarray, t: float = 0.0) -> np.ndarray:
+    """One frame of the demo video: the photo (300 px on its long side, as it is: its own floor or
+    bed around the garment) held up in front of a plain wall, `t` (0-1) of the way through its
+    gentle sway. bench/tagging.py names colours on such frames too."""
+    img = resize(photo, 300)
+    s = 0.9 + 0.1 * t
+    g = cv2.resize(img, (round(img.shape[1] * s), round(img.shape[0] * s)))
+    frame = np.full((H, W, 3), WALL, np.uint8)
+    x = (W - g.shape[1]) // 2 + int(12 * np.sin(2 * np.pi * t))
+    y = (H - g.shape[0]) // 2
+    x, y = max(0, x), max(0, y)
+    gh, gw = min(g.shape[0], H - y), min(g.shape[1], W - x)
+    frame[y:y + gh, x:x + gw] = g[:gh, :gw]
+    return frame
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data" / "clothing-cc0"))
@@ -79,23 +99,12 @@ def main() -> None:
         w.writerows(catalog)
 
     # Demo video: garments held up in front of a plain wall, one after another, gently moving.
-    W, H, FPS, SECONDS = 480, 360, 12, 2.5
     writer = cv2.VideoWriter(str(HERE / "demo.avi"), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (W, H))
-    wall = np.full((H, W, 3), (200, 205, 210), np.uint8)
     for r in video_rows[:VIDEO_ITEMS]:
-        img = resize(cv2.imread(str(data / "images" / f"{r['image']}.jpg")), 300)
+        img = cv2.imread(str(data / "images" / f"{r['image']}.jpg"))
         n = int(FPS * SECONDS)
         for i in range(n):
-            t = i / n
-            s = 0.9 + 0.1 * t
-            g = cv2.resize(img, (round(img.shape[1] * s), round(img.shape[0] * s)))
-            frame = wall.copy()
-            x = (W - g.shape[1]) // 2 + int(12 * np.sin(2 * np.pi * t))
-            y = (H - g.shape[0]) // 2
-            x, y = max(0, x), max(0, y)
-            gh, gw = min(g.shape[0], H - y), min(g.shape[1], W - x)
-            frame[y:y + gh, x:x + gw] = g[:gh, :gw]
-            writer.write(frame)
+            writer.write(held_up(img, i / n))
     cap = cv2.VideoCapture(str(PEOPLE_VIDEO))
     if not cap.isOpened():
         raise SystemExit(f"{PEOPLE_VIDEO} not found: apt install opencv-doc")

@@ -71,6 +71,8 @@ class Item:
     person: int | None = None      # Person.id this item belongs to
     mask: np.ndarray | None = field(default=None, repr=False)  # bool [y2-y1, x2-x1]
     on_model: bool = False         # a product photo's main object a model wears (no Person kept for them)
+    # What its colour is named from when not all of the mask (a picture held up: the garment in it)
+    colour_mask: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def worn(self) -> bool:

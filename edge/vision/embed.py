@@ -86,6 +86,8 @@ def item_shares(bgr: np.ndarray, item: Item) -> np.ndarray:
     """Each palette name's share of the pixels an item's colour is named from (`naming_mask`;
     worn by someone: without skin tones). Its first names are the item's colour names."""
     crop, mask = item_crop(bgr, item)
+    if item.colour_mask is not None and item.colour_mask.shape == crop.shape[:2]:
+        mask = item.colour_mask
     return palette_shares(crop, naming_mask(bgr, crop, mask), worn=item.worn)
 
 

@@ -56,7 +56,7 @@ def test_colour_names_on_hand_labels_beat_the_nearest_swatch(vision):
     from bench.tagging import PATHS, colour_accuracy, labelled
     rows = [r for r in labelled(CC0) if r["half"] == "report"]
     res = {p: h["report"] for p, h in colour_accuracy(vision, rows)["paths"].items()}
-    before, live, cut, shop = (res[p] for p in PATHS)
+    before, live, cut, shop, held = (res[p] for p in PATHS)
     assert live["photos"] >= 100
     assert live["first_colour_accuracy"] >= 0.75 and live["any_colour_accuracy"] >= 0.86, res
     assert cut["first_colour_accuracy"] >= 0.77 and cut["any_colour_accuracy"] >= 0.89, res
@@ -64,6 +64,10 @@ def test_colour_names_on_hand_labels_beat_the_nearest_swatch(vision):
     # the same garments cut out and put on white, as a shop photographs them (the case `signage
     # tag` called black, navy and brown items "white"): measured 0.861 of 108 (both ISAs); floor 0.861 - 2 SE
     assert shop["photos"] >= 95 and shop["first_colour_accuracy"] >= 0.78, res
+    # the photos held up in front of a wall as the demo video shows them (the kiosk said "your white
+    # shorts" for black shorts on a light floor): 0.842 of 114 natively and with AVX2 (the picture
+    # named whole, before: 0.51 on bench/tagging.py's report half); floor 0.842 - 2 SE (0.034)
+    assert held["photos"] >= 100 and held["first_colour_accuracy"] >= 0.77, res
 
 
 def test_the_cut_runs_at_the_configured_size(cfg):
