@@ -83,8 +83,9 @@ def naming_mask(bgr: np.ndarray, crop: np.ndarray, mask: np.ndarray | None) -> n
 
 
 def item_shares(bgr: np.ndarray, item: Item) -> np.ndarray:
-    """Each palette name's share of the pixels an item's colour is named from (`naming_mask`;
-    worn by someone: without skin tones). Its first names are the item's colour names."""
+    """Each palette name's share of the pixels an item's colour is named from (`naming_mask`; a
+    picture held up: the garment cut inside it, `colour_mask`; worn by someone: without skin
+    tones). Its first names are the item's colour names."""
     crop, mask = item_crop(bgr, item)
     if item.colour_mask is not None and item.colour_mask.shape == crop.shape[:2]:
         mask = item.colour_mask
