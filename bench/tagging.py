@@ -28,7 +28,6 @@ from edge.config import load_config
 from edge.vision.colors import PALETTE, item_pixels
 from edge.vision.embed import item_crop, naming_mask
 from edge.vision.imageio import read_image
-from edge.vision.items import main_item
 from edge.vision.stages import Vision
 
 from demo.make_demo import held_up
@@ -97,7 +96,7 @@ def colour_accuracy(vision: Vision | None = None, rows: list[dict] | None = None
     cut_ms = []
     for r in rows:
         bgr = read_image(r["path"])
-        item = main_item(vision.find_items(bgr).items)
+        item = vision.main_item(bgr)
         iv = vision.embed(bgr, item)
         said = {}
         if PATHS[0] in paths:
@@ -116,7 +115,7 @@ def colour_accuracy(vision: Vision | None = None, rows: list[dict] | None = None
         if PATHS[4] in paths:     # the photo held up in front of a wall, as the demo video shows it
             frame = cv2.imdecode(cv2.imencode(".jpg", held_up(bgr), [cv2.IMWRITE_JPEG_QUALITY, 95])[1],
                                  cv2.IMREAD_COLOR)      # stored as the demo video stores it (MJPG)
-            said[PATHS[4]] = vision.embed(frame, main_item(vision.find_items(frame).items)).colors
+            said[PATHS[4]] = vision.embed(frame, vision.main_item(frame)).colors
         for p, colors in said.items():
             t = tally[p][r["half"]]
             t["photos"] += 1

@@ -17,11 +17,12 @@ carries most of what a photo cannot (gender, the exact type).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+
+from .namewords import words_of
 
 RIDGE = 0.1            # chosen on the tune half of bench/backoffice.py (0.03-0.3 within a point)
 FOLDS = 5
@@ -30,7 +31,6 @@ MIN_CLASS = 2          # a value seen once cannot be learned: it is left to revi
 # with the name: 0 -> 0.1: category 0.884 -> 0.893, gender 0.981 -> 0.988, first colour (palette
 # rule) 0.905 -> 0.922, footwear types 0.851 =, season and usage =; 0.2 lost footwear (0.835).
 SAYS_WEIGHT = 0.1
-_WORD = re.compile(r"[^\W\d_]+")
 
 
 def features(photo: np.ndarray, name: np.ndarray | None, name_dim: int) -> np.ndarray:
@@ -42,7 +42,7 @@ def features(photo: np.ndarray, name: np.ndarray | None, name_dim: int) -> np.nd
 @lru_cache(maxsize=1 << 16)     # a column's values, and a name read once for each column
 def _stems(text: str) -> frozenset[str]:
     # "Heels" and "heel", "Sandals" and "sandal" are one word to a shopper
-    return frozenset(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in _WORD.findall(text.lower()))
+    return frozenset(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words_of(text))
 
 
 def says(name: str, values: list[str]) -> np.ndarray:
