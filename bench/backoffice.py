@@ -3,6 +3,7 @@ from its already-tagged products, against what it tagged.
 
     python -m bench.backoffice [--data ../shared/data/myntra-shop-dev] [--json] [--write]
     python -m bench.backoffice --audit [--write]     # a person's first colour, by the same rule
+    python -m bench.backoffice --curve [--write]     # the photo's tags as the catalogue grows
 
 Data: myntra-shop-dev (3,000 shop photos with articleType, baseColour, gender, season, usage;
 research data: measured here, never in the repo). Thumbnails are upscaled 4x bicubic first, as a
@@ -24,6 +25,12 @@ by the exact label.
 draw, seeds 7 and 8) from the photo alone, blind to the label and to the batch's answer, the
 product type shown (AUDIT: ids and the names given, no photo): how far a photo alone can go on
 these labels.
+
+`--curve` tags the report half from the photo alone with a quarter, a half and all of the tune half
+as the catalogue (nested quarters, by a second byte of the id's sha256): how the tags grow with the
+number of tagged products a retailer has. Beside it, once per photo, the most the photo's own colours
+could give by the palette rule: the share of report photos where any palette name covering at least
+OWN_COLOUR_SHARE of the item's pixels is one its label accepts (a perfect choice among them).
 """
 from __future__ import annotations
 
@@ -58,13 +65,22 @@ ACCEPT = {k: set(v.replace("black charcoal", "black,charcoal").split(",")) for k
 AUDIT = Path(__file__).resolve().parent / "data" / "myntra-colour-audit.csv"
 
 
+OWN_COLOUR_SHARE = 0.10
+CURVE = (0.25, 0.5, 1.0)           # the tune half's share taken as the catalogue by --curve
+
+
 def half(photo_id: str) -> str:
     return "tune" if hashlib.sha256(photo_id.encode()).digest()[0] % 2 == 0 else "report"
 
 
+def quarter(photo_id: str) -> int:
+    """0-3, independent of the half: --curve's catalogue at share f holds the quarters < 4 f."""
+    return hashlib.sha256(photo_id.encode()).digest()[1] % 4
+
+
 def prepare(data: Path, tmp: Path) -> tuple[list[dict], Path, Path, Path]:
     """Upscaled photos on disk; the tune half as a catalogue CSV; the report half as new arrivals,
-    without and with names."""
+    without and with names. (`catalogue_csv` writes a part of the tune half as one too.)"""
     rows = list(csv.DictReader(open(data / "metadata.csv", encoding="utf-8")))
     (tmp / "photos").mkdir()
     for r in rows:
@@ -74,13 +90,7 @@ def prepare(data: Path, tmp: Path) -> tuple[list[dict], Path, Path, Path]:
         cv2.imwrite(r["photo"], img, [cv2.IMWRITE_JPEG_QUALITY, 95])
         r["half"] = half(r["id"])
     catalogue, bare, named = tmp / "catalogue.csv", tmp / "new.csv", tmp / "new-named.csv"
-    with open(catalogue, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["sku", "name", "category", "colors", "gender", "season", "tags", "price", "currency", "stock", "image"])
-        for r in rows:
-            if r["half"] == "tune":
-                w.writerow([r["id"], r["productDisplayName"], r["articleType"], r["baseColour"], r["gender"],
-                            r["season"], r["usage"], "10", "INR", "1", r["photo"]])
+    catalogue_csv(rows, catalogue)
     for path, with_name in ((bare, False), (named, True)):
         with open(path, "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
@@ -89,6 +99,20 @@ def prepare(data: Path, tmp: Path) -> tuple[list[dict], Path, Path, Path]:
                 if r["half"] == "report":
                     w.writerow([r["id"], r["photo"], r["productDisplayName"] if with_name else ""])
     return rows, catalogue, bare, named
+
+
+def catalogue_csv(rows: list[dict], path: Path, share: float = 1.0) -> int:
+    """The tune half (its quarters under 4 * share) as a catalogue CSV; the products written."""
+    n = 0
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["sku", "name", "category", "colors", "gender", "season", "tags", "price", "currency", "stock", "image"])
+        for r in rows:
+            if r["half"] == "tune" and quarter(r["id"]) < round(4 * share):
+                w.writerow([r["id"], r["productDisplayName"], r["articleType"], r["baseColour"], r["gender"],
+                            r["season"], r["usage"], "10", "INR", "1", r["photo"]])
+                n += 1
+    return n
 
 
 def scores(rows: list[dict], got: dict[str, dict], colour_key: str, palette_key: str) -> dict:
@@ -169,6 +193,35 @@ def measure(data: Path = DATA) -> dict:
     return res
 
 
+def curve(data: Path = DATA) -> dict:
+    """The report half tagged from the photo alone, the catalogue a growing part of the tune half;
+    and the most the photos' own colours could give (OWN_COLOUR_SHARE)."""
+    from edge.vision.colors import PALETTE
+    res: dict = {"isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "native"), "own_colour_share": OWN_COLOUR_SHARE, "steps": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        rows, _, bare, _ = prepare(data, tmp)
+        for share in CURVE:
+            cfg = copy.deepcopy(load_config())
+            cfg.catalog_dir, cfg.colour_words = tmp / f"catalog-{share}", "own"
+            products = catalogue_csv(rows, tmp / f"catalogue-{share}.csv", share)
+            rt = Runtime(cfg)
+            rt.import_catalog(tmp / f"catalogue-{share}.csv", progress=False)
+            out = tmp / f"photo-{share}.csv"
+            tag_batch(rt.catalogue_tagger(), read_new(bare), out)
+            got = {r["sku"]: r for r in read_rows(out)}
+            res["steps"].append({"share": share, "products": products, **scores(rows, got, "colors", "palette_color")})
+        own = []
+        for r in rows:
+            if r["half"] == "report" and r["baseColour"] in ACCEPT:
+                sh = rt.vision.colour_shares(cv2.imread(r["photo"]))
+                sh = sh / max(float(sh.sum()), 1e-9)
+                own.append(any(s >= OWN_COLOUR_SHARE and n in ACCEPT[r["baseColour"]] for n, s in zip(PALETTE, sh)))
+        res["own_colours_best"] = round(float(np.mean(own)), 3)
+        res["own_colours_photos"] = len(own)
+    return res
+
+
 def audit(data: Path = DATA, named: Path = AUDIT) -> dict:
     """The share of a person's colour names (`named`: id, palette name) its label accepts."""
     labels = {r["id"]: r["baseColour"] for r in csv.DictReader(open(data / "metadata.csv", encoding="utf-8"))}
@@ -184,15 +237,18 @@ def main() -> None:
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--audit", action="store_true", help="judge the person's colour names in " + str(AUDIT.relative_to(ROOT)))
+    ap.add_argument("--curve", action="store_true", help="the photo's tags with a quarter, a half and all of the tune half as the catalogue")
     ap.add_argument("--write", action="store_true", help="keep the run in docs/benchmarks/results.json "
-                                                         "(backoffice, or backoffice_audit)")
+                                                         "(backoffice, backoffice_audit or backoffice_curve)")
     args = ap.parse_args()
-    res = audit(Path(args.data)) if args.audit else measure(Path(args.data))
+    run, key = ((audit, "backoffice_audit") if args.audit else (curve, "backoffice_curve") if args.curve
+                else (measure, "backoffice"))
+    res = run(Path(args.data))
     if args.write:
         from bench.docs import update_results
         from bench.measure import machine
         stamp = {"date": time.strftime("%Y-%m-%d")} if args.audit else {"machine": machine(), "date": time.strftime("%Y-%m-%d")}
-        update_results("backoffice_audit" if args.audit else "backoffice", {**res, **stamp})
+        update_results(key, {**res, **stamp})
     print(json.dumps(res, indent=None if args.json else 1))
 
 

@@ -553,7 +553,7 @@ def markdown(res: dict) -> str:
                   f"({n['followed']} of {n['photos']} followed, p95 {st['p95']} s; ran on {sw.get('machine', '?')}, "
                   f"oneDNN ISA {sw.get('isa', 'native')})."]
         L += [""]
-    L += backoffice_markdown(res.get("backoffice"), res.get("backoffice_audit"))
+    L += backoffice_markdown(res.get("backoffice"), res.get("backoffice_audit"), res.get("backoffice_curve"))
     L += claims_markdown(res.get("claims"))
     L += live_markdown(res.get("live"))
     L += int8_markdown(res.get("int8"))
@@ -588,7 +588,7 @@ def markdown(res: dict) -> str:
     return "\n".join(L)
 
 
-def backoffice_markdown(bo: dict | None, audit: dict | None = None) -> list[str]:
+def backoffice_markdown(bo: dict | None, audit: dict | None = None, curve: dict | None = None) -> list[str]:
     from edge.styling import namewords
     L = ["## Back office: new arrivals tagged in the retailer's taxonomy (`python -m bench.backoffice --write`)", ""]
     if not bo:
@@ -616,6 +616,19 @@ def backoffice_markdown(bo: dict | None, audit: dict | None = None) -> list[str]
               f"alone, blind to the label, is right by the same palette rule {audit['first_colour_palette_rule']} "
               "of the time (the rest: striped and printed products, a watch's dial against its strap, labels "
               "their own names contradict).", ""]
+    if curve:
+        L += [f"The photo alone as the catalogue grows (`python -m bench.backoffice --curve --write`, {curve['date']}, "
+              f"{curve['machine']}, oneDNN ISA {curve['isa']}): the report half tagged with a quarter, a half and all of the tune half as the "
+              "retailer's tagged catalogue.", "",
+              "| tagged products in the catalogue | category | footwear types | gender | first colour, palette rule |",
+              "|---|---|---|---|---|"]
+        for st in curve["steps"]:
+            L.append(f"| {st['products']} | {st['category']} | {st['footwear']} | {st['gender']} | "
+                     f"{st['first_colour_palette_rule']} |")
+        L += ["", f"Named from the pixels by the palette, a perfect choice among a photo's own colours (any palette "
+              f"name covering at least {curve['own_colour_share']:.0%} of the item's pixels) would be right for "
+              f"{curve['own_colours_best']} of {curve['own_colours_photos']} report photos: the rest are labels no large "
+              "part of the photo shows by the palette's names (the learned colour word is not bound by this).", ""]
     L += [f"Learning the catalogue's columns took {bo['catalogue']['learn_s']} s for {bo['catalogue']['products']} "
           f"products (its import {bo['catalogue']['import_s']} s); a second batch on the same catalogue learns them in "
           f"{bo['catalogue'].get('learn_again_s', '-')} s (each photo's features kept in the catalogue folder). "

@@ -309,3 +309,19 @@ def test_description_words_are_what_similar_products_names_all_say_and_right_on_
     assert words(looks["solid"], "Acme1 solid wavy top") == ["solid", "wavy"]   # its own name's words first
     assert words(np.ones(16)) == []                                            # like none of them: nothing
     assert NameWords(names[:8], np.array(vectors[:8]), set()).words == set()   # too few to learn from
+
+
+def test_the_bench_curves_catalogues_are_nested_parts_of_the_tune_half(tmp_path):
+    from bench.backoffice import catalogue_csv, half
+    rows = [{"id": str(i), "half": half(str(i)), "productDisplayName": f"p{i}", "articleType": "Tshirts",
+             "baseColour": "Black", "gender": "Men", "season": "Summer", "usage": "Casual", "photo": f"{i}.jpg"}
+            for i in range(2000)]
+    tune = {r["id"] for r in rows if r["half"] == "tune"}
+    parts = []
+    for share in (0.25, 0.5, 1.0):
+        n = catalogue_csv(rows, tmp_path / f"{share}.csv", share)
+        skus = {r["sku"] for r in csv.DictReader(open(tmp_path / f"{share}.csv", encoding="utf-8"))}
+        assert len(skus) == n and skus <= tune
+        assert abs(n / len(tune) - share) < 0.05, (share, n, len(tune))
+        parts.append(skus)
+    assert parts[0] < parts[1] < parts[2] == tune
