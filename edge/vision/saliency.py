@@ -67,6 +67,10 @@ def _cut(bgr: np.ndarray, border: float = BORDER) -> tuple[np.ndarray | None, fl
     rect = (bx, by, w - 2 * bx, h - 2 * by)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     try:
+        # GrabCut seeds its colour models by k-means from OpenCV's (per-thread) random state: seeded
+        # here, a photo is cut the same whatever was cut before it (an import's or a batch's order,
+        # a killed batch resumed)
+        cv2.setRNGSeed(0)
         cv2.grabCut(small, mask, rect, bgd, fgd, 3, cv2.GC_INIT_WITH_RECT)
         fg = np.isin(mask, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
     except cv2.error:  # flat images (one colour) have no model to fit
