@@ -87,7 +87,7 @@ def test_tags_come_in_the_catalogues_own_words_with_calibrated_confidence(chines
 
 
 def test_a_bad_photo_is_a_row_and_a_killed_run_continues_without_tagging_twice(chinese_catalogue, tagger, tmp_path):
-    from edge.styling.backoffice import read_new, read_rows, tag_batch
+    from edge.styling.backoffice import read_new, read_rows, run_batch, tag_batch
     _, new, _ = chinese_catalogue
     (tmp_path / "broken.jpg").write_bytes(b"not a photo")
     src = new_csv(tmp_path / "new.csv", new[:6], extra=[("BAD", str(tmp_path / "broken.jpg"), ""),
@@ -111,6 +111,9 @@ def test_a_bad_photo_is_a_row_and_a_killed_run_continues_without_tagging_twice(c
     bad = {r["sku"]: r["error"] for r in rows if r["error"]}
     assert set(bad) == {"BAD", "GONE"} and "not an image" in bad["BAD"] and "missing.jpg" in bad["GONE"]
     assert counts["bad"] == 2
+    assert counts["photo_alone"] == 3             # the tagged ones of this run; none has a name
+    _, said = run_batch(lambda progress: tagger, src, tmp_path / "again.csv", progress=False)
+    assert "6 tagged from the photo alone" in said and "`name` column" in said
 
 
 def test_a_second_batch_learns_the_catalogue_without_reading_its_photos_again(chinese_catalogue, tagger, fast_vision,
@@ -150,7 +153,8 @@ def test_spreadsheet_cells_are_neutralised_and_any_language_round_trips(chinese_
     got = [r["name"] for r in read_rows(out)]
     assert got == ["'=1+2", "'+SUM(A1)", "'-2+3", "'@cmd", "女士高腰直筒牛仔裤"]
     # the JSON beside it is for a shop system: the names as given, confidences as numbers, lists as lists
-    run_batch(lambda progress: tagger, src, out, tmp_path / "tags.json", progress=False)
+    _, said = run_batch(lambda progress: tagger, src, out, tmp_path / "tags.json", progress=False)
+    assert "photo alone" not in said               # every product has a name
     rows = json.loads((tmp_path / "tags.json").read_text(encoding="utf-8"))
     assert [r["name"] for r in rows] == names
     assert all(isinstance(r["review"], list) and set(r["review"]) <= set(r["confidence"]) for r in rows)
