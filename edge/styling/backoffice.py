@@ -188,12 +188,16 @@ class CatalogueTagger:
         rows = [i for i, y in enumerate(ys) if y]          # products with the column filled
         return ColumnModel.fit(X[rows], [ys[i] for i in rows])
 
+    def reads_name(self, name: str) -> bool:
+        """Whether a product's name is read with its photo (there is one, and a model to read it)."""
+        return bool(name) and self.text is not None
+
     def _names(self, names: list[str]) -> np.ndarray:
         return self.text(names) if self.text is not None else np.zeros((len(names), 0), np.float32)
 
     def __call__(self, bgr: np.ndarray, name: str = "", given: dict | None = None) -> TaggedRow:
         given = {k: v for k, v in (given or {}).items() if v}
-        with_name = bool(name) and self.text is not None
+        with_name = self.reads_name(name)
         photo, text = whole_photo(self.vision, bgr), self._names([name])[0] if with_name else None
         x = features(photo, text, self.name_dim)
         shares = self.vision.colour_shares(bgr) if "colors" in self.columns and "colors" not in given else None
@@ -320,7 +324,7 @@ def tag_batch(tagger: CatalogueTagger, items: list[NewProduct], out_csv: Path,
             else:
                 counts["tagged"] += 1
                 counts["review"] += bool(row.review)
-                counts["photo_alone"] += not (n.name and tagger.text is not None)
+                counts["photo_alone"] += not tagger.reads_name(n.name)
             row.sku, row.image = n.sku, n.image
             w.writerow(csv_row(row, tagger))
             f.flush()
