@@ -152,7 +152,8 @@ def convert_tflite(data: bytes, work: Path, name: str):
 
 
 def embedder_net(src: dict, cache: Path, work: Path, weights: bytes | None = None):
-    """EfficientNet-Lite0 with the registry's ImageNet weights (sha256 checked), in eval mode."""
+    """The EfficientNet-Lite that `src` names (arch; Lite0 when it names none) with the registry's
+    ImageNet weights (sha256 checked), in eval mode."""
     try:
         import torch
     except ImportError as e:  # torch is needed at build time only
@@ -168,7 +169,7 @@ def embedder_net(src: dict, cache: Path, work: Path, weights: bytes | None = Non
     finally:
         sys.path.remove(str(code_dir))
 
-    net = EfficientNet.from_name("efficientnet-lite0")
+    net = EfficientNet.from_name(src.get("arch", "efficientnet-lite0"))
     state = torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True)
     net.load_state_dict(state, strict=True)  # raises on any missing or unexpected key
     return net.eval()
@@ -194,9 +195,9 @@ def convert_embedder(weights: bytes, src: dict, cache: Path, work: Path, finetun
         def forward(self, x):
             return self.backbone.extract_features(x).mean(dim=(2, 3))
 
-    example = torch.zeros(1, 3, 224, 224)
+    shape = tuple(src["input"]["shape"])            # [1, 3, side, side]
     with torch.no_grad():
-        model = ov.convert_model(Pooled(net), example_input=example, input=[(1, 3, 224, 224)])
+        model = ov.convert_model(Pooled(net), example_input=torch.zeros(*shape), input=[shape])
     model.inputs[0].get_tensor().set_names({"image"})
     model.outputs[0].get_tensor().set_names({"features"})
     return model

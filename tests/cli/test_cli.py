@@ -90,8 +90,8 @@ def test_bad_k_and_missing_csv_exit_2(store, tmp_path):
 
 def test_models_verify():
     res = signage("models", "verify")
-    # detector, pose, embedder, cutout, text, and the INT8 copies of the detector, embedder, cutout
-    assert res.returncode == 0 and res.stdout.count("ok ") == 8
+    # detector, pose, embedder, tagger, cutout, text, and the INT8 copies of the detector, embedder, cutout
+    assert res.returncode == 0 and res.stdout.count("ok ") == 9 and "tagger" in res.stdout
     assert res.stdout.count("(INT8 copy)") == 3
 
 
