@@ -56,9 +56,9 @@ def square_canvas(crop: np.ndarray, mask: np.ndarray | None = None) -> np.ndarra
     return canvas
 
 
-def to_tensor(bgr: np.ndarray) -> np.ndarray:
-    """A BGR image -> the network's input: INPUT px, RGB, (x - 127) / 128, CHW."""
-    rgb = cv2.cvtColor(cv2.resize(bgr, (INPUT, INPUT), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+def to_tensor(bgr: np.ndarray, side: int = INPUT) -> np.ndarray:
+    """A BGR image -> an EfficientNet-Lite's input: side px square, RGB, (x - 127) / 128, CHW."""
+    rgb = cv2.cvtColor(cv2.resize(bgr, (side, side), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
     return ((rgb.astype(np.float32) - 127.0) / 128.0).transpose(2, 0, 1)
 
 

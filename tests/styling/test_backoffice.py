@@ -329,3 +329,36 @@ def test_the_bench_curves_catalogues_are_nested_parts_of_the_tune_half(tmp_path)
         assert abs(n / len(tune) - share) < 0.05, (share, n, len(tune))
         parts.append(skus)
     assert parts[0] < parts[1] < parts[2] == tune
+
+
+def test_a_photos_vector_joins_the_tagger_models_look_which_a_models_folder_must_have(cfg, fast_vision, tmp_path):
+    """The back office reads a photo with the kiosk's embedder and the tagger model (its features
+    weighted TAGGER_WEIGHT, the same for the photo and its mirror image); a models folder without
+    the tagger stops the batch before any photo is read, naming the command that builds it."""
+    import copy
+    from edge.errors import ModelMissing
+    from edge.styling.backoffice import TAGGER_WEIGHT, WholePhoto
+    from edge.vision.embed import DIM
+    from edge.vision.imageio import read_image
+    from edge.vision.stages import Vision
+    rows = demo_rows()
+    shoe, dress = (read_image(str(DEMO / next(r for r in rows if r["category"] == c)["image"])) for c in ("Shoes", "Dress"))
+    photo = WholePhoto(fast_vision)
+    v, mirrored, other = photo(shoe), photo(np.ascontiguousarray(shoe[:, ::-1])), photo(dress)
+    assert v.shape == (DIM + 1280,)
+    assert np.linalg.norm(v[:DIM]) == pytest.approx(1, abs=1e-4)
+    assert np.linalg.norm(v[DIM:]) == pytest.approx(TAGGER_WEIGHT, abs=1e-4)
+    assert np.allclose(v, mirrored, atol=1e-4)
+    assert float(v[DIM:] @ other[DIM:]) < 0.9 * TAGGER_WEIGHT ** 2      # a shoe does not look like a dress to it
+
+    models = tmp_path / "models"
+    (models / "ir").mkdir(parents=True)
+    manifest = json.loads((cfg.models_dir / "manifest.json").read_text())
+    del manifest["models"]["tagger"]
+    (models / "manifest.json").write_text(json.dumps(manifest))
+    for f in (cfg.models_dir / "ir").iterdir():
+        (models / "ir" / f.name).symlink_to(f)
+    c = copy.deepcopy(cfg)
+    c.models_dir = models
+    with pytest.raises(ModelMissing, match="tagger.*signage models build"):
+        WholePhoto(Vision(c))
