@@ -4,6 +4,7 @@ from its already-tagged products, against what it tagged.
     python -m bench.backoffice [--data ../shared/data/myntra-shop-dev] [--json] [--write]
     python -m bench.backoffice --audit [--write]     # a person's first colour, by the same rule
     python -m bench.backoffice --curve [--write]     # the photo's tags as the catalogue grows
+    python -m bench.backoffice --speed [--write]     # a photo's time, now and before the tagger model
 
 Data: myntra-shop-dev (3,000 shop photos with articleType, baseColour, gender, season, usage;
 research data: measured here, never in the repo). Thumbnails are upscaled 4x bicubic first, as a
@@ -76,6 +77,9 @@ def half(photo_id: str) -> str:
 def quarter(photo_id: str) -> int:
     """0-3, independent of the half: --curve's catalogue at share f holds the quarters < 4 f."""
     return hashlib.sha256(photo_id.encode()).digest()[1] % 4
+
+
+SPEED_PHOTOS, SPEED_BLOCK = 300, 25   # --speed: report photos timed, and the block each takes in turn
 
 
 def prepare(data: Path, tmp: Path) -> tuple[list[dict], Path, Path, Path]:
@@ -222,6 +226,51 @@ def curve(data: Path = DATA) -> dict:
     return res
 
 
+def speed(data: Path = DATA) -> dict:
+    """What a batch spends on each new photo (reading it, its vector, its colour shares; the ridge's
+    dot products after that are microseconds), now and before the tagger model (the kiosk's
+    embedder on the photo and its mirror image only), side by side: blocks of SPEED_BLOCK report
+    photos in turns, the order swapped each block, so a shared machine's load falls on both."""
+    from edge.styling.backoffice import WholePhoto
+    from edge.types import Item
+    from edge.vision.imageio import read_image
+    res: dict = {"isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "native")}
+    with tempfile.TemporaryDirectory() as tmp:
+        rows, _, _, _ = prepare(data, Path(tmp))
+        paths = [r["photo"] for r in rows if r["half"] == "report"][:SPEED_PHOTOS]
+        vision = Runtime(copy.deepcopy(load_config())).vision
+        photo = WholePhoto(vision)
+
+        def now(path: str) -> None:
+            bgr = read_image(path)
+            photo(bgr)
+            vision.colour_shares(bgr)
+
+        def before(path: str) -> None:      # edge/styling/backoffice.py's whole_photo before the tagger
+            bgr = read_image(path)
+            box = Item("garment", (0, 0, bgr.shape[1], bgr.shape[0]), 1.0)
+            vision.embed(bgr, box)
+            vision.embed(np.ascontiguousarray(bgr[:, ::-1]), box)
+            vision.colour_shares(bgr)
+
+        spent = {"now": 0.0, "before": 0.0}
+        now(paths[0])                       # compiled and warm
+        before(paths[0])
+        for k in range(0, len(paths), SPEED_BLOCK):
+            for name in (("now", "before") if k // SPEED_BLOCK % 2 == 0 else ("before", "now")):
+                run = now if name == "now" else before
+                t = time.perf_counter()
+                for path in paths[k:k + SPEED_BLOCK]:
+                    run(path)
+                spent[name] += time.perf_counter() - t
+    res["photos"] = len(paths)
+    for name, s in spent.items():
+        res[f"ms_{name}"] = round(1000 * s / len(paths), 1)
+        res[f"minutes_for_10000_{name}"] = round(10000 * s / len(paths) / 60, 1)
+    res["ratio_now_vs_before"] = round(spent["now"] / spent["before"], 2)
+    return res
+
+
 def audit(data: Path = DATA, named: Path = AUDIT) -> dict:
     """The share of a person's colour names (`named`: id, palette name) its label accepts."""
     labels = {r["id"]: r["baseColour"] for r in csv.DictReader(open(data / "metadata.csv", encoding="utf-8"))}
@@ -238,11 +287,13 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--audit", action="store_true", help="judge the person's colour names in " + str(AUDIT.relative_to(ROOT)))
     ap.add_argument("--curve", action="store_true", help="the photo's tags with a quarter, a half and all of the tune half as the catalogue")
+    ap.add_argument("--speed", action="store_true", help="the time a batch spends on each photo, now and before the "
+                                                         "tagger model, side by side")
     ap.add_argument("--write", action="store_true", help="keep the run in docs/benchmarks/results.json "
-                                                         "(backoffice, backoffice_audit or backoffice_curve)")
+                                                         "(backoffice, backoffice_audit, backoffice_curve or backoffice_speed)")
     args = ap.parse_args()
     run, key = ((audit, "backoffice_audit") if args.audit else (curve, "backoffice_curve") if args.curve
-                else (measure, "backoffice"))
+                else (speed, "backoffice_speed") if args.speed else (measure, "backoffice"))
     res = run(Path(args.data))
     if args.write:
         from bench.docs import update_results

@@ -553,7 +553,8 @@ def markdown(res: dict) -> str:
                   f"({n['followed']} of {n['photos']} followed, p95 {st['p95']} s; ran on {sw.get('machine', '?')}, "
                   f"oneDNN ISA {sw.get('isa', 'native')})."]
         L += [""]
-    L += backoffice_markdown(res.get("backoffice"), res.get("backoffice_audit"), res.get("backoffice_curve"))
+    L += backoffice_markdown(res.get("backoffice"), res.get("backoffice_audit"), res.get("backoffice_curve"),
+                             res.get("backoffice_speed"))
     L += claims_markdown(res.get("claims"))
     L += live_markdown(res.get("live"))
     L += int8_markdown(res.get("int8"))
@@ -588,7 +589,8 @@ def markdown(res: dict) -> str:
     return "\n".join(L)
 
 
-def backoffice_markdown(bo: dict | None, audit: dict | None = None, curve: dict | None = None) -> list[str]:
+def backoffice_markdown(bo: dict | None, audit: dict | None = None, curve: dict | None = None,
+                        speed: dict | None = None) -> list[str]:
     from edge.styling import namewords
     L = ["## Back office: new arrivals tagged in the retailer's taxonomy (`python -m bench.backoffice --write`)", ""]
     if not bo:
@@ -610,6 +612,15 @@ def backoffice_markdown(bo: dict | None, audit: dict | None = None, curve: dict 
           f"| products whose description has such a word | | - | {p.get('with_words')} | {n.get('with_words')} |",
           f"| photos a second (batch, after learning) | | | {p['photos_per_s']} | {n['photos_per_s']} |",
           f"| minutes for 10,000 photos (target 20) | | | {p['minutes_for_10000']} | {n['minutes_for_10000']} |", ""]
+    if speed:
+        L += [f"A new photo's time in the batch, side by side with the batch before the tagger model "
+              f"(`python -m bench.backoffice --speed --write`, {speed['date']}, {speed['machine']}, oneDNN ISA "
+              f"{speed['isa']}; {speed['photos']} report photos in blocks taken in turns: reading it, its vector, "
+              "its colour shares):", "",
+              "| | ms a photo | minutes for 10,000 photos (target 20) |", "|---|---|---|",
+              f"| before (the kiosk's embedder only) | {speed['ms_before']} | {speed['minutes_for_10000_before']} |",
+              f"| now (with the tagger model) | {speed['ms_now']} | {speed['minutes_for_10000_now']} |",
+              f"| ratio now / before | {speed['ratio_now_vs_before']} | |", ""]
     if audit:
         L += [f"How far a photo alone can go on these labels (`python -m bench.backoffice --audit --write`, "
               f"{audit['date']}): a person naming the colour of {audit['photos']} tune-half photos from the photo "
