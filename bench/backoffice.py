@@ -232,7 +232,6 @@ def speed(data: Path = DATA) -> dict:
     embedder on the photo and its mirror image only), side by side: blocks of SPEED_BLOCK report
     photos in turns, the order swapped each block, so a shared machine's load falls on both."""
     from edge.styling.backoffice import WholePhoto
-    from edge.types import Item
     from edge.vision.imageio import read_image
     res: dict = {"isa": os.environ.get("ONEDNN_MAX_CPU_ISA", "native")}
     with tempfile.TemporaryDirectory() as tmp:
@@ -246,11 +245,9 @@ def speed(data: Path = DATA) -> dict:
             photo(bgr)
             vision.colour_shares(bgr)
 
-        def before(path: str) -> None:      # edge/styling/backoffice.py's whole_photo before the tagger
+        def before(path: str) -> None:      # the photo's vector as it was before the tagger model
             bgr = read_image(path)
-            box = Item("garment", (0, 0, bgr.shape[1], bgr.shape[0]), 1.0)
-            vision.embed(bgr, box)
-            vision.embed(np.ascontiguousarray(bgr[:, ::-1]), box)
+            photo.embedder_look(bgr)
             vision.colour_shares(bgr)
 
         spent = {"now": 0.0, "before": 0.0}

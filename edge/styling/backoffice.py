@@ -89,18 +89,27 @@ class WholePhoto:
         self.request = compiled.create_infer_request()
         self.version = vision.models.info("tagger").version
 
+    def embedder_look(self, bgr: np.ndarray) -> np.ndarray:
+        """The kiosk's embedder on the photo and its mirror image (unit length): the whole vector
+        before the tagger model (bench/backoffice.py --speed times it alone)."""
+        box = Item("garment", (0, 0, bgr.shape[1], bgr.shape[0]), 1.0)
+        return _unit(self.vision.embed(bgr, box).vector + self.vision.embed(_mirror(bgr), box).vector)
+
     def _tagger(self, bgr: np.ndarray) -> np.ndarray:
         self.request.infer({0: to_tensor(square_canvas(bgr), self.side)[None]})
-        v = np.array(self.request.get_output_tensor(0).data[0], np.float32)
-        return v / max(float(np.linalg.norm(v)), 1e-9)
+        return _unit(np.array(self.request.get_output_tensor(0).data[0], np.float32))
 
     def __call__(self, bgr: np.ndarray) -> np.ndarray:
-        h, w = bgr.shape[:2]
-        box, mirror = Item("garment", (0, 0, w, h), 1.0), np.ascontiguousarray(bgr[:, ::-1])
-        kiosk = self.vision.embed(bgr, box).vector + self.vision.embed(mirror, box).vector
-        tagger = self._tagger(bgr) + self._tagger(mirror)
-        return np.concatenate([kiosk / max(float(np.linalg.norm(kiosk)), 1e-9),
-                               TAGGER_WEIGHT * tagger / max(float(np.linalg.norm(tagger)), 1e-9)]).astype(np.float32)
+        tagger = _unit(self._tagger(bgr) + self._tagger(_mirror(bgr)))
+        return np.concatenate([self.embedder_look(bgr), TAGGER_WEIGHT * tagger]).astype(np.float32)
+
+
+def _mirror(bgr: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(bgr[:, ::-1])
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(float(np.linalg.norm(v)), 1e-9)
 
 
 def colour_features(photo: np.ndarray, shares: np.ndarray) -> np.ndarray:
